@@ -1,0 +1,88 @@
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "core/checksum.h"
+#include "core/dtype.h"
+#include "core/file.h"
+#include "core/json.h"
+#include "core/status.h"
+#include "gtest/gtest.h"
+
+namespace glmq {
+namespace {
+
+TEST(DType, Bf16RoundTripAndRounding) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = Bf16ToF32(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(F32ToBf16(f), h);
+  }
+  // 1 + 2^-8 is exactly halfway between two bf16 values: ties to even (1.0).
+  EXPECT_EQ(F32ToBf16(1.00390625f), 0x3f80);
+  EXPECT_EQ(F32ToBf16(1.01171875f), 0x3f82);  // 1 + 3*2^-8 -> ties up to even
+  EXPECT_TRUE(std::isnan(Bf16ToF32(F32ToBf16(std::numeric_limits<float>::quiet_NaN()))));
+}
+
+TEST(DType, F16RoundTripAllValues) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = F16ToF32(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(F32ToF16(f), h) << h;
+  }
+  EXPECT_EQ(F32ToF16(65520.0f), 0x7c00);  // rounds to inf
+  EXPECT_EQ(F32ToF16(65504.0f), 0x7bff);
+  EXPECT_EQ(F16ToF32(0x0001), std::ldexp(1.0f, -24));
+}
+
+TEST(Checksum, Xxh64KnownValues) {
+  // Reference values of XXH64 with seed 0.
+  EXPECT_EQ(XxHash64("", 0), 0xEF46DB3751D8E999ULL);
+  EXPECT_EQ(XxHash64("a", 1), 0xD24EC4F1A98C6E5BULL);
+  EXPECT_EQ(XxHash64("abc", 3), 0x44BC2CF5AD770999ULL);
+  std::string s(1000, 'x');
+  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 7);
+  Xxh64 streaming;
+  for (size_t i = 0; i < s.size(); i += 13) streaming.Update(s.data() + i, std::min<size_t>(13, s.size() - i));
+  EXPECT_EQ(streaming.Digest(), XxHash64(s.data(), s.size()));
+}
+
+TEST(File, AtomicOutputLeavesNothingOnFailure) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/atomic_test.bin";
+  std::filesystem::remove(path);
+  {
+    auto out = AtomicOutputFile::Create(path);
+    ASSERT_TRUE(out.ok());
+    ASSERT_TRUE((*out)->Write("hello").ok());
+    // dies without Commit
+  }
+  EXPECT_FALSE(FileExists(path));
+  EXPECT_TRUE(std::filesystem::is_empty(dir) || !FileExists(path + ".tmp"));
+  ASSERT_TRUE(WriteFileAtomically(path, "world").ok());
+  auto m = MappedFile::Open(path);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>((*m)->data()), (*m)->size()), "world");
+}
+
+TEST(File, MissingFileIsNotFound) {
+  auto m = MappedFile::Open("/nonexistent/glmq");
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(m.status().message().find("/nonexistent/glmq"), std::string::npos);
+}
+
+TEST(Json, TypedFieldsNameTheField) {
+  auto j = ParseJson(R"({"a": 3, "b": "x", "c": [1, 2], "d": 2.0})", "cfg.json");
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(*GetInt(*j, "a", "cfg.json"), 3);
+  EXPECT_EQ(*GetInt(*j, "d", "cfg.json"), 2);
+  auto bad = GetInt(*j, "b", "cfg.json");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'b'"), std::string::npos);
+  EXPECT_EQ(GetIntOrIntList(*j, "c", "x")->size(), 2u);
+  EXPECT_EQ(*GetOptionalInt(*j, "zz", 7, "x"), 7);
+  EXPECT_FALSE(ParseJson("{\"a\": ", "broken.json").ok());
+}
+
+}  // namespace
+}  // namespace glmq

@@ -1,0 +1,56 @@
+// Streaming writer of .glmq files (specs/format.md). Tensor bytes go to disk
+// as they arrive; only the metadata (no tensor data) is held in memory, so
+// memory does not grow with model size. The file appears under its final
+// name only after Finish() succeeds.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/checksum.h"
+#include "core/file.h"
+#include "format/glmq.pb.h"
+
+namespace glmq {
+
+class GlmqWriter {
+ public:
+  // Creates "<path>.tmp.<pid>"; nothing appears at `path` until Finish().
+  static absl::StatusOr<std::unique_ptr<GlmqWriter>> Create(const std::string& path);
+  // Removes the temp file unless Finish() succeeded.
+  ~GlmqWriter();
+
+  // Everything but `tensors` and `tensor_alignment` is the caller's to fill,
+  // at any time before Finish().
+  pb::ModelMetadata& metadata() { return metadata_; }
+
+  // Writes one whole tensor. `entry` needs name, role, layer, encoding,
+  // group_size, shape (and source_names, quant_nmse); the writer sets
+  // offset, size and xxh64. Names must be unique.
+  absl::Status AddTensor(pb::TensorEntry entry, absl::Span<const uint8_t> data);
+
+  // Chunked form of AddTensor for tensors produced piece by piece:
+  // BeginTensor, any number of AppendTensorData, EndTensor.
+  absl::Status BeginTensor(pb::TensorEntry entry);
+  absl::Status AppendTensorData(absl::Span<const uint8_t> data);
+  absl::Status EndTensor();
+
+  // Writes the metadata and header, fsyncs and renames onto the final path.
+  absl::Status Finish();
+
+  uint64_t bytes_written() const;
+
+ private:
+  GlmqWriter(std::unique_ptr<AtomicOutputFile> out) : out_(std::move(out)) {}
+  std::unique_ptr<AtomicOutputFile> out_;
+  pb::ModelMetadata metadata_;
+  bool in_tensor_ = false;
+  pb::TensorEntry current_;
+  Xxh64 current_hash_;
+  bool finished_ = false;
+};
+
+}  // namespace glmq

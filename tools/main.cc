@@ -1,0 +1,50 @@
+// glmq: convert, quantize and evaluate GLM-4 checkpoints. See README.md.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_join.h"
+#include "tools/command.h"
+
+namespace glmq::tools {
+
+std::vector<CommandInfo>& CommandRegistry() {
+  static std::vector<CommandInfo> registry;
+  return registry;
+}
+
+std::string g_command_line;  // set once in main()
+
+const std::string& CommandLine() { return g_command_line; }
+
+}  // namespace glmq::tools
+
+int main(int argc, char** argv) {
+  using namespace glmq::tools;
+  std::vector<std::string> args(argv, argv + argc);
+  g_command_line = absl::StrJoin(args, " ");
+
+  CLI::App app{"glmq: convert, quantize and evaluate GLM-4 family checkpoints"};
+  app.require_subcommand(1);
+  auto& registry = CommandRegistry();
+  std::sort(registry.begin(), registry.end(),
+            [](const CommandInfo& a, const CommandInfo& b) { return a.name < b.name; });
+  std::map<CLI::App*, std::pair<std::string, RunFn>> runs;
+  for (const CommandInfo& c : registry) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    runs[sub] = {c.name, c.setup(sub)};
+  }
+  CLI11_PARSE(app, argc, argv);
+  for (auto& [sub, run] : runs) {
+    if (!sub->parsed()) continue;
+    const absl::Status status = run.second();
+    if (!status.ok()) {
+      std::fprintf(stderr, "glmq %s: error: %s\n", run.first.c_str(),
+                   std::string(status.message()).c_str());
+      return 1;
+    }
+    return 0;
+  }
+  return 1;
+}
