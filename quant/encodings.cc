@@ -11,9 +11,9 @@ const std::vector<EncodingTraits>& Table() {
       {pb::ENCODING_F16, "f16", false, 16, 0},
       {pb::ENCODING_BF16, "bf16", false, 16, 0},
       {pb::ENCODING_I32, "i32", false, 32, 0},
-      {pb::ENCODING_Q8_SYM, "q8", true, 8, 2},
-      {pb::ENCODING_Q4_SYM, "q4", true, 4, 2},
-      {pb::ENCODING_Q4_ASYM, "q4a", true, 4, 4},
+      {pb::ENCODING_Q8_SYM, "q8", true, 8, 2, -127, 127, 0, false},
+      {pb::ENCODING_Q4_SYM, "q4", true, 4, 2, -8, 7, 8, false},
+      {pb::ENCODING_Q4_ASYM, "q4a", true, 4, 4, 0, 15, 0, true},
   };
   return table;
 }
@@ -69,6 +69,27 @@ absl::StatusOr<uint64_t> EncodedBytes(pb::Encoding encoding, int group_size,
 absl::StatusOr<uint64_t> EncodedBytes(const pb::TensorEntry& entry) {
   return EncodedBytes(entry.encoding(), entry.group_size(),
                       std::vector<int64_t>(entry.shape().begin(), entry.shape().end()));
+}
+
+absl::StatusOr<GroupGeometry> GetGroupGeometry(pb::Encoding encoding, int group_size,
+                                               int64_t cols) {
+  const EncodingTraits* t = FindEncoding(encoding);
+  if (t == nullptr || !t->quantized)
+    return absl::InvalidArgumentError(
+        absl::StrCat("encoding ", static_cast<int>(encoding), " is not a quantized encoding"));
+  if (!IsValidGroupSize(group_size))
+    return absl::InvalidArgumentError(
+        absl::StrCat("group size ", group_size, " for ", t->name, " (use 0, 32, 64, 128 or 256)"));
+  if (cols <= 0 || cols > (int64_t{1} << 40))
+    return absl::InvalidArgumentError(absl::StrCat("row of ", cols, " values"));
+  GroupGeometry geo;
+  geo.traits = t;
+  geo.g = EffectiveGroupSize(group_size, cols);
+  if (t->value_bits == 4 && geo.g % 2 != 0) geo.g += 1;
+  geo.n_groups = (cols + geo.g - 1) / geo.g;
+  geo.group_bytes = t->group_header_bytes + geo.g * t->value_bits / 8;
+  geo.row_bytes = geo.n_groups * geo.group_bytes;
+  return geo;
 }
 
 }  // namespace glmq

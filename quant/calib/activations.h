@@ -1,0 +1,43 @@
+// What the calibrated quantizers know about one linear layer's input x
+// ([cols] channels): its second moment G = E[x x^T] (from the GPTQ
+// statistics) and/or a subsample of rows, plus per-channel E|x| and E[x^2].
+// It answers one question: the expected squared output error
+// E[(x . d)^2] = d^T G d of a weight-row error d (whole row or one group).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace glmq::calib {
+
+class ActivationModel {
+ public:
+  // From E[x x^T] (cols x cols, f64) - exact over all calibration tokens.
+  static absl::StatusOr<ActivationModel> FromGram(std::vector<double> gram, int64_t cols);
+  // From n sample rows x[n, cols] - E over the sample.
+  static absl::StatusOr<ActivationModel> FromSamples(std::vector<float> x, int64_t n,
+                                                      int64_t cols);
+
+  int64_t cols() const { return cols_; }
+  bool has_gram() const { return !gram_.empty(); }
+  int64_t n_samples() const { return n_; }
+
+  // The model of x / s (channel j divided by s[j]): what a linear sees
+  // after its input scale s was folded into the preceding norm or rows.
+  ActivationModel Scaled(const std::vector<float>& s) const;
+
+  // sum over the `rows` rows of d (each [cols]) of E[(x . d_r)^2].
+  double RowsError(const float* d, int64_t rows) const;
+  // E[(x[begin:begin+n] . d)^2] for one group of one row; d: [n].
+  double GroupError(const float* d, int64_t begin, int64_t n) const;
+
+ private:
+  int64_t cols_ = 0;
+  std::vector<double> gram_;  // [cols, cols] or empty
+  std::vector<float> x_;      // [n, cols] or empty
+  int64_t n_ = 0;
+};
+
+}  // namespace glmq::calib

@@ -1,0 +1,53 @@
+// The per-tensor quantization step behind `glmq quantize`, as an object so
+// calibrated methods (imatrix, AWQ, GPTQ in quant/calib/) can replace plain
+// round-to-nearest without touching the command. The command streams each
+// tensor in row chunks: BeginTensor, QuantizeRows for every chunk in order,
+// EndTensor.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "format/glmq.pb.h"
+#include "quant/quantize.h"
+
+namespace glmq {
+
+// What a method knows about the tensor being quantized.
+struct TensorQuantJob {
+  const pb::TensorEntry* entry = nullptr;  // canonical name, role, layer, shape
+  QuantSpec spec;                          // target encoding / group size
+  int64_t rows = 0;                        // out_features
+  int64_t cols = 0;                        // in_features
+};
+
+class QuantMethod {
+ public:
+  virtual ~QuantMethod() = default;
+  virtual absl::string_view name() const = 0;  // "rtn", "imatrix", "awq", "gptq"
+  virtual absl::Status BeginTensor(const TensorQuantJob& job) { return absl::OkStatus(); }
+  // Quantizes rows [row_begin, row_begin + n_rows) of the tensor, given as
+  // f32 w[n_rows, cols], into out[n_rows * row_bytes]; adds to *stats.
+  virtual absl::Status QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
+                                    int64_t n_rows, uint8_t* out, QuantStats* stats) = 0;
+  virtual absl::Status EndTensor(const TensorQuantJob& job) { return absl::OkStatus(); }
+  // Filled into QuantRecipe.calibration.
+  virtual void Describe(pb::CalibrationInfo* info) const { info->set_method(std::string(name())); }
+};
+
+// Per-input-channel importance of a tensor ([cols] values), or nullopt for
+// none (plain MSE). imatrix plugs in here.
+using ImportanceFn =
+    std::function<absl::StatusOr<std::optional<std::vector<float>>>(const pb::TensorEntry&)>;
+
+// Round-to-nearest with the per-group scale search of QuantizeMatrix.
+// `search_grid` overrides QuantSpec.search_grid (-1 keeps it).
+std::unique_ptr<QuantMethod> MakeRtnMethod(int search_grid = -1, ImportanceFn importance = {});
+
+}  // namespace glmq

@@ -1,0 +1,227 @@
+#include "quant/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "quant/encodings.h"
+#include "quant/reference.h"
+
+namespace glmq {
+
+void QuantStats::Add(const QuantStats& o) {
+  sum_sq_err += o.sum_sq_err;
+  sum_sq += o.sum_sq;
+  weighted_sq_err += o.weighted_sq_err;
+  max_abs_err = std::max(max_abs_err, o.max_abs_err);
+  n_values += o.n_values;
+}
+
+namespace {
+
+constexpr float kF16Max = 65504.f;
+// Shrink factors run from 1 down to 1 - kShrinkRange (clip search range as
+// in llama.cpp's make_qx_quants / AutoAWQ's clip search: beyond ~25% the
+// clipped outliers always cost more than the finer step gains).
+constexpr float kShrinkRange = 0.25f;
+
+struct Candidate {
+  uint16_t scale16 = 0;
+  uint16_t min16 = 0;
+};
+
+// Weighted error of one candidate; fills q and the sums needed for a
+// least-squares refit.
+struct Eval {
+  double err = 0, sxq = 0, sqq = 0, sq = 0, sx = 0, sw = 0;
+};
+
+Eval Evaluate(const EncodingTraits& t, const float* x, const float* w, int64_t n, Candidate c,
+              int8_t* q) {
+  Eval e;
+  const float s = F16ToF32(c.scale16);
+  const float m = t.has_min ? F16ToF32(c.min16) : 0.f;
+  const float is = s != 0.f ? 1.f / s : 0.f;
+  const float lo = static_cast<float>(t.q_min), hi = static_cast<float>(t.q_max);
+  for (int64_t i = 0; i < n; ++i) {
+    const float qi = std::clamp(std::nearbyint((x[i] - m) * is), lo, hi);
+    q[i] = static_cast<int8_t>(qi);
+    const float d = x[i] - (s * qi + m);
+    const double wi = w ? w[i] : 1.0;
+    e.err += wi * d * d;
+    e.sxq += wi * x[i] * qi;
+    e.sqq += wi * qi * qi;
+    e.sq += wi * qi;
+    e.sx += wi * x[i];
+    e.sw += wi;
+  }
+  return e;
+}
+
+bool FitsF16(double v) { return std::isfinite(v) && std::fabs(v) <= kF16Max; }
+
+// Least-squares scale (and min) for the q of `e`; false if degenerate.
+bool Refit(const EncodingTraits& t, const Eval& e, Candidate* out) {
+  if (!t.has_min) {
+    if (e.sqq <= 0) return false;
+    const double s = e.sxq / e.sqq;
+    if (!FitsF16(s)) return false;
+    out->scale16 = F16Nearest(static_cast<float>(s));
+    return true;
+  }
+  const double det = e.sqq * e.sw - e.sq * e.sq;
+  if (!(det > 0)) return false;
+  const double s = (e.sxq * e.sw - e.sq * e.sx) / det;
+  const double m = (e.sqq * e.sx - e.sq * e.sxq) / det;
+  if (!FitsF16(s) || !FitsF16(m) || s <= 0) return false;
+  out->scale16 = F16Nearest(static_cast<float>(s));
+  out->min16 = F16Nearest(static_cast<float>(m));
+  return true;
+}
+
+// Candidate k of the grid (k = 0 is the plain RTN choice of QuantizeRowRef).
+Candidate MakeCandidate(const EncodingTraits& t, float mn, float mx, float amax, float signed_max,
+                        int k, int grid) {
+  Candidate c;
+  if (k == 0) {
+    if (t.has_min) {
+      c.min16 = F16Down(mn);
+      c.scale16 = F16MagnitudeUp((mx - F16ToF32(c.min16)) / t.q_max);
+    } else {
+      c.scale16 = F16MagnitudeUp(amax / t.q_max);
+    }
+    return c;
+  }
+  // q4 alternates: odd k = full negative range at step (k-1)/2, even k =
+  // symmetric range at step k/2. Others: step k.
+  const bool full_range = t.q_min == -t.q_max - 1;
+  const int step = full_range ? ((k % 2) == 1 ? (k - 1) / 2 : k / 2) : k;
+  const float f = 1.f - kShrinkRange * static_cast<float>(step) / static_cast<float>(grid);
+  if (t.has_min) {
+    const float half = 0.5f * (1.f - f) * (mx - mn);
+    const float lo = mn + half, hi = mx - half;
+    c.min16 = F16Nearest(lo);
+    c.scale16 = F16Nearest((hi - lo) / t.q_max);
+  } else if (full_range && (k % 2) == 1) {
+    // Full negative range: the largest-magnitude value maps onto q_min.
+    c.scale16 = F16Nearest(f * signed_max / t.q_min);
+  } else {
+    c.scale16 = F16Nearest(f * amax / t.q_max);
+  }
+  return c;
+}
+
+// Quantizes one group of n valid values (g - n padding values are q = 0).
+void QuantizeGroup(const GroupGeometry& geo, const float* x, const float* w, int64_t n, int grid,
+                   int8_t* q, int8_t* tmp, uint8_t* out) {
+  const EncodingTraits& t = *geo.traits;
+  float mn = x[0], mx = x[0], amax = 0.f, signed_max = 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    mn = std::min(mn, x[i]);
+    mx = std::max(mx, x[i]);
+    if (std::fabs(x[i]) > amax) {
+      amax = std::fabs(x[i]);
+      signed_max = x[i];
+    }
+  }
+  std::fill(q, q + geo.g, 0);
+  Candidate best = MakeCandidate(t, mn, mx, amax, signed_max, 0, grid);
+  double best_err = Evaluate(t, x, w, n, best, q).err;
+  const int n_candidates = grid <= 0 ? 1 : (t.q_min == -t.q_max - 1 ? 2 * grid : grid);
+  for (int k = 0; k < n_candidates && amax > 0.f; ++k) {
+    Candidate c = k == 0 ? best : MakeCandidate(t, mn, mx, amax, signed_max, k, grid);
+    Eval e = Evaluate(t, x, w, n, c, tmp);
+    if (k > 0 && e.err < best_err) {
+      best_err = e.err;
+      best = c;
+      std::copy(tmp, tmp + n, q);
+    }
+    Candidate r = c;
+    if (grid > 0 && Refit(t, e, &r)) {
+      e = Evaluate(t, x, w, n, r, tmp);
+      if (e.err < best_err) {
+        best_err = e.err;
+        best = r;
+        std::copy(tmp, tmp + n, q);
+      }
+    }
+  }
+  PackGroup(geo, best.scale16, best.min16, q, out);
+}
+
+// Index of the first row with a non-finite value or a value too large for
+// an f16 scale, or -1.
+int64_t FirstBadRow(const float* w, int64_t rows, int64_t cols, const EncodingTraits& t) {
+  // Every |value| <= f16 max keeps scales (span / q_max) and mins in range.
+  const float limit = kF16Max;
+  int64_t bad = std::numeric_limits<int64_t>::max();
+#pragma omp parallel for reduction(min : bad) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = w + r * cols;
+    for (int64_t c = 0; c < cols; ++c)
+      if (!(std::fabs(x[c]) <= limit)) {
+        bad = std::min(bad, r);
+        break;
+      }
+  }
+  return bad == std::numeric_limits<int64_t>::max() ? -1 : bad;
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> QuantizedBytes(const QuantSpec& spec, int64_t rows, int64_t cols) {
+  GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(spec.encoding, spec.group_size, cols));
+  if (rows < 0) return absl::InvalidArgumentError(absl::StrCat("negative row count ", rows));
+  return static_cast<uint64_t>(rows) * geo.row_bytes;
+}
+
+absl::StatusOr<double> QuantizeMatrix(const float* w, int64_t rows, int64_t cols,
+                                      const QuantSpec& spec, const float* importance,
+                                      uint8_t* out, QuantStats* stats) {
+  GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(spec.encoding, spec.group_size, cols));
+  const EncodingTraits& t = *geo.traits;
+  if (importance != nullptr)
+    for (int64_t c = 0; c < cols; ++c)
+      if (!(importance[c] >= 0.f) || !std::isfinite(importance[c]))
+        return absl::InvalidArgumentError(
+            absl::StrCat("importance[", c, "] = ", importance[c], " (must be finite and >= 0)"));
+  if (const int64_t bad = FirstBadRow(w, rows, cols, t); bad >= 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "row ", bad, " holds a non-finite value or one too large for an f16 scale"));
+  QuantStats total;
+#pragma omp parallel
+  {
+    std::vector<int8_t> q(geo.g), tmp(geo.g);
+    std::vector<float> deq(cols);
+    QuantStats local;
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = w + r * cols;
+      uint8_t* row_out = out + r * geo.row_bytes;
+      for (int64_t gi = 0; gi < geo.n_groups; ++gi) {
+        const int64_t begin = gi * geo.g;
+        const int64_t n = std::min<int64_t>(geo.g, cols - begin);
+        QuantizeGroup(geo, x + begin, importance ? importance + begin : nullptr, n,
+                      spec.search_grid, q.data(), tmp.data(), row_out + gi * geo.group_bytes);
+      }
+      DequantizeRowRef(geo, row_out, cols, deq.data());
+      for (int64_t c = 0; c < cols; ++c) {
+        const double d = static_cast<double>(x[c]) - deq[c];
+        local.sum_sq_err += d * d;
+        local.sum_sq += static_cast<double>(x[c]) * x[c];
+        local.weighted_sq_err += (importance ? importance[c] : 1.0) * d * d;
+        local.max_abs_err = std::max(local.max_abs_err, std::fabs(d));
+      }
+      local.n_values += cols;
+    }
+#pragma omp critical
+    total.Add(local);
+  }
+  if (stats != nullptr) *stats = total;
+  return total.nmse();
+}
+
+}  // namespace glmq

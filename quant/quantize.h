@@ -1,0 +1,51 @@
+// Round-to-nearest quantization done well: per group, a small search over
+// scale (and min) candidates picks the one with the lowest squared error,
+// optionally weighted per input channel by an importance vector (imatrix /
+// AWQ-style statistics plug in there). Output bytes follow
+// specs/encodings.md exactly; quant/reference.h defines them.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "format/glmq.pb.h"
+
+namespace glmq {
+
+struct QuantSpec {
+  pb::Encoding encoding = pb::ENCODING_Q8_SYM;
+  int group_size = 32;  // 0 = one group per row
+  // Scale search: 0 = plain absmax / min-max RTN (QuantizeRowRef); otherwise
+  // the number of shrink factors tried per group (each followed by one
+  // weighted least-squares refit of scale [and min]). The absmax candidate
+  // is always tried, so the search is never worse than RTN.
+  int search_grid = 8;
+};
+
+// Error sums over the quantized values (padding excluded). Additive: merge
+// the stats of row chunks with Add().
+struct QuantStats {
+  double sum_sq_err = 0;        // sum (w - deq)^2
+  double sum_sq = 0;            // sum w^2
+  double weighted_sq_err = 0;   // sum importance[c] * (w - deq)^2 (== sum_sq_err without)
+  double max_abs_err = 0;
+  int64_t n_values = 0;
+  void Add(const QuantStats& o);
+  // sum_sq_err / sum_sq (0 for an all-zero tensor).
+  double nmse() const { return sum_sq > 0 ? sum_sq_err / sum_sq : 0.0; }
+};
+
+// Quantizes w [rows, cols] (row-major f32) into `out`, rows * row_bytes
+// bytes (GetGroupGeometry). `importance` is null or [cols] non-negative
+// weights for the squared error of each input channel. OpenMP over rows.
+// Returns the NMSE; fills *stats if non-null. Errors: bad encoding/group
+// size, non-finite values or importance, values whose scale exceeds f16.
+absl::StatusOr<double> QuantizeMatrix(const float* w, int64_t rows, int64_t cols,
+                                      const QuantSpec& spec, const float* importance,
+                                      uint8_t* out, QuantStats* stats);
+
+// Size of QuantizeMatrix's output for [rows, cols].
+absl::StatusOr<uint64_t> QuantizedBytes(const QuantSpec& spec, int64_t rows, int64_t cols);
+
+}  // namespace glmq

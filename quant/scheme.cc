@@ -1,0 +1,132 @@
+#include "quant/scheme.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/status.h"
+#include "quant/encodings.h"
+
+namespace glmq {
+namespace {
+
+// Canonical names: token_embd.weight, output.weight, blk.N.<role>.weight.
+constexpr char kEmbd[] = R"(^token_embd\.weight$)";
+constexpr char kOutput[] = R"(^output\.weight$)";
+constexpr char kBlockLinear[] = R"(^blk\.\d+\.(attn_qkv|attn_output|ffn_gate_up|ffn_down)\.weight$)";
+
+pb::QuantRule Rule(std::string pattern, pb::Encoding e, int g) {
+  pb::QuantRule r;
+  r.set_pattern(std::move(pattern));
+  r.set_encoding(e);
+  r.set_group_size(g);
+  return r;
+}
+
+// Preset rules. The embedding (a lookup table: rows are dequantized one at
+// a time) and the output projection (its error goes straight into the
+// logits) stay 8-bit in every preset.
+std::vector<pb::QuantRule> PresetRules(absl::string_view preset, int64_t n_layers) {
+  using pb::ENCODING_Q4_ASYM, pb::ENCODING_Q4_SYM, pb::ENCODING_Q8_SYM;
+  auto simple = [](pb::Encoding e, int g, int edge_g) {
+    return std::vector<pb::QuantRule>{Rule(kEmbd, ENCODING_Q8_SYM, edge_g),
+                                      Rule(kOutput, ENCODING_Q8_SYM, edge_g),
+                                      Rule(kBlockLinear, e, g)};
+  };
+  if (preset == "int8") return simple(ENCODING_Q8_SYM, 32, 32);
+  if (preset == "int8-g128") return simple(ENCODING_Q8_SYM, 128, 128);
+  if (preset == "int4-g128") return simple(ENCODING_Q4_SYM, 128, 128);
+  if (preset == "int4-g32") return simple(ENCODING_Q4_SYM, 32, 32);
+  if (preset == "int4a-g128") return simple(ENCODING_Q4_ASYM, 128, 128);
+  if (preset == "int4a-g32") return simple(ENCODING_Q4_ASYM, 32, 32);
+  if (preset == "int4-mix") {
+    // The first and last layers' qkv and ffn_down are the most sensitive
+    // (llama.cpp's Q4_K_M keeps more bits there too): q8 for them.
+    std::string edge = absl::StrCat("0|", n_layers > 0 ? n_layers - 1 : 0);
+    std::vector<pb::QuantRule> rules = {
+        Rule(absl::StrCat(R"(^blk\.()", edge, R"()\.(attn_qkv|ffn_down)\.weight$)"),
+             ENCODING_Q8_SYM, 128)};
+    for (auto& r : simple(ENCODING_Q4_ASYM, 128, 128)) rules.push_back(r);
+    return rules;
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::vector<PresetInfo>& AllPresets() {
+  static const std::vector<PresetInfo> presets = {
+      {"int8", "q8 g32 everywhere (8.5 bits/weight)"},
+      {"int8-g128", "q8 g128 everywhere (8.125 bits/weight)"},
+      {"int4-g128", "q4 g128 block linears, q8 g128 embedding/output"},
+      {"int4-g32", "q4 g32 block linears, q8 g32 embedding/output"},
+      {"int4a-g128", "q4a (scale+min) g128 block linears, q8 g128 embedding/output"},
+      {"int4a-g32", "q4a g32 block linears, q8 g32 embedding/output"},
+      {"int4-mix", "q8 g128 for qkv/ffn_down of the first and last layer, q4a g128 elsewhere"},
+  };
+  return presets;
+}
+
+absl::StatusOr<pb::QuantRule> ParseTensorType(absl::string_view spec) {
+  const size_t eq = spec.rfind('=');
+  if (eq == absl::string_view::npos || eq == 0 || eq + 1 == spec.size())
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tensor-type '", spec, "': expected PATTERN=ENCODING[:GROUP]"));
+  const absl::string_view pattern = spec.substr(0, eq);
+  absl::string_view enc = spec.substr(eq + 1);
+  int group = -1;
+  if (const size_t colon = enc.find(':'); colon != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(enc.substr(colon + 1), &group) || !IsValidGroupSize(group))
+      return absl::InvalidArgumentError(absl::StrCat("--tensor-type '", spec, "': group size '",
+                                                     enc.substr(colon + 1),
+                                                     "' (use 0, 32, 64, 128 or 256)"));
+    enc = enc.substr(0, colon);
+  }
+  const EncodingTraits* t = FindEncodingByName(enc);
+  if (t == nullptr || t->encoding == pb::ENCODING_I32)
+    return absl::InvalidArgumentError(absl::StrCat("--tensor-type '", spec, "': encoding '", enc,
+                                                   "' (use q8, q4, q4a, f16, bf16 or f32)"));
+  if (!t->quantized && group > 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tensor-type '", spec, "': ", t->name, " takes no group size"));
+  if (group < 0) group = !t->quantized ? 0 : t->value_bits == 8 ? 32 : 128;
+  return Rule(std::string(pattern), t->encoding, group);
+}
+
+absl::StatusOr<QuantScheme> QuantScheme::Create(absl::string_view preset,
+                                                const std::vector<std::string>& tensor_types,
+                                                int64_t n_layers) {
+  QuantScheme s;
+  s.preset_ = std::string(preset);
+  for (const std::string& tt : tensor_types) {
+    GLMQ_ASSIGN_OR_RETURN(pb::QuantRule r, ParseTensorType(tt));
+    s.rules_.push_back(std::move(r));
+  }
+  std::vector<pb::QuantRule> preset_rules = PresetRules(preset, n_layers);
+  if (preset_rules.empty() && !(preset == "none" && !tensor_types.empty())) {
+    std::vector<std::string> names;
+    for (const auto& p : AllPresets()) names.emplace_back(p.name);
+    return absl::InvalidArgumentError(absl::StrCat("unknown --scheme '", preset, "' (known: ",
+                                                   absl::StrJoin(names, ", "),
+                                                   "; or 'none' with --tensor-type rules)"));
+  }
+  for (auto& r : preset_rules) s.rules_.push_back(std::move(r));
+  for (const auto& r : s.rules_) {
+    try {
+      s.regexes_.emplace_back(r.pattern(), std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad tensor pattern '", r.pattern(), "': ", e.what()));
+    }
+  }
+  return s;
+}
+
+pb::QuantRule QuantScheme::Choose(const pb::TensorEntry& entry) const {
+  pb::QuantRule keep = Rule("", entry.encoding(), entry.group_size());
+  if (entry.shape_size() < 2) return keep;  // norms, biases
+  for (size_t i = 0; i < rules_.size(); ++i)
+    if (std::regex_search(entry.name(), regexes_[i])) return rules_[i];
+  return keep;
+}
+
+}  // namespace glmq

@@ -1,0 +1,54 @@
+// Quantization schemes: presets (int8, int4-g128, ...) and llama-quantize
+// style --tensor-type rules ("REGEX=ENC[:GROUP]") that map canonical tensor
+// names (specs/glm4-tensors.md) to an encoding. Rules are data: the first
+// rule whose regex matches (std::regex_search, ECMAScript) wins; user rules
+// come before the preset's. Norms and biases (rank-1 tensors) are never
+// quantized; tensors no rule matches keep their source encoding.
+#pragma once
+
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "format/glmq.pb.h"
+
+namespace glmq {
+
+struct PresetInfo {
+  absl::string_view name;
+  absl::string_view help;
+};
+const std::vector<PresetInfo>& AllPresets();
+
+// Parses "PATTERN=ENC[:GROUP]" (ENC: q8, q4, q4a, f16, bf16, f32; GROUP:
+// 0, 32, 64, 128, 256; default 32 for q8 and 128 for q4/q4a). The error
+// names the bad part.
+absl::StatusOr<pb::QuantRule> ParseTensorType(absl::string_view spec);
+
+class QuantScheme {
+ public:
+  // `tensor_types`: --tensor-type arguments, in order. `n_layers` lets
+  // presets target first/last layers. Errors: unknown preset (listing the
+  // known ones), bad rule, bad regex.
+  static absl::StatusOr<QuantScheme> Create(absl::string_view preset,
+                                            const std::vector<std::string>& tensor_types,
+                                            int64_t n_layers);
+
+  // The encoding and group size for `entry` (name, role, shape, encoding
+  // of the source). Returns a rule with encoding = entry.encoding() when
+  // the tensor is kept as it is.
+  pb::QuantRule Choose(const pb::TensorEntry& entry) const;
+
+  const std::string& preset() const { return preset_; }
+  // All rules in matching order, for QuantRecipe.rules.
+  const std::vector<pb::QuantRule>& rules() const { return rules_; }
+
+ private:
+  std::string preset_;
+  std::vector<pb::QuantRule> rules_;
+  std::vector<std::regex> regexes_;
+};
+
+}  // namespace glmq

@@ -1,0 +1,80 @@
+#include "quant/scheme.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace glmq {
+namespace {
+
+using ::testing::HasSubstr;
+
+pb::TensorEntry Entry(const std::string& name, std::vector<int64_t> shape,
+                      pb::Encoding e = pb::ENCODING_BF16) {
+  pb::TensorEntry t;
+  t.set_name(name);
+  t.set_encoding(e);
+  for (int64_t d : shape) t.add_shape(d);
+  return t;
+}
+
+TEST(Scheme, PresetsMapRoles) {
+  auto s = QuantScheme::Create("int4-g128", {}, 40);
+  ASSERT_TRUE(s.ok()) << s.status();
+  pb::QuantRule r = s->Choose(Entry("blk.3.ffn_gate_up.weight", {27392, 4096}));
+  EXPECT_EQ(r.encoding(), pb::ENCODING_Q4_SYM);
+  EXPECT_EQ(r.group_size(), 128);
+  EXPECT_EQ(s->Choose(Entry("token_embd.weight", {151552, 4096})).encoding(),
+            pb::ENCODING_Q8_SYM);
+  EXPECT_EQ(s->Choose(Entry("output.weight", {151552, 4096})).encoding(), pb::ENCODING_Q8_SYM);
+  // Norms and biases are kept as they are.
+  EXPECT_EQ(s->Choose(Entry("blk.3.attn_norm.weight", {4096}, pb::ENCODING_F32)).encoding(),
+            pb::ENCODING_F32);
+  EXPECT_EQ(s->Choose(Entry("blk.3.attn_qkv.bias", {4608})).encoding(), pb::ENCODING_BF16);
+}
+
+TEST(Scheme, MixKeepsEdgeLayersAt8Bits) {
+  auto s = QuantScheme::Create("int4-mix", {}, 40);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->Choose(Entry("blk.0.attn_qkv.weight", {4608, 4096})).encoding(),
+            pb::ENCODING_Q8_SYM);
+  EXPECT_EQ(s->Choose(Entry("blk.39.ffn_down.weight", {4096, 13696})).encoding(),
+            pb::ENCODING_Q8_SYM);
+  EXPECT_EQ(s->Choose(Entry("blk.3.ffn_down.weight", {4096, 13696})).encoding(),
+            pb::ENCODING_Q4_ASYM);
+  EXPECT_EQ(s->Choose(Entry("blk.39.attn_output.weight", {4096, 4096})).encoding(),
+            pb::ENCODING_Q4_ASYM);
+}
+
+TEST(Scheme, TensorTypeRulesComeFirst) {
+  auto s = QuantScheme::Create("int4-g128", {"ffn_down=q8", "attn_output=q4a:32", "output\\.=f16"},
+                               40);
+  ASSERT_TRUE(s.ok()) << s.status();
+  pb::QuantRule r = s->Choose(Entry("blk.7.ffn_down.weight", {4096, 13696}));
+  EXPECT_EQ(r.encoding(), pb::ENCODING_Q8_SYM);
+  EXPECT_EQ(r.group_size(), 32);
+  r = s->Choose(Entry("blk.7.attn_output.weight", {4096, 4096}));
+  EXPECT_EQ(r.encoding(), pb::ENCODING_Q4_ASYM);
+  EXPECT_EQ(r.group_size(), 32);
+  EXPECT_EQ(s->Choose(Entry("output.weight", {10, 16})).encoding(), pb::ENCODING_F16);
+}
+
+TEST(Scheme, ClearErrors) {
+  auto bad = QuantScheme::Create("int3", {}, 40);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("unknown --scheme 'int3'"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("int4-g128"));
+  for (const char* tt : {"ffn_down", "ffn_down=q5", "ffn_down=q4:48", "=q8", "ffn_down=",
+                         "ffn_down=f16:32", "ffn_down=q4:x"}) {
+    auto s = QuantScheme::Create("int8", {tt}, 40);
+    ASSERT_FALSE(s.ok()) << tt;
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr(tt));
+  }
+  auto re = QuantScheme::Create("int8", {"blk.(3=q4"}, 40);
+  ASSERT_FALSE(re.ok());
+  EXPECT_THAT(std::string(re.status().message()), HasSubstr("bad tensor pattern 'blk.(3'"));
+  EXPECT_TRUE(QuantScheme::Create("none", {"ffn=q8"}, 40).ok());
+  EXPECT_FALSE(QuantScheme::Create("none", {}, 40).ok());
+}
+
+}  // namespace
+}  // namespace glmq
