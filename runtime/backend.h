@@ -1,0 +1,90 @@
+// The op set the GLM-4 forward pass (runtime/model.cc) is written against.
+// The CPU backend (runtime/cpu/cpu_backend.h) implements it; a CUDA backend
+// slots in by implementing the same interface over device buffers.
+//
+// All activations are f32, row-major, one row per token. Weights are
+// zero-copy views of their stored encoding. Accumulation is f32 everywhere
+// (GLM-4 overflows f16 accumulators).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "core/dtype.h"
+#include "format/glmq.pb.h"
+
+namespace glmq {
+
+// A [rows, cols] weight (or a [cols] vector with rows = 1) in any encoding,
+// pointing at its stored bytes. Valid as long as its WeightSource lives.
+struct WeightView {
+  pb::Encoding encoding = pb::ENCODING_UNSPECIFIED;
+  int32_t group_size = 0;  // quantized encodings only
+  int64_t rows = 0;        // out_features
+  int64_t cols = 0;        // in_features
+  const void* data = nullptr;
+  uint64_t size = 0;       // bytes
+};
+
+// Shape of the attention of one layer.
+struct AttentionShape {
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;  // query heads h use kv head h / (n_heads / n_kv_heads)
+  int64_t head_dim = 0;
+};
+
+// One layer's cache of one sequence: K and V each [n_kv_heads, max_context,
+// head_dim] in `type`, positions [0, filled) valid.
+struct KvCacheView {
+  void* k = nullptr;
+  void* v = nullptr;
+  DType type = DType::kF32;
+  int64_t max_context = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // y[t, r] = sum_c W[r, c] * x[t, c]; x: [n_tokens, w.cols], y: [n_tokens,
+  // w.rows]. Error for an encoding this backend cannot multiply.
+  virtual absl::Status MatMul(const WeightView& w, const float* x, int64_t n_tokens,
+                              float* y) = 0;
+  // out[t] = table[ids[t]] as f32; out: [n, table.cols]. Error for an id
+  // outside [0, table.rows) or an encoding it cannot read.
+  virtual absl::Status Embedding(const WeightView& table, const int32_t* ids, int64_t n,
+                                 float* out) = 0;
+  // out[t] = x[t] * rsqrt(mean(x[t]^2) + eps) * weight; x, out: [n_tokens, dim]
+  // (out may alias x); weight: [dim] f32.
+  virtual void RmsNorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim,
+                       float eps, float* out) = 0;
+  // y[t, :] += bias; y: [n_tokens, dim].
+  virtual void AddBias(float* y, const float* bias, int64_t n_tokens, int64_t dim) = 0;
+  // x[i] += y[i] for i < n.
+  virtual void Add(float* x, const float* y, int64_t n) = 0;
+  // GLM-4 RoPE in place on n_heads heads per row, row t at position pos0 + t:
+  // the first rope_dims dims of each head rotate as interleaved pairs
+  // (x[2i], x[2i+1]) by angle pos * base^(-2i / rope_dims); the rest pass.
+  // x: rows of `row_stride` floats, heads at x[t * row_stride + h * head_dim].
+  virtual void Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
+                    int64_t head_dim, int64_t rope_dims, int64_t pos0, double base) = 0;
+  // Stores K and V rows of n_tokens tokens at positions [pos0, pos0 + n):
+  // k, v: rows of `row_stride` floats holding n_kv_heads * head_dim values.
+  virtual void WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
+                       const AttentionShape& shape, int64_t pos0, KvCacheView cache) = 0;
+  // Causal attention for queries at positions [pos0, pos0 + n_tokens) over
+  // cache positions [0, pos0 + t]: softmax(q k / sqrt(head_dim)) v in f32.
+  // q: rows of `q_stride` floats, [n_heads, head_dim] each; out: [n_tokens,
+  // n_heads * head_dim]. `scratch`: n_threads() * cache.max_context floats.
+  virtual void Attention(const float* q, int64_t q_stride, int64_t n_tokens,
+                         const AttentionShape& shape, int64_t pos0, KvCacheView cache,
+                         float* scratch, float* out) = 0;
+  // out[t, i] = silu(gu[t, i]) * gu[t, ffn + i]; gu: [n_tokens, 2 ffn] rows
+  // gate|up, out: [n_tokens, ffn].
+  virtual void SwiGlu(const float* gate_up, int64_t n_tokens, int64_t ffn, float* out) = 0;
+  virtual int n_threads() const = 0;
+};
+
+}  // namespace glmq

@@ -1,0 +1,45 @@
+// The CPU implementation of Backend (runtime/backend.h): dense matmuls from
+// the kernel table of the active SIMD level (kernels.h), OpenMP over output
+// rows; quantized weights go to QuantMatMul (runtime/qkernels/qmatmul.h).
+// Not thread-safe: one forward pass at a time per object (it parallelizes
+// internally).
+#pragma once
+
+#include <memory>
+
+#include "runtime/backend.h"
+#include "runtime/cpu/kernels.h"
+
+namespace glmq {
+
+class CpuBackend : public Backend {
+ public:
+  // n_threads <= 0: OpenMP's default (omp_get_max_threads()).
+  explicit CpuBackend(int n_threads = 0, const cpu::DenseKernels* kernels = nullptr);
+
+  std::string name() const override;
+  absl::Status MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y) override;
+  absl::Status Embedding(const WeightView& table, const int32_t* ids, int64_t n,
+                         float* out) override;
+  void RmsNorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps,
+               float* out) override;
+  void AddBias(float* y, const float* bias, int64_t n_tokens, int64_t dim) override;
+  void Add(float* x, const float* y, int64_t n) override;
+  void Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+            int64_t rope_dims, int64_t pos0, double base) override;
+  void WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
+               const AttentionShape& shape, int64_t pos0, KvCacheView cache) override;
+  void Attention(const float* q, int64_t q_stride, int64_t n_tokens, const AttentionShape& shape,
+                 int64_t pos0, KvCacheView cache, float* scratch, float* out) override;
+  void SwiGlu(const float* gate_up, int64_t n_tokens, int64_t ffn, float* out) override;
+  int n_threads() const override { return n_threads_; }
+
+ private:
+  int n_threads_;
+  const cpu::DenseKernels* k_;
+};
+
+// True if the encoding is dense (f32, f16, bf16) and the DType it maps to.
+bool DenseDType(pb::Encoding e, DType* out);
+
+}  // namespace glmq

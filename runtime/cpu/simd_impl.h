@@ -1,0 +1,130 @@
+// The SIMD kernels as one template over a vector-traits struct V (Avx2 or
+// Avx512). Included only by kernels_avx2.cc and kernels_avx512.cc, each
+// compiled with its own -m flags; everything here has internal linkage so
+// the two instantiations never mix.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/cpu/kernels.h"
+
+namespace glmq::cpu {
+namespace {
+
+// Tokens per block: a [64, cols] f32 activation tile (1 MiB at cols 4096)
+// stays in L2 while the thread's weight rows stream past it once.
+constexpr int64_t kTokenBlock = 64;
+
+template <class V, DType D>
+inline typename V::Vec LoadW(const void* w, int64_t i) {
+  if constexpr (D == DType::kF32) return V::Load(static_cast<const float*>(w) + i);
+  if constexpr (D == DType::kBF16) return V::LoadBf16(static_cast<const uint16_t*>(w) + i);
+  if constexpr (D == DType::kF16) return V::LoadF16(static_cast<const uint16_t*>(w) + i);
+}
+
+template <DType D>
+inline float LoadWScalar(const void* w, int64_t i) {
+  if constexpr (D == DType::kF32) return static_cast<const float*>(w)[i];
+  if constexpr (D == DType::kBF16) return Bf16ToF32(static_cast<const uint16_t*>(w)[i]);
+  if constexpr (D == DType::kF16) return F16ToF32(static_cast<const uint16_t*>(w)[i]);
+}
+
+template <class V>
+float DotT(const float* a, const float* b, int64_t n) {
+  typename V::Vec s0 = V::Zero(), s1 = V::Zero();
+  int64_t i = 0;
+  for (; i + 2 * V::kWidth <= n; i += 2 * V::kWidth) {
+    s0 = V::Fma(V::Load(a + i), V::Load(b + i), s0);
+    s1 = V::Fma(V::Load(a + i + V::kWidth), V::Load(b + i + V::kWidth), s1);
+  }
+  for (; i + V::kWidth <= n; i += V::kWidth) s0 = V::Fma(V::Load(a + i), V::Load(b + i), s0);
+  float s = V::Sum(V::Add(s0, s1));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+template <class V>
+void AxpyT(float alpha, const float* x, float* y, int64_t n) {
+  const typename V::Vec a = V::Set1(alpha);
+  int64_t i = 0;
+  for (; i + V::kWidth <= n; i += V::kWidth) V::Store(y + i, V::Fma(a, V::Load(x + i), V::Load(y + i)));
+  for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// One weight row x one token, two accumulator chains (the decode GEMV).
+template <class V, DType D>
+inline float Dot1x1(const void* w, int64_t wo, const float* x, int64_t cols) {
+  typename V::Vec s0 = V::Zero(), s1 = V::Zero();
+  int64_t c = 0;
+  for (; c + 2 * V::kWidth <= cols; c += 2 * V::kWidth) {
+    s0 = V::Fma(LoadW<V, D>(w, wo + c), V::Load(x + c), s0);
+    s1 = V::Fma(LoadW<V, D>(w, wo + c + V::kWidth), V::Load(x + c + V::kWidth), s1);
+  }
+  for (; c + V::kWidth <= cols; c += V::kWidth) s0 = V::Fma(LoadW<V, D>(w, wo + c), V::Load(x + c), s0);
+  float s = V::Sum(V::Add(s0, s1));
+  for (; c < cols; ++c) s += LoadWScalar<D>(w, wo + c) * x[c];
+  return s;
+}
+
+// R weight rows x 4 tokens: every weight vector loaded once feeds 4 FMAs,
+// every activation vector R FMAs.
+template <class V, DType D, int R>
+inline void DotRx4(const void* w, int64_t r, int64_t cols, const float* x, int64_t t, float* y,
+                   int64_t y_stride) {
+  typename V::Vec acc[R][4];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < 4; ++j) acc[i][j] = V::Zero();
+  const float* x0 = x + t * cols;
+  int64_t c = 0;
+  for (; c + V::kWidth <= cols; c += V::kWidth) {
+    typename V::Vec xv[4];
+    for (int j = 0; j < 4; ++j) xv[j] = V::Load(x0 + j * cols + c);
+    for (int i = 0; i < R; ++i) {
+      const typename V::Vec wv = LoadW<V, D>(w, (r + i) * cols + c);
+      for (int j = 0; j < 4; ++j) acc[i][j] = V::Fma(wv, xv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < R; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      float s = V::Sum(acc[i][j]);
+      for (int64_t k = c; k < cols; ++k) s += LoadWScalar<D>(w, (r + i) * cols + k) * x0[j * cols + k];
+      y[(t + j) * y_stride + r + i] = s;
+    }
+  }
+}
+
+template <class V, DType D>
+void MatMulRowsTyped(const void* w, int64_t cols, const float* x, int64_t n_tokens, float* y,
+                     int64_t y_stride, int64_t r0, int64_t r1) {
+  for (int64_t tb = 0; tb < n_tokens; tb += kTokenBlock) {
+    const int64_t te = tb + kTokenBlock < n_tokens ? tb + kTokenBlock : n_tokens;
+    const int64_t t4 = tb + (te - tb) / 4 * 4;
+    for (int64_t r = r0; r < r1;) {
+      if (r + 2 <= r1) {
+        for (int64_t t = tb; t < t4; t += 4) DotRx4<V, D, 2>(w, r, cols, x, t, y, y_stride);
+        for (int64_t t = t4; t < te; ++t) {
+          y[t * y_stride + r] = Dot1x1<V, D>(w, r * cols, x + t * cols, cols);
+          y[t * y_stride + r + 1] = Dot1x1<V, D>(w, (r + 1) * cols, x + t * cols, cols);
+        }
+        r += 2;
+      } else {
+        for (int64_t t = tb; t < t4; t += 4) DotRx4<V, D, 1>(w, r, cols, x, t, y, y_stride);
+        for (int64_t t = t4; t < te; ++t) y[t * y_stride + r] = Dot1x1<V, D>(w, r * cols, x + t * cols, cols);
+        r += 1;
+      }
+    }
+  }
+}
+
+template <class V>
+void MatMulRowsT(DType wtype, const void* w, int64_t cols, const float* x, int64_t n_tokens,
+                 float* y, int64_t y_stride, int64_t r0, int64_t r1) {
+  switch (wtype) {
+    case DType::kBF16: return MatMulRowsTyped<V, DType::kBF16>(w, cols, x, n_tokens, y, y_stride, r0, r1);
+    case DType::kF16: return MatMulRowsTyped<V, DType::kF16>(w, cols, x, n_tokens, y, y_stride, r0, r1);
+    default: return MatMulRowsTyped<V, DType::kF32>(w, cols, x, n_tokens, y, y_stride, r0, r1);
+  }
+}
+
+}  // namespace
+}  // namespace glmq::cpu

@@ -1,0 +1,142 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+
+namespace glmq {
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model* model,
+                                                         const SessionOptions& options) {
+  const pb::HParams& hp = model->hparams();
+  std::unique_ptr<Session> s(new Session());
+  s->model_ = model;
+  s->config_.max_context = options.max_context;
+  if (hp.max_context() > 0) s->config_.max_context = std::min(options.max_context, hp.max_context());
+  s->config_.prefill_chunk = options.prefill_chunk;
+  s->config_.batch = 1;
+  s->config_.kv_type = options.kv_type;
+  s->config_.n_threads = model->backend().n_threads();
+  s->config_.all_logits = options.all_logits;
+  GLMQ_ASSIGN_OR_RETURN(s->sizes_, ComputeBufferSizes(hp, s->config_));
+  // Every allocation below is sized from sizes_, so the planner's report
+  // (same function) is exactly what we hold.
+  auto floats = [&](const char* name, std::vector<float>* v) {
+    v->assign(s->sizes_.Get(name) / sizeof(float), 0.f);
+  };
+  s->kv_.assign(s->sizes_.Get("kv_cache"), 0);
+  floats("residual", &s->residual_);
+  floats("normed", &s->normed_);
+  floats("qkv", &s->qkv_);
+  floats("attn_out", &s->attn_out_);
+  floats("proj_out", &s->proj_);
+  floats("ffn_gate_up", &s->gate_up_);
+  floats("ffn_act", &s->ffn_act_);
+  floats("attn_scores", &s->scores_);
+  floats("logits", &s->logits_);
+  return s;
+}
+
+KvCacheView Session::Cache(int layer) {
+  const pb::HParams& hp = model_->hparams();
+  const uint64_t half = static_cast<uint64_t>(hp.n_kv_heads()) * config_.max_context *
+                        hp.head_dim() * DTypeSize(config_.kv_type);
+  uint8_t* base = kv_.data() + 2 * half * layer;
+  return KvCacheView{base, base + half, config_.kv_type, config_.max_context};
+}
+
+absl::Status Session::Forward(absl::Span<const int32_t> tokens, ForwardOutput what,
+                              std::vector<float>* out) {
+  const pb::HParams& hp = model_->hparams();
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (pos_ + n > config_.max_context) {
+    return absl::OutOfRangeError(absl::StrCat("context overflow: ", pos_, " + ", n,
+                                              " tokens > max_context ", config_.max_context));
+  }
+  if (what == ForwardOutput::kAllLogits && !config_.all_logits && n > 1) {
+    return absl::FailedPreconditionError("session was created without all_logits");
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= hp.padded_vocab_size()) {
+      return absl::OutOfRangeError(absl::StrCat("token id ", tokens[t], " at ", t,
+                                                " is outside [0, ", hp.padded_vocab_size(), ")"));
+    }
+  }
+  const int64_t vocab = hp.padded_vocab_size(), hidden = hp.hidden_size();
+  if (out != nullptr) out->clear();
+  Backend& be = model_->backend();
+  for (int64_t c0 = 0; c0 < n; c0 += config_.prefill_chunk) {
+    const int64_t m = std::min(config_.prefill_chunk, n - c0);
+    GLMQ_RETURN_IF_ERROR(ForwardChunk(tokens.data() + c0, m));
+    if (out == nullptr || what == ForwardOutput::kNone) continue;
+    if (what == ForwardOutput::kAllHidden) {
+      out->insert(out->end(), normed_.begin(), normed_.begin() + m * hidden);
+    } else if (what == ForwardOutput::kAllLogits) {
+      GLMQ_RETURN_IF_ERROR(be.MatMul(model_->output(), normed_.data(), m, logits_.data()));
+      out->insert(out->end(), logits_.begin(), logits_.begin() + m * vocab);
+    } else if (c0 + m == n) {  // kLastLogits
+      GLMQ_RETURN_IF_ERROR(
+          be.MatMul(model_->output(), normed_.data() + (m - 1) * hidden, 1, logits_.data()));
+      out->assign(logits_.begin(), logits_.begin() + vocab);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Session::ForwardChunk(const int32_t* ids, int64_t n) {
+  const pb::HParams& hp = model_->hparams();
+  Backend& be = model_->backend();
+  GLMQ_RETURN_IF_ERROR(be.Embedding(model_->token_embd(), ids, n, residual_.data()));
+  for (int i = 0; i < hp.n_layers(); ++i) GLMQ_RETURN_IF_ERROR(Layer(i, n));
+  be.RmsNorm(residual_.data(), model_->output_norm().data(), n, hp.hidden_size(),
+             static_cast<float>(hp.norm_eps()), normed_.data());
+  pos_ += n;
+  return absl::OkStatus();
+}
+
+absl::Status Session::Layer(int i, int64_t n) {
+  const pb::HParams& hp = model_->hparams();
+  const LayerWeights& l = model_->layers()[i];
+  Backend& be = model_->backend();
+  const int64_t hidden = hp.hidden_size(), ffn = hp.ffn_hidden_size();
+  const AttentionShape shape{hp.n_heads(), hp.n_kv_heads(), hp.head_dim()};
+  const int64_t q_dim = shape.n_heads * shape.head_dim, kv_dim = shape.n_kv_heads * shape.head_dim;
+  const int64_t qkv_dim = q_dim + 2 * kv_dim;
+  const float eps = static_cast<float>(hp.norm_eps());
+  float* x = residual_.data();
+
+  // Attention block.
+  be.RmsNorm(x, l.attn_norm.data(), n, hidden, eps, normed_.data());
+  GLMQ_RETURN_IF_ERROR(be.MatMul(l.attn_qkv, normed_.data(), n, qkv_.data()));
+  if (!l.attn_qkv_bias.empty()) be.AddBias(qkv_.data(), l.attn_qkv_bias.data(), n, qkv_dim);
+  float* q = qkv_.data();
+  float* k = q + q_dim;
+  float* v = k + kv_dim;
+  be.Rope(q, qkv_dim, n, shape.n_heads, shape.head_dim, hp.rope_dims(), pos_, hp.rope_base());
+  be.Rope(k, qkv_dim, n, shape.n_kv_heads, shape.head_dim, hp.rope_dims(), pos_, hp.rope_base());
+  const KvCacheView cache = Cache(i);
+  be.WriteKv(k, v, qkv_dim, n, shape, pos_, cache);
+  be.Attention(q, qkv_dim, n, shape, pos_, cache, scores_.data(), attn_out_.data());
+  GLMQ_RETURN_IF_ERROR(be.MatMul(l.attn_output, attn_out_.data(), n, proj_.data()));
+  if (!l.attn_output_bias.empty()) be.AddBias(proj_.data(), l.attn_output_bias.data(), n, hidden);
+  if (!l.post_attn_norm.empty()) {
+    be.RmsNorm(proj_.data(), l.post_attn_norm.data(), n, hidden, eps, proj_.data());
+  }
+  be.Add(x, proj_.data(), n * hidden);
+
+  // MLP block.
+  be.RmsNorm(x, l.ffn_norm.data(), n, hidden, eps, normed_.data());
+  GLMQ_RETURN_IF_ERROR(be.MatMul(l.ffn_gate_up, normed_.data(), n, gate_up_.data()));
+  if (!l.ffn_gate_up_bias.empty()) be.AddBias(gate_up_.data(), l.ffn_gate_up_bias.data(), n, 2 * ffn);
+  be.SwiGlu(gate_up_.data(), n, ffn, ffn_act_.data());
+  GLMQ_RETURN_IF_ERROR(be.MatMul(l.ffn_down, ffn_act_.data(), n, proj_.data()));
+  if (!l.ffn_down_bias.empty()) be.AddBias(proj_.data(), l.ffn_down_bias.data(), n, hidden);
+  if (!l.post_ffn_norm.empty()) {
+    be.RmsNorm(proj_.data(), l.post_ffn_norm.data(), n, hidden, eps, proj_.data());
+  }
+  be.Add(x, proj_.data(), n * hidden);
+  return absl::OkStatus();
+}
+
+}  // namespace glmq

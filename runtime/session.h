@@ -1,0 +1,74 @@
+// One inference context of a Model: the KV cache and the working buffers
+// (sized by ComputeBufferSizes, runtime/buffers.h) and the GLM-4 forward
+// pass: batched prefill in chunks and KV-cached decode, f32 throughout.
+// Not thread-safe; several Sessions may share one Model but not run at once
+// (they share its backend).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "runtime/buffers.h"
+#include "runtime/model.h"
+
+namespace glmq {
+
+struct SessionOptions {
+  int64_t max_context = 4096;   // capped at hparams.max_context when that is set
+  int64_t prefill_chunk = 256;  // tokens per forward chunk
+  DType kv_type = DType::kF32;  // f32, f16 or bf16
+  bool all_logits = true;       // allow ForwardOutput::kAllLogits (buffer for every chunk row)
+};
+
+enum class ForwardOutput {
+  kNone,        // only fill the KV cache
+  kLastLogits,  // [1, padded_vocab] logits of the last token
+  kAllLogits,   // [n, padded_vocab] logits of every token
+  kAllHidden,   // [n, hidden] hidden states after the final norm
+};
+
+class Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Create(const Model* model,
+                                                         const SessionOptions& options);
+
+  // Runs `tokens` at positions [position(), position() + n) and appends
+  // them to the KV cache, in chunks of prefill_chunk. `out` (if not null) is
+  // resized to what `what` asks for. Error if the context would overflow or
+  // a token id is out of range; the session is then unchanged.
+  absl::Status Forward(absl::Span<const int32_t> tokens, ForwardOutput what,
+                       std::vector<float>* out);
+  // Forgets the KV cache (position 0).
+  void Reset() { pos_ = 0; }
+  int64_t position() const { return pos_; }
+  int64_t max_context() const { return config_.max_context; }
+  const BufferSizes& buffer_sizes() const { return sizes_; }
+  const Model& model() const { return *model_; }
+
+ private:
+  Session() = default;
+  // One chunk of n <= prefill_chunk tokens; leaves the final-normed hidden
+  // states in normed_.
+  absl::Status ForwardChunk(const int32_t* ids, int64_t n);
+  absl::Status Layer(int i, int64_t n);
+  KvCacheView Cache(int layer);
+
+  const Model* model_ = nullptr;
+  BufferConfig config_;
+  BufferSizes sizes_;
+  int64_t pos_ = 0;
+  std::vector<uint8_t> kv_;                 // [n_layers, 2, n_kv_heads, max_context, head_dim]
+  std::vector<float> residual_, normed_;    // [chunk, hidden]
+  std::vector<float> qkv_;                  // [chunk, (n_heads + 2 n_kv) head_dim]
+  std::vector<float> attn_out_;             // [chunk, n_heads head_dim]
+  std::vector<float> proj_;                 // [chunk, hidden]
+  std::vector<float> gate_up_;              // [chunk, 2 ffn]
+  std::vector<float> ffn_act_;              // [chunk, ffn]
+  std::vector<float> scores_;               // [n_threads, max_context]
+  std::vector<float> logits_;               // [chunk or 1, padded_vocab]
+};
+
+}  // namespace glmq

@@ -1,0 +1,41 @@
+#include "runtime/weights.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/dtype.h"
+
+namespace glmq {
+
+void InMemoryWeightSource::AddF32(const std::string& name, std::vector<int64_t> shape,
+                                  const std::vector<float>& v) {
+  AddEncoded(name, pb::ENCODING_F32, 0, std::move(shape),
+             std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+}
+
+void InMemoryWeightSource::AddBf16(const std::string& name, std::vector<int64_t> shape,
+                                   const std::vector<float>& v) {
+  std::string bytes(v.size() * 2, '\0');
+  ConvertFromF32(DType::kBF16, v.data(), bytes.data(), static_cast<int64_t>(v.size()));
+  AddEncoded(name, pb::ENCODING_BF16, 0, std::move(shape), std::move(bytes));
+}
+
+void InMemoryWeightSource::AddEncoded(const std::string& name, pb::Encoding encoding,
+                                      int32_t group_size, std::vector<int64_t> shape,
+                                      std::string bytes) {
+  Entry& e = tensors_[name];
+  e.bytes = std::move(bytes);
+  e.meta.encoding = encoding;
+  e.meta.group_size = group_size;
+  e.meta.shape = std::move(shape);
+  e.meta.data = e.bytes.data();
+  e.meta.size = e.bytes.size();
+}
+
+absl::StatusOr<StoredTensor> InMemoryWeightSource::Find(absl::string_view name) const {
+  auto it = tensors_.find(std::string(name));
+  if (it == tensors_.end()) {
+    return absl::NotFoundError(absl::StrCat("in-memory weights: no tensor '", name, "'"));
+  }
+  return it->second.meta;
+}
+
+}  // namespace glmq

@@ -1,0 +1,78 @@
+// Where the forward pass gets its weights: a WeightSource maps canonical
+// tensor names ("blk.3.attn_qkv.weight", specs/glm4-tensors.md) to stored
+// bytes. GlmqWeightSource reads a .glmq file (zero-copy views into the
+// mapping); InMemoryWeightSource holds tensors built in memory (tests,
+// synthetic models, the raw chatglm4-real reference). Thread-safe for reads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "format/glmq.pb.h"
+
+namespace glmq {
+
+class GlmqFile;
+
+struct StoredTensor {
+  pb::Encoding encoding = pb::ENCODING_UNSPECIFIED;
+  int32_t group_size = 0;
+  std::vector<int64_t> shape;  // logical, row-major: [out, in] for weights
+  const void* data = nullptr;  // valid while the source lives
+  uint64_t size = 0;           // bytes
+};
+
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  virtual const pb::HParams& hparams() const = 0;
+  // NotFound naming the tensor if there is none of that name.
+  virtual absl::StatusOr<StoredTensor> Find(absl::string_view name) const = 0;
+  // A short description for messages ("model.glmq", "in-memory").
+  virtual std::string Describe() const = 0;
+};
+
+class InMemoryWeightSource : public WeightSource {
+ public:
+  explicit InMemoryWeightSource(pb::HParams hparams) : hparams_(std::move(hparams)) {}
+  // Adds (or replaces) a tensor stored as f32 / bf16 / raw encoded bytes.
+  void AddF32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v);
+  void AddBf16(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v);
+  void AddEncoded(const std::string& name, pb::Encoding encoding, int32_t group_size,
+                  std::vector<int64_t> shape, std::string bytes);
+
+  const pb::HParams& hparams() const override { return hparams_; }
+  absl::StatusOr<StoredTensor> Find(absl::string_view name) const override;
+  std::string Describe() const override { return "in-memory weights"; }
+
+ private:
+  struct Entry {
+    StoredTensor meta;
+    std::string bytes;
+  };
+  pb::HParams hparams_;
+  std::map<std::string, Entry, std::less<>> tensors_;
+};
+
+// A .glmq file as a weight source. Owns the file.
+class GlmqWeightSource : public WeightSource {
+ public:
+  static absl::StatusOr<std::unique_ptr<GlmqWeightSource>> Open(const std::string& path);
+  explicit GlmqWeightSource(std::unique_ptr<GlmqFile> file);
+  ~GlmqWeightSource() override;
+
+  const GlmqFile& file() const { return *file_; }
+  const pb::HParams& hparams() const override;
+  absl::StatusOr<StoredTensor> Find(absl::string_view name) const override;
+  std::string Describe() const override;
+
+ private:
+  std::unique_ptr<GlmqFile> file_;
+};
+
+}  // namespace glmq
