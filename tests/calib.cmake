@@ -1,0 +1,3 @@
+# Calibration (issue 5): AWQ / GPTQ / imatrix math and statistics.
+glmq_test(calib_math_test SOURCES calib_math_test.cc calib_fold_test.cc
+          LIBS glmq_quant_calib LABELS unit)
