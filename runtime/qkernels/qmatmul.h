@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
+#include "core/cpu_features.h"
 #include "format/glmq.pb.h"
 
 namespace glmq {
@@ -23,6 +25,19 @@ struct QuantWeightView {
 
 // y[t, r] = sum_c W[r, c] * x[t, c] for t < n_tokens, r < rows.
 // x: [n_tokens, cols] f32, y: [n_tokens, rows] f32. Uses OpenMP over rows.
+// x is quantized per token to int8 in blocks of 32 (f32 scale); products
+// are int32 per block, scaled and summed in f32 (qmatmul_internal.h).
+// Precondition: ValidateQuantWeight(w) is OK (else y is filled with NaN).
 void QuantMatMul(const QuantWeightView& w, const float* x, int64_t n_tokens, float* y);
+
+// Checks encoding, group size and that size == rows * row bytes; the
+// runtime calls it once per weight at load time.
+absl::Status ValidateQuantWeight(const QuantWeightView& w);
+
+// QuantMatMul with an explicit kernel level (tests, benchmarks). A level the
+// CPU lacks falls back to the best one it has below it; kAvx512 needs
+// AVX-512 VNNI. Returns the level that ran.
+SimdLevel QuantMatMulAtLevel(SimdLevel level, const QuantWeightView& w, const float* x,
+                             int64_t n_tokens, float* y);
 
 }  // namespace glmq
