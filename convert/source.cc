@@ -1,0 +1,195 @@
+#include "convert/source.h"
+
+#include <cstring>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "convert/hf_checkpoint.h"
+#include "convert/hf_metadata.h"
+#include "convert/layout.h"
+#include "core/checksum.h"
+#include "core/dtype.h"
+#include "core/status.h"
+#include "format/reader.h"
+#include "quant/encodings.h"
+
+namespace glmq {
+
+int64_t TensorCols(const pb::TensorEntry& e) {
+  return e.shape_size() == 0 ? 1 : e.shape(e.shape_size() - 1);
+}
+
+int64_t TensorRows(const pb::TensorEntry& e) {
+  int64_t rows = 1;
+  for (int i = 0; i + 1 < e.shape_size(); ++i) rows *= e.shape(i);
+  return rows;
+}
+
+absl::StatusOr<uint64_t> RowBytes(const pb::TensorEntry& e) {
+  pb::TensorEntry row = e;
+  row.clear_shape();
+  row.add_shape(1);
+  row.add_shape(TensorCols(e));
+  return EncodedBytes(row);
+}
+
+namespace {
+
+absl::Status CheckRows(const pb::TensorEntry& e, int64_t b, int64_t end) {
+  if (b < 0 || b > end || end > TensorRows(e)) {
+    return absl::OutOfRangeError(absl::StrCat("tensor '", e.name(), "': rows [", b, ", ", end,
+                                              ") out of range of ", TensorRows(e), " rows"));
+  }
+  return absl::OkStatus();
+}
+
+class HfSource : public HfTensorSource {
+ public:
+  absl::Status Init(const std::string& dir) {
+    GLMQ_ASSIGN_OR_RETURN(ckpt_, HfCheckpoint::Open(dir));
+    std::vector<SafetensorsTensor> infos;
+    for (const HfTensor& t : ckpt_->tensors()) infos.push_back(*t.tensor);
+    auto mapped = MapHfTensors(ckpt_->hparams(), infos);
+    if (!mapped.ok()) return Annotate(mapped.status(), dir);
+    canonical_ = std::move(*mapped);
+    GLMQ_ASSIGN_OR_RETURN(metadata_, HfModelMetadata(*ckpt_));
+    for (size_t i = 0; i < canonical_.size(); ++i) {
+      *metadata_.add_tensors() = canonical_[i].entry;
+      by_name_[canonical_[i].entry.name()] = i;
+    }
+    return absl::OkStatus();
+  }
+
+  const pb::ModelMetadata& metadata() const override { return metadata_; }
+
+  absl::Status ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin, int64_t row_end,
+                           uint8_t* out) const override {
+    auto it = by_name_.find(entry.name());
+    if (it == by_name_.end()) {
+      return absl::NotFoundError(absl::StrCat(ckpt_->dir(), ": no tensor '", entry.name(), "'"));
+    }
+    const CanonicalTensor& c = canonical_[it->second];
+    GLMQ_RETURN_IF_ERROR(CheckRows(c.entry, row_begin, row_end));
+    const uint64_t row_bytes = TensorCols(c.entry) * DTypeSize(c.sources[0].dtype);
+    int64_t part_row0 = 0;  // first canonical row of this part
+    for (const SafetensorsTensor& s : c.sources) {
+      const HfTensor* hf = ckpt_->Find(s.name);
+      const int64_t part_rows = static_cast<int64_t>(s.size / row_bytes);
+      const int64_t b = std::max(row_begin, part_row0);
+      const int64_t e = std::min(row_end, part_row0 + part_rows);
+      if (b < e) {
+        const uint64_t off = hf->tensor->offset + (b - part_row0) * row_bytes;
+        const uint64_t len = (e - b) * row_bytes;
+        std::memcpy(out + (b - row_begin) * row_bytes, hf->shard->mapped().data() + off, len);
+        // Streaming: keep mapped shard pages from piling up in our RSS.
+        hf->shard->mapped().DropRange(off, len);
+      }
+      part_row0 += part_rows;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status HashShards(const std::function<void(uint64_t)>& progress) override {
+    constexpr uint64_t kChunk = 64ull << 20;
+    uint64_t done = 0;
+    pb::Provenance* p = metadata_.mutable_provenance();
+    for (size_t i = 0; i < ckpt_->shards().size(); ++i) {
+      const MappedFile& m = ckpt_->shards()[i]->mapped();
+      m.AdviseSequential(0, m.size());
+      Xxh64 h;
+      for (uint64_t off = 0; off < m.size(); off += kChunk) {
+        const uint64_t len = std::min(kChunk, m.size() - off);
+        h.Update(m.data() + off, len);
+        m.DropRange(off, len);
+        done += len;
+        if (progress) progress(done);
+      }
+      for (pb::SourceFile& f : *p->mutable_source_files()) {
+        if (f.name() == ckpt_->shard_names()[i]) f.set_xxh64(h.Digest());
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  uint64_t shard_bytes() const override {
+    uint64_t n = 0;
+    for (const auto& s : ckpt_->shards()) n += s->mapped().size();
+    return n;
+  }
+
+ private:
+  std::unique_ptr<HfCheckpoint> ckpt_;
+  std::vector<CanonicalTensor> canonical_;
+  absl::flat_hash_map<std::string, size_t> by_name_;
+  pb::ModelMetadata metadata_;
+};
+
+class GlmqSource : public TensorSource {
+ public:
+  absl::Status Init(const std::string& path) {
+    GLMQ_ASSIGN_OR_RETURN(file_, GlmqFile::Open(path));
+    return absl::OkStatus();
+  }
+  const pb::ModelMetadata& metadata() const override { return file_->metadata(); }
+  absl::Status ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin, int64_t row_end,
+                           uint8_t* out) const override {
+    const pb::TensorEntry* e = file_->FindTensor(entry.name());
+    if (e == nullptr) {
+      return absl::NotFoundError(absl::StrCat(file_->path(), ": no tensor '", entry.name(), "'"));
+    }
+    GLMQ_RETURN_IF_ERROR(CheckRows(*e, row_begin, row_end));
+    GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(*e));
+    absl::Span<const uint8_t> data = file_->TensorData(*e);
+    const uint64_t off = row_begin * row_bytes, len = (row_end - row_begin) * row_bytes;
+    std::memcpy(out, data.data() + off, len);
+    file_->mapped().DropRange(e->offset() + off, len);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::unique_ptr<GlmqFile> file_;
+};
+
+}  // namespace
+
+absl::Status TensorSource::ReadRowsF32(const pb::TensorEntry& entry, int64_t row_begin,
+                                       int64_t row_end, float* out) const {
+  const EncodingTraits* t = FindEncoding(entry.encoding());
+  if (t == nullptr || t->quantized || entry.encoding() == pb::ENCODING_I32) {
+    return absl::UnimplementedError(absl::StrCat(
+        "tensor '", entry.name(), "': ReadRowsF32 of encoding ",
+        t ? std::string(t->name) : pb::Encoding_Name(entry.encoding()),
+        " needs a dequantizer (not available yet)"));
+  }
+  GLMQ_ASSIGN_OR_RETURN(DType dtype, DTypeForEncoding(entry.encoding(), entry.name()));
+  const int64_t n = (row_end - row_begin) * TensorCols(entry);
+  if (dtype == DType::kF32) {
+    return ReadRowsRaw(entry, row_begin, row_end, reinterpret_cast<uint8_t*>(out));
+  }
+  std::vector<uint8_t> raw(n * DTypeSize(dtype));
+  GLMQ_RETURN_IF_ERROR(ReadRowsRaw(entry, row_begin, row_end, raw.data()));
+  ConvertToF32(dtype, raw.data(), out, n);
+  return absl::OkStatus();
+}
+
+const pb::TensorEntry* TensorSource::FindTensor(absl::string_view name) const {
+  for (const pb::TensorEntry& e : metadata().tensors()) {
+    if (e.name() == name) return &e;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::unique_ptr<HfTensorSource>> OpenHfCheckpoint(const std::string& dir) {
+  auto s = std::make_unique<HfSource>();
+  GLMQ_RETURN_IF_ERROR(s->Init(dir));
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<TensorSource>> OpenGlmqSource(const std::string& path) {
+  auto s = std::make_unique<GlmqSource>();
+  GLMQ_RETURN_IF_ERROR(s->Init(path));
+  return s;
+}
+
+}  // namespace glmq
