@@ -44,6 +44,14 @@ class GlmqFile {
   // Decompresses an embedded tokenizer file by name ("tokenizer.model").
   absl::StatusOr<std::string> EmbeddedFile(absl::string_view name) const;
 
+  // Added by the format work.
+  // Recomputes one tensor's checksum; the error names the tensor.
+  absl::Status VerifyTensorChecksum(const pb::TensorEntry& entry) const;
+  // The tensor data section [data_offset, data_offset + data_size).
+  uint64_t data_offset() const { return data_offset_; }
+  uint64_t data_size() const { return data_size_; }
+  uint32_t tensor_alignment() const { return alignment_; }
+
  private:
   GlmqFile() = default;
   std::unique_ptr<MappedFile> file_;
@@ -51,6 +59,10 @@ class GlmqFile {
   uint64_t metadata_xxh64_ = 0;
   pb::ModelMetadata metadata_;
   absl::flat_hash_map<std::string, int> by_name_;
+  uint64_t data_offset_ = 0, data_size_ = 0;
+  uint32_t alignment_ = 0;
+  absl::Status ReadMetadata();     // header + metadata checks and parse
+  absl::Status CheckTensors();     // every entry, offsets, overlaps, names
 };
 
 }  // namespace glmq

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/checksum.h"
@@ -43,6 +44,9 @@ class GlmqWriter {
 
   uint64_t bytes_written() const;
 
+  // The path the file will have after Finish().
+  const std::string& path() const { return out_->path(); }
+
  private:
   GlmqWriter(std::unique_ptr<AtomicOutputFile> out) : out_(std::move(out)) {}
   std::unique_ptr<AtomicOutputFile> out_;
@@ -51,6 +55,14 @@ class GlmqWriter {
   pb::TensorEntry current_;
   Xxh64 current_hash_;
   bool finished_ = false;
+  // Added by the format work (private state only).
+  absl::Status Fail(absl::Status s);  // remembers the first error, returns it
+  absl::Status CheckUsable() const;
+  absl::Status StartEntry(pb::TensorEntry entry, uint64_t* expected_bytes);
+  absl::flat_hash_set<std::string> names_;
+  uint64_t current_expected_ = 0;  // bytes the current tensor must have
+  uint64_t current_written_ = 0;
+  absl::Status error_;             // first write error; the writer is dead after it
 };
 
 }  // namespace glmq

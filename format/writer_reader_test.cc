@@ -1,0 +1,183 @@
+// Round trips through GlmqWriter and GlmqFile.
+#include <dirent.h>
+
+#include <cstring>
+
+#include "format/embedded.h"
+#include "format/header.h"
+#include "format/reader.h"
+#include "format/test_util.h"
+#include "format/writer.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace glmq {
+namespace {
+
+using ::glmq::testing::Entry;
+using ::glmq::testing::TempPath;
+using ::glmq::testing::TestBytes;
+using ::testing::HasSubstr;
+
+TEST(FormatRoundTrip, MetadataTensorsAndAlignment) {
+  const std::string path = TempPath("roundtrip.glmq");
+  ASSERT_TRUE(testing::WriteSmallModel(path).ok());
+  auto f = GlmqFile::Open(path);
+  ASSERT_TRUE(f.ok()) << f.status();
+  const GlmqFile& file = **f;
+  EXPECT_EQ(file.major_version(), 1u);
+  EXPECT_EQ(file.minor_version(), 0u);
+  EXPECT_EQ(file.hparams().n_layers(), 1);
+  EXPECT_EQ(file.metadata().tensor_alignment(), kGlmqTensorAlignment);
+  ASSERT_EQ(file.metadata().tensors_size(), 3);
+  uint32_t seed = 1;
+  for (const pb::TensorEntry& e : file.metadata().tensors()) {
+    EXPECT_EQ(e.offset() % 4096, 0u) << e.name();
+    EXPECT_EQ(e.size(), *EncodedBytes(e)) << e.name();
+    const std::vector<uint8_t> want = TestBytes(e.size(), seed++);
+    absl::Span<const uint8_t> got = file.TensorData(e);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size()), 0) << e.name();
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(got.data()) % 4096, 0u);
+  }
+  const pb::TensorEntry* q = file.FindTensor("blk.0.attn_qkv.weight");
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->group_size(), 32);
+  EXPECT_EQ(q->role(), pb::ROLE_ATTN_QKV);
+  EXPECT_EQ(file.FindTensor("nope"), nullptr);
+  uint64_t last_done = 0, calls = 0;
+  EXPECT_TRUE(file.VerifyChecksums([&](uint64_t done, uint64_t total, absl::string_view) {
+                    last_done = done;
+                    ++calls;
+                    EXPECT_LE(done, total);
+                  }).ok());
+  EXPECT_EQ(calls, 4u);
+  EXPECT_EQ(last_done, 16 * 8 * 2 + 8 * 2 * (2 + 16) + 8 * 4u);
+  std::remove(path.c_str());
+}
+
+TEST(FormatRoundTrip, ChunkedTensorMatchesWholeTensor) {
+  const std::string a = TempPath("whole.glmq"), b = TempPath("chunked.glmq");
+  const pb::TensorEntry e = Entry("w", pb::ENCODING_Q8_SYM, {4, 256}, 64);
+  const uint64_t n = *EncodedBytes(e);
+  const std::vector<uint8_t> data = TestBytes(n, 7);
+  {
+    auto w = *GlmqWriter::Create(a);
+    ASSERT_TRUE(w->AddTensor(e, data).ok());
+    ASSERT_TRUE(w->Finish().ok());
+  }
+  {
+    auto w = *GlmqWriter::Create(b);
+    ASSERT_TRUE(w->BeginTensor(e).ok());
+    for (uint64_t off = 0; off < n; off += 100) {
+      const uint64_t len = std::min<uint64_t>(100, n - off);
+      ASSERT_TRUE(w->AppendTensorData({data.data() + off, len}).ok());
+    }
+    ASSERT_TRUE(w->EndTensor().ok());
+    ASSERT_TRUE(w->Finish().ok());
+  }
+  auto fa = GlmqFile::Open(a);
+  auto fb = GlmqFile::Open(b);
+  ASSERT_TRUE(fa.ok() && fb.ok());
+  EXPECT_EQ((*fa)->metadata().tensors(0).xxh64(), (*fb)->metadata().tensors(0).xxh64());
+  EXPECT_EQ((*fa)->metadata().tensors(0).xxh64(), XxHash64(data.data(), data.size()));
+  EXPECT_TRUE((*fb)->VerifyChecksums().ok());
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+}
+
+TEST(FormatWriter, DyingWithoutFinishLeavesNoFile) {
+  const std::string path = TempPath("abandoned.glmq");
+  std::string temp;
+  {
+    auto w = *GlmqWriter::Create(path);
+    ASSERT_TRUE(w->AddTensor(Entry("x", pb::ENCODING_F32, {4}), TestBytes(16, 1)).ok());
+    ASSERT_TRUE(w->BeginTensor(Entry("y", pb::ENCODING_F32, {4})).ok());
+    temp = absl::StrCat(path, ".tmp.", ::getpid());
+    EXPECT_TRUE(FileExists(temp));
+  }
+  EXPECT_FALSE(FileExists(path));
+  EXPECT_FALSE(FileExists(temp));
+}
+
+TEST(FormatWriter, RejectsBadTensorsByName) {
+  const std::string path = TempPath("bad_writes.glmq");
+  auto w = *GlmqWriter::Create(path);
+  // Wrong size for the shape.
+  absl::Status s = w->AddTensor(Entry("short", pb::ENCODING_F32, {4}), TestBytes(15, 1));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("'short'"));
+  // Unknown encoding, bad group size, duplicate name.
+  s = w->AddTensor(Entry("enc", pb::ENCODING_UNSPECIFIED, {4}), TestBytes(16, 1));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("'enc'"));
+  s = w->AddTensor(Entry("grp", pb::ENCODING_Q4_SYM, {2, 64}, 48), TestBytes(64, 1));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("'grp'"));
+  ASSERT_TRUE(w->AddTensor(Entry("ok", pb::ENCODING_F32, {4}), TestBytes(16, 1)).ok());
+  s = w->AddTensor(Entry("ok", pb::ENCODING_F32, {4}), TestBytes(16, 1));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("'ok' written twice"));
+  // Chunked: too few bytes at EndTensor.
+  ASSERT_TRUE(w->BeginTensor(Entry("chunk", pb::ENCODING_F16, {8})).ok());
+  ASSERT_TRUE(w->AppendTensorData(TestBytes(10, 2)).ok());
+  s = w->EndTensor();
+  EXPECT_THAT(std::string(s.message()), HasSubstr("'chunk' got 10 bytes"));
+  // After a failed chunked tensor the writer refuses to finish a broken file.
+  EXPECT_FALSE(w->Finish().ok());
+}
+
+TEST(FormatWriter, StateErrors) {
+  const std::string path = TempPath("state.glmq");
+  auto w = *GlmqWriter::Create(path);
+  EXPECT_FALSE(w->AppendTensorData(TestBytes(4, 1)).ok());
+  EXPECT_FALSE(w->EndTensor().ok());
+  ASSERT_TRUE(w->BeginTensor(Entry("a", pb::ENCODING_F32, {1})).ok());
+  EXPECT_FALSE(w->BeginTensor(Entry("b", pb::ENCODING_F32, {1})).ok());
+  EXPECT_FALSE(w->Finish().ok());
+  ASSERT_TRUE(w->AppendTensorData(TestBytes(4, 1)).ok());
+  ASSERT_TRUE(w->EndTensor().ok());
+  ASSERT_TRUE(w->Finish().ok());
+  EXPECT_FALSE(w->AddTensor(Entry("c", pb::ENCODING_F32, {1}), TestBytes(4, 1)).ok());
+  EXPECT_TRUE(GlmqFile::Open(path).ok());
+  std::remove(path.c_str());
+}
+
+TEST(FormatRoundTrip, EmptyModel) {
+  const std::string path = TempPath("empty.glmq");
+  auto w = *GlmqWriter::Create(path);
+  ASSERT_TRUE(w->Finish().ok());
+  auto f = GlmqFile::Open(path);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ((*f)->metadata().tensors_size(), 0);
+  EXPECT_TRUE((*f)->VerifyChecksums().ok());
+  std::remove(path.c_str());
+}
+
+TEST(FormatEmbedded, RoundTripAndCorruption) {
+  const std::string path = TempPath("embedded.glmq");
+  std::string text;
+  for (int i = 0; i < 2000; ++i) absl::StrAppend(&text, "token", i, " ", i * 7, "\n");
+  {
+    auto w = *GlmqWriter::Create(path);
+    *w->metadata().mutable_tokenizer()->add_files() = MakeEmbeddedFile("tokenizer.model", text);
+    ASSERT_TRUE(w->Finish().ok());
+  }
+  auto f = GlmqFile::Open(path);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_LT((*f)->metadata().tokenizer().files(0).zstd_data().size(), text.size() / 3);
+  auto got = (*f)->EmbeddedFile("tokenizer.model");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, text);
+  EXPECT_EQ((*f)->EmbeddedFile("tokenizer.json").status().code(), absl::StatusCode::kNotFound);
+  pb::EmbeddedFile bad = MakeEmbeddedFile("t", text);
+  bad.set_xxh64(bad.xxh64() ^ 1);
+  EXPECT_THAT(std::string(DecompressEmbeddedFile(bad, "x").status().message()),
+              HasSubstr("embedded file 't': checksum mismatch"));
+  bad = MakeEmbeddedFile("t", text);
+  bad.set_size(bad.size() + 1);
+  EXPECT_FALSE(DecompressEmbeddedFile(bad, "x").ok());
+  bad = MakeEmbeddedFile("t", text);
+  bad.mutable_zstd_data()->resize(bad.zstd_data().size() / 2);
+  EXPECT_FALSE(DecompressEmbeddedFile(bad, "x").ok());
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace glmq
