@@ -71,6 +71,15 @@ class HfSource : public HfTensorSource {
     }
     const CanonicalTensor& c = canonical_[it->second];
     GLMQ_RETURN_IF_ERROR(CheckRows(c.entry, row_begin, row_end));
+    if (c.entry.shape_size() == 1) {  // one row: the parts laid end to end
+      if (row_begin == row_end) return absl::OkStatus();
+      for (const SafetensorsTensor& s : c.sources) {
+        const HfTensor* hf = ckpt_->Find(s.name);
+        std::memcpy(out, hf->shard->mapped().data() + hf->tensor->offset, s.size);
+        out += s.size;
+      }
+      return absl::OkStatus();
+    }
     const uint64_t row_bytes = TensorCols(c.entry) * DTypeSize(c.sources[0].dtype);
     int64_t part_row0 = 0;  // first canonical row of this part
     for (const SafetensorsTensor& s : c.sources) {
