@@ -1,0 +1,60 @@
+#include "format/summary.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "format/entry_check.h"
+#include "google/protobuf/util/json_util.h"
+#include "quant/encodings.h"
+
+namespace glmq {
+
+void BitsTally::Add(const pb::TensorEntry& e) {
+  ++n_tensors;
+  numel += TensorNumel(e);
+  bytes += e.size();
+}
+
+double BitsPerWeight(const pb::TensorEntry& e) {
+  BitsTally t;
+  t.Add(e);
+  return t.bits_per_weight();
+}
+
+std::string RoleName(pb::Role role) {
+  if (!pb::Role_IsValid(role)) return absl::StrCat("role_", static_cast<int>(role));
+  return absl::AsciiStrToLower(absl::StripPrefix(pb::Role_Name(role), "ROLE_"));
+}
+
+std::string EncodingName(pb::Encoding encoding) {
+  const EncodingTraits* t = FindEncoding(encoding);
+  if (t == nullptr) return absl::StrCat("encoding_", static_cast<int>(encoding));
+  return std::string(t->name);
+}
+
+TensorSummary SummarizeTensors(const pb::ModelMetadata& metadata) {
+  TensorSummary s;
+  for (const pb::TensorEntry& e : metadata.tensors()) {
+    s.all.Add(e);
+    if (e.role() != pb::ROLE_VISION) s.text.Add(e);
+    s.by_role[RoleName(e.role())].Add(e);
+    s.by_encoding[EncodingName(e.encoding())].Add(e);
+  }
+  return s;
+}
+
+absl::StatusOr<std::string> MetadataToJson(const pb::ModelMetadata& metadata, bool pretty) {
+  pb::ModelMetadata copy = metadata;
+  for (pb::EmbeddedFile& f : *copy.mutable_tokenizer()->mutable_files()) f.clear_zstd_data();
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = pretty;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string out;
+  const auto status = google::protobuf::util::MessageToJsonString(copy, &out, options);
+  if (!status.ok())
+    return absl::InternalError(absl::StrCat("metadata to JSON: ", status.ToString()));
+  return out;
+}
+
+}  // namespace glmq
