@@ -9,6 +9,10 @@
 // come from unicode_tables.inc). Bytes that are not valid UTF-8 are single
 // units of class "other" (see unicode.h), so any input splits without error
 // and the pieces always concatenate back to the input.
+// Checked against Python's `regex` module (same pattern) on 20k random
+// strings and on every assigned code point in blocks of 500: identical
+// splits, except for code points assigned after the tables' Unicode version
+// (14.0), which these tables class as "other".
 #pragma once
 
 #include <vector>
