@@ -5,7 +5,9 @@ add_library(glmq_runtime
   ${CMAKE_CURRENT_SOURCE_DIR}/buffers.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/weights.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/model.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/session.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/session.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/eval.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/logits_file.cc)
 target_link_libraries(glmq_runtime PUBLIC glmq_core glmq_proto glmq_cpu)
 if(TARGET glmq_format)
   target_sources(glmq_runtime PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/weights_glmq.cc)

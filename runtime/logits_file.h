@@ -1,0 +1,66 @@
+// Saved reference logits (`glmq eval ppl --save-logits`, read by `glmq eval
+// kld --ref-logits`). Little-endian binary:
+//   header, 72 bytes:
+//     char[8] magic "GLMQLOGT"; u32 version (1); u32 score_mode (0 all,
+//     1 second-half); u64 vocab; u64 ctx; u64 stride; u64 n_windows;
+//     u64 n_tokens; u64 tokens_xxh64 (XXH64 of the int32 token ids);
+//     u64 reserved (0)
+//   then per window:
+//     u64 begin; u64 len; u64 first_target;
+//     f32 logits[len - first_target][vocab]  (rows first_target-1 .. len-2)
+// The token ids are not stored: the reader re-tokenizes the text and checks
+// tokens_xxh64, so a different text or tokenizer is an error, not garbage.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/file.h"
+#include "runtime/eval.h"
+
+namespace glmq {
+
+struct LogitsHeader {
+  uint32_t version = 1;
+  ScoreMode score = ScoreMode::kAll;
+  uint64_t vocab = 0, ctx = 0, stride = 0, n_windows = 0, n_tokens = 0, tokens_xxh64 = 0;
+};
+
+uint64_t TokensXxh64(absl::Span<const int32_t> tokens);
+
+// Not thread-safe. The file appears under its name only after Finish().
+class LogitsWriter {
+ public:
+  static absl::StatusOr<std::unique_ptr<LogitsWriter>> Create(const std::string& path,
+                                                              const LogitsHeader& header);
+  absl::Status Add(const Window& w, absl::Span<const float> logits);
+  absl::Status Finish();
+
+ private:
+  std::unique_ptr<AtomicOutputFile> out_;
+  LogitsHeader header_;
+  uint64_t windows_ = 0;
+};
+
+// Validates the header and every window record before use.
+class LogitsReader {
+ public:
+  static absl::StatusOr<std::unique_ptr<LogitsReader>> Open(const std::string& path);
+  const LogitsHeader& header() const { return header_; }
+  struct Record {
+    Window window;
+    const float* logits;  // [len - first_target, vocab], valid while the reader lives
+  };
+  const std::vector<Record>& records() const { return records_; }
+
+ private:
+  std::unique_ptr<MappedFile> file_;
+  LogitsHeader header_;
+  std::vector<Record> records_;
+};
+
+}  // namespace glmq
