@@ -142,25 +142,33 @@ double HessianLoss(const float* w, const float* deq, int64_t rows, int64_t cols,
   return rows > 0 ? total / static_cast<double>(rows) : 0.0;
 }
 
-absl::StatusOr<GptqReport> GptqQuantize(const float* w, int64_t rows, int64_t cols,
-                                        const std::vector<double>& h, const QuantSpec& spec,
-                                        const GptqOptions& options, uint8_t* out) {
+absl::StatusOr<GptqPrepared> GptqPrepare(const std::vector<double>& h, int64_t cols,
+                                         const GptqOptions& options) {
+  if (cols <= 0 || static_cast<int64_t>(h.size()) != cols * cols)
+    return absl::InvalidArgumentError(
+        absl::StrCat("GPTQ: Hessian of ", h.size(), " values for ", cols, " columns"));
+  GptqPrepared prep;
+  prep.cols = cols;
+  Order order = MakeOrder(h, cols, options.act_order);
+  GLMQ_ASSIGN_OR_RETURN(prep.u, PrepareHinv(h, cols, order, options, &prep.report));
+  prep.perm = std::move(order.perm);
+  prep.pos = std::move(order.pos);
+  return prep;
+}
+
+absl::Status GptqQuantizeRows(const GptqPrepared& prep, const float* w, int64_t rows,
+                              const QuantSpec& spec, int block_size, uint8_t* out) {
+  const int64_t cols = prep.cols;
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo,
                         GetGroupGeometry(spec.encoding, spec.group_size, cols));
-  if (rows <= 0 || static_cast<int64_t>(h.size()) != cols * cols)
-    return absl::InvalidArgumentError(absl::StrCat("GPTQ: ", rows, " x ", cols,
-                                                   " weight with a Hessian of ", h.size(),
-                                                   " values"));
-  if (options.block_size <= 0)
-    return absl::InvalidArgumentError(absl::StrCat("GPTQ block size ", options.block_size));
+  if (block_size <= 0)
+    return absl::InvalidArgumentError(absl::StrCat("GPTQ block size ", block_size));
   for (int64_t i = 0; i < rows * cols; ++i)
     if (!std::isfinite(w[i]))
       return absl::InvalidArgumentError(absl::StrCat("GPTQ: weight [", i / cols, ", ", i % cols,
                                                      "] is not finite"));
-  GptqReport report;
-  const Order order = MakeOrder(h, cols, options.act_order);
-  GLMQ_ASSIGN_OR_RETURN(std::vector<float> u, PrepareHinv(h, cols, order, options, &report));
-  SweepContext ctx{geo.traits, geo, cols, &order, &u, options.block_size};
+  const Order order{prep.perm, prep.pos};
+  SweepContext ctx{geo.traits, geo, cols, &order, &prep.u, block_size};
   const int64_t n_tiles = (rows + kRowTile - 1) / kRowTile;
 #pragma omp parallel for schedule(dynamic)
   for (int64_t tile = 0; tile < n_tiles; ++tile) {
@@ -183,6 +191,18 @@ absl::StatusOr<GptqReport> GptqQuantize(const float* w, int64_t rows, int64_t co
       }
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GptqReport> GptqQuantize(const float* w, int64_t rows, int64_t cols,
+                                        const std::vector<double>& h, const QuantSpec& spec,
+                                        const GptqOptions& options, uint8_t* out) {
+  GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo,
+                        GetGroupGeometry(spec.encoding, spec.group_size, cols));
+  if (rows <= 0) return absl::InvalidArgumentError(absl::StrCat("GPTQ: ", rows, " rows"));
+  GLMQ_ASSIGN_OR_RETURN(GptqPrepared prep, GptqPrepare(h, cols, options));
+  GLMQ_RETURN_IF_ERROR(GptqQuantizeRows(prep, w, rows, spec, options.block_size, out));
+  GptqReport report = prep.report;
   if (!options.compute_loss) return report;
   std::vector<float> deq(static_cast<size_t>(rows * cols));
   for (int64_t r = 0; r < rows; ++r)

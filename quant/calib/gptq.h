@@ -48,6 +48,21 @@ absl::StatusOr<GptqReport> GptqQuantize(const float* w, int64_t rows, int64_t co
                                         const std::vector<double>& h, const QuantSpec& spec,
                                         const GptqOptions& options, uint8_t* out);
 
+// The row-independent part of GPTQ, computed once per tensor: column order
+// and the upper Cholesky factor of the dampened inverse Hessian. Rows can
+// then be quantized in any chunks (GptqQuantizeRows) with the same result.
+struct GptqPrepared {
+  int64_t cols = 0;
+  std::vector<int64_t> perm, pos;  // act order: position p holds column perm[p]
+  std::vector<float> u;            // [cols, cols] upper, permuted order
+  GptqReport report;               // damp_used, dead_channels
+};
+absl::StatusOr<GptqPrepared> GptqPrepare(const std::vector<double>& h, int64_t cols,
+                                         const GptqOptions& options);
+// Quantizes w [rows, cols] into out[rows * row_bytes] with a prepared H.
+absl::Status GptqQuantizeRows(const GptqPrepared& prep, const float* w, int64_t rows,
+                              const QuantSpec& spec, int block_size, uint8_t* out);
+
 // (w - deq)^T H (w - deq) summed over rows, divided by rows; deq is `codes`
 // decoded. Shared by GPTQ's report and the tests' RTN comparison.
 double HessianLoss(const float* w, const float* deq, int64_t rows, int64_t cols,

@@ -1,0 +1,130 @@
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "quant/calib/methods.h"
+#include "quant/encodings.h"
+
+namespace glmq::calib {
+namespace {
+
+std::vector<float> MeanAbs(const InputStats& s) {
+  std::vector<float> m(s.cols);
+  for (int64_t j = 0; j < s.cols; ++j)
+    m[j] = static_cast<float>(s.sum_abs[j] / static_cast<double>(s.count));
+  return m;
+}
+
+constexpr const char* kBlockRoles[] = {"attn_norm.weight",   "attn_qkv.weight",
+                                       "attn_qkv.bias",      "attn_output.weight",
+                                       "ffn_norm.weight",    "ffn_gate_up.weight",
+                                       "ffn_gate_up.bias",   "ffn_down.weight"};
+
+}  // namespace
+
+absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weights,
+                                     const StatsFn& stats, const SpecFn& spec,
+                                     const AwqOptions& options,
+                                     const std::function<void(int)>& on_layer) {
+  AwqPlan plan;
+  BlockDims d{hp.hidden_size(), hp.n_heads(), hp.n_kv_heads(), hp.head_dim(),
+              hp.ffn_hidden_size()};
+  for (int i = 0; i < hp.n_layers(); ++i) {
+    const std::string p = absl::StrCat("blk.", i, ".");
+    std::optional<QuantSpec> s = spec(p + "attn_qkv.weight");
+    if (!s) {
+      plan.blocks.emplace_back();
+      continue;
+    }
+    BlockTensors t;
+    GLMQ_ASSIGN_OR_RETURN(t.qkv, weights(p + "attn_qkv.weight"));
+    GLMQ_ASSIGN_OR_RETURN(t.attn_output, weights(p + "attn_output.weight"));
+    GLMQ_ASSIGN_OR_RETURN(t.gate_up, weights(p + "ffn_gate_up.weight"));
+    GLMQ_ASSIGN_OR_RETURN(t.down, weights(p + "ffn_down.weight"));
+    GLMQ_ASSIGN_OR_RETURN(auto s_qkv, stats(p + "attn_qkv.weight"));
+    GLMQ_ASSIGN_OR_RETURN(auto s_ctx, stats(p + "attn_output.weight"));
+    GLMQ_ASSIGN_OR_RETURN(auto s_ffn, stats(p + "ffn_gate_up.weight"));
+    GLMQ_ASSIGN_OR_RETURN(auto s_down, stats(p + "ffn_down.weight"));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_qkv, ActivationModelFor(*s_qkv));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ctx, ActivationModelFor(*s_ctx));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ffn, ActivationModelFor(*s_ffn));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_down, ActivationModelFor(*s_down));
+    BlockInputs in{&a_qkv, &a_ctx, &a_ffn, &a_down, MeanAbs(*s_qkv), MeanAbs(*s_ctx),
+                   MeanAbs(*s_ffn), MeanAbs(*s_down)};
+    QuantSpec qs = *s;
+    qs.search_grid = 0;
+    auto scales = AwqSearchBlock(d, t, in, qs, options);
+    if (!scales.ok()) return Annotate(scales.status(), absl::StrCat("AWQ block ", i));
+    for (const char* role : kBlockRoles) {
+      TensorFold f = BlockFold(d, *scales, role);
+      if (!f.empty()) plan.folds[p + role] = std::move(f);
+    }
+    plan.blocks.push_back(std::move(*scales));
+    if (on_layer) on_layer(i);
+  }
+  std::optional<QuantSpec> so = spec("output.weight");
+  if (so && !hp.tied_embeddings()) {
+    GLMQ_ASSIGN_OR_RETURN(std::vector<float> w, weights("output.weight"));
+    GLMQ_ASSIGN_OR_RETURN(auto s_out, stats("output.weight"));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_out, ActivationModelFor(*s_out));
+    QuantSpec qs = *so;
+    qs.search_grid = 0;
+    const int64_t cols = hp.hidden_size(), rows = static_cast<int64_t>(w.size()) / cols;
+    GLMQ_ASSIGN_OR_RETURN(AwqScaleResult r, AwqSearchScale(w.data(), rows, cols, a_out,
+                                                           MeanAbs(*s_out), qs, options));
+    plan.output_scale = r.scale;
+    plan.folds["output.weight"].col_mul = r.scale;
+    plan.folds["output_norm.weight"].row_div = r.scale;
+  }
+  return plan;
+}
+
+const TensorFold* AwqMethod::FoldFor(const std::string& name) const {
+  auto it = plan_.folds.find(name);
+  return it == plan_.folds.end() ? nullptr : &it->second;
+}
+
+void AwqMethod::TransformRows(const std::string& name, float* w, int64_t row_begin,
+                              int64_t n_rows, int64_t cols) const {
+  const TensorFold* f = FoldFor(name);
+  if (f != nullptr) ApplyFold(*f, w, row_begin, n_rows, cols);
+}
+
+absl::Status AwqMethod::BeginTensor(const TensorQuantJob& job) {
+  act_.reset();
+  const std::string& name = job.entry->name();
+  const TensorFold* f = FoldFor(name);
+  if (f == nullptr || !options_.clip) return absl::OkStatus();  // not an AWQ'd linear: RTN
+  GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const InputStats> s, stats_(name));
+  GLMQ_ASSIGN_OR_RETURN(ActivationModel a, ActivationModelFor(*s));
+  if (a.cols() != job.cols)
+    return absl::InvalidArgumentError(absl::StrCat(name, ": statistics of ", a.cols(),
+                                                   " channels for ", job.cols, " columns"));
+  act_ = f->col_mul.empty() ? std::move(a) : a.Scaled(f->col_mul);
+  return absl::OkStatus();
+}
+
+absl::Status AwqMethod::QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
+                                     int64_t n_rows, uint8_t* out, QuantStats* stats) {
+  QuantSpec spec = job.spec;
+  spec.search_grid = 0;  // AWQ's clip search replaces the weight-MSE scale search
+  std::vector<float> clipped(w, w + n_rows * job.cols);
+  if (act_) {
+    GLMQ_ASSIGN_OR_RETURN(std::vector<float> ratios,
+                          AwqSearchClip(w, n_rows, job.cols, *act_, spec, options_));
+    GLMQ_RETURN_IF_ERROR(ApplyClip(clipped.data(), n_rows, job.cols, spec, ratios.data()));
+  }
+  absl::StatusOr<double> nmse =
+      QuantizeMatrix(clipped.data(), n_rows, job.cols, spec, nullptr, out, nullptr);
+  if (!nmse.ok()) return Annotate(nmse.status(), job.entry->name());
+  return AddQuantStats(w, n_rows, job.cols, spec, out, stats);
+}
+
+void AwqMethod::Describe(pb::CalibrationInfo* info) const {
+  info->set_method("awq");
+  (*info->mutable_params())["scale_grid"] = options_.scale_grid;
+  (*info->mutable_params())["clip_grid"] = options_.clip ? options_.clip_grid : 0;
+  (*info->mutable_params())["max_shrink"] = options_.max_shrink;
+}
+
+}  // namespace glmq::calib

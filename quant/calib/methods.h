@@ -1,0 +1,86 @@
+// The calibrated quantization methods behind `glmq quantize --method
+// imatrix|awq|gptq --calib stats.bin` as QuantMethod objects
+// (quant/method.h). They read calibration statistics and weights through
+// callbacks, so this stays pure math; tools/ supplies the file readers.
+// specs/calibration.md.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "format/glmq.pb.h"
+#include "quant/calib/awq.h"
+#include "quant/calib/awq_layer.h"
+#include "quant/calib/gptq.h"
+#include "quant/calib/input_stats.h"
+#include "quant/method.h"
+
+namespace glmq::calib {
+
+// Statistics of the input of canonical weight `weight` (NotFound if none).
+using StatsFn = std::function<absl::StatusOr<std::shared_ptr<const InputStats>>(
+    const std::string& weight)>;
+// A whole tensor as f32 ([rows, cols] row-major).
+using WeightFn = std::function<absl::StatusOr<std::vector<float>>(const std::string& name)>;
+// The encoding a tensor will get, or nullopt if it stays unquantized.
+using SpecFn = std::function<std::optional<QuantSpec>(const std::string& name)>;
+
+// imatrix: RTN with the importance-weighted scale search of QuantizeMatrix,
+// importance = E[x^2] per input channel.
+std::unique_ptr<QuantMethod> MakeImatrixMethod(StatsFn stats, int search_grid = -1);
+
+// GPTQ with H = 2 X^T X / n from the statistics (needs X^T X).
+std::unique_ptr<QuantMethod> MakeGptqMethod(StatsFn stats, GptqOptions options);
+
+// The AWQ scales of a whole model, searched block by block (the four
+// weights of one block in memory at a time) before anything is written.
+struct AwqPlan {
+  std::map<std::string, TensorFold> folds;     // by canonical tensor name
+  std::vector<BlockScales> blocks;             // per layer (for reports)
+  std::vector<float> output_scale;             // output.weight input, or empty
+};
+absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weights,
+                                     const StatsFn& stats, const SpecFn& spec,
+                                     const AwqOptions& options,
+                                     const std::function<void(int)>& on_layer = {});
+
+// The activation model of an input: E[x x^T] from X^T X when present, else
+// the row sample. Error when neither is there.
+absl::StatusOr<ActivationModel> ActivationModelFor(const InputStats& s);
+
+// AWQ quantization: the tool applies plan.folds to every tensor it writes
+// (TransformRows); quantized tensors then get the per-group clip search on
+// the scaled input and plain RTN.
+class AwqMethod : public QuantMethod {
+ public:
+  AwqMethod(AwqPlan plan, StatsFn stats, AwqOptions options)
+      : plan_(std::move(plan)), stats_(std::move(stats)), options_(options) {}
+  absl::string_view name() const override { return "awq"; }
+  // The fold of `name`, or nullptr if AWQ leaves it unchanged.
+  const TensorFold* FoldFor(const std::string& name) const;
+  // Applies the fold to elements/rows [row_begin, row_begin + n_rows) of a
+  // tensor: 1-D tensors (norms, biases) are n_rows values with cols = 1.
+  void TransformRows(const std::string& name, float* w, int64_t row_begin, int64_t n_rows,
+                     int64_t cols) const;
+  absl::Status BeginTensor(const TensorQuantJob& job) override;
+  absl::Status QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
+                            int64_t n_rows, uint8_t* out, QuantStats* stats) override;
+  void Describe(pb::CalibrationInfo* info) const override;
+
+ private:
+  AwqPlan plan_;
+  StatsFn stats_;
+  AwqOptions options_;
+  std::optional<ActivationModel> act_;  // of the current tensor's scaled input
+};
+
+// Fills *stats from w and its encoding in out (dequantized).
+absl::Status AddQuantStats(const float* w, int64_t rows, int64_t cols, const QuantSpec& spec,
+                           const uint8_t* out, QuantStats* stats);
+
+}  // namespace glmq::calib

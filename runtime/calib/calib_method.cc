@@ -1,0 +1,109 @@
+#include "runtime/calib/calib_method.h"
+
+#include <cstdio>
+#include <mutex>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "runtime/calib/stats_file.h"
+
+namespace glmq {
+namespace {
+
+// Adds the statistics file's provenance to the inner method's Describe.
+class Recorded : public QuantMethod {
+ public:
+  Recorded(std::unique_ptr<QuantMethod> inner, std::shared_ptr<StatsFile> file)
+      : inner_(std::move(inner)), file_(std::move(file)) {}
+  absl::string_view name() const override { return inner_->name(); }
+  bool Transforms(const pb::TensorEntry& e) const override { return inner_->Transforms(e); }
+  absl::Status TransformRows(const pb::TensorEntry& e, float* w, int64_t row_begin,
+                             int64_t n_rows, int64_t cols) const override {
+    return inner_->TransformRows(e, w, row_begin, n_rows, cols);
+  }
+  absl::Status BeginTensor(const TensorQuantJob& job) override { return inner_->BeginTensor(job); }
+  absl::Status QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
+                            int64_t n_rows, uint8_t* out, QuantStats* stats) override {
+    return inner_->QuantizeRows(job, w, row_begin, n_rows, out, stats);
+  }
+  absl::Status EndTensor(const TensorQuantJob& job) override { return inner_->EndTensor(job); }
+  void Describe(pb::CalibrationInfo* info) const override {
+    inner_->Describe(info);
+    info->set_method(std::string(inner_->name()));
+    const calib::pb::StatsMetadata& m = file_->metadata();
+    info->set_data_name(m.data_name());
+    info->set_data_xxh64(m.data_xxh64());
+    info->set_n_tokens(m.n_tokens());
+    info->set_n_windows(m.n_windows());
+    info->set_window(m.window());
+    info->set_stats_file(file_->path());
+  }
+
+ private:
+  std::unique_ptr<QuantMethod> inner_;
+  std::shared_ptr<StatsFile> file_;
+};
+
+// AwqMethod with its folds exposed through the QuantMethod transform hook.
+class AwqAdapter : public calib::AwqMethod {
+ public:
+  using calib::AwqMethod::AwqMethod;
+  bool Transforms(const pb::TensorEntry& e) const override { return FoldFor(e.name()) != nullptr; }
+  absl::Status TransformRows(const pb::TensorEntry& e, float* w, int64_t row_begin,
+                             int64_t n_rows, int64_t cols) const override {
+    if (e.shape_size() == 1) {  // norms, biases: n_rows * cols values along one axis
+      calib::AwqMethod::TransformRows(e.name(), w, row_begin * cols, n_rows * cols, 1);
+    } else {
+      calib::AwqMethod::TransformRows(e.name(), w, row_begin, n_rows, cols);
+    }
+    return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
+    const CalibMethodOptions& o, const pb::HParams& hp, const calib::WeightFn& weights,
+    const calib::SpecFn& spec) {
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<StatsFile> opened, StatsFile::Open(o.stats_path));
+  std::shared_ptr<StatsFile> file = std::move(opened);
+  // One record in memory at a time is enough for every method (tensors are
+  // processed one by one); AWQ's block search asks for four in a row.
+  auto cache = std::make_shared<absl::flat_hash_map<std::string, std::shared_ptr<const InputStats>>>();
+  auto mu = std::make_shared<std::mutex>();
+  calib::StatsFn stats = [file, cache, mu](const std::string& weight)
+      -> absl::StatusOr<std::shared_ptr<const InputStats>> {
+    std::lock_guard<std::mutex> lock(*mu);
+    auto it = cache->find(weight);
+    if (it != cache->end()) return it->second;
+    GLMQ_ASSIGN_OR_RETURN(InputStats s, file->Load(weight));
+    if (cache->size() >= 4) cache->clear();
+    auto p = std::make_shared<const InputStats>(std::move(s));
+    (*cache)[weight] = p;
+    return p;
+  };
+  std::unique_ptr<QuantMethod> inner;
+  if (o.method == "imatrix") {
+    inner = calib::MakeImatrixMethod(stats, o.search_grid);
+  } else if (o.method == "gptq") {
+    if (!file->metadata().has_xtx())
+      return absl::FailedPreconditionError(
+          absl::StrCat(o.stats_path, " has no X^T X (it was calibrated with --no-xtx)"));
+    inner = calib::MakeGptqMethod(stats, o.gptq);
+  } else if (o.method == "awq") {
+    GLMQ_ASSIGN_OR_RETURN(calib::AwqPlan plan,
+                          calib::BuildAwqPlan(hp, weights, stats, spec, o.awq, [&](int layer) {
+                            std::fprintf(stderr, "\rAWQ scale search: layer %d/%lld", layer + 1,
+                                         static_cast<long long>(hp.n_layers()));
+                          }));
+    std::fprintf(stderr, "\n");
+    inner = std::make_unique<AwqAdapter>(std::move(plan), stats, o.awq);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--method '", o.method, "' (use rtn, imatrix, awq or gptq)"));
+  }
+  return std::unique_ptr<QuantMethod>(new Recorded(std::move(inner), file));
+}
+
+}  // namespace glmq

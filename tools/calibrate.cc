@@ -1,0 +1,146 @@
+// glmq calibrate MODEL.glmq --text FILE -o stats.bin [--windows N] [--ctx N]
+//                 [--samples N] [--no-xtx] [--layers-per-pass K]
+// Runs calibration text through the model and records, for every linear
+// layer's input, the statistics the calibrated quantizers need
+// (runtime/calib/stats.h): imatrix, AWQ and GPTQ. specs/calibration.md.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "convert/convert.h"
+#include "core/checksum.h"
+#include "core/file.h"
+#include "core/progress.h"
+#include "core/status.h"
+#include "format/reader.h"
+#include "runtime/calib/stats.h"
+#include "runtime/calib/stats_file.h"
+#include "runtime/model.h"
+#include "runtime/session.h"
+#include "runtime/tokenizer/tokenizer.h"
+#include "runtime/weights.h"
+#include "tools/command.h"
+
+namespace glmq::tools {
+namespace {
+
+struct CalibrateArgs {
+  std::string model, text, output;
+  int64_t windows = 128;  // 0 = all windows of the text
+  int64_t ctx = 256;
+  int64_t samples = 512;
+  bool no_xtx = false;
+  int layers_per_pass = 0;  // 0 = all layers in one pass
+  uint64_t seed = 1;
+};
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> EmbeddedTokenizer(const GlmqFile& file) {
+  const pb::Tokenizer& meta = file.metadata().tokenizer();
+  std::map<std::string, std::string> files;
+  for (const pb::EmbeddedFile& f : meta.files()) {
+    GLMQ_ASSIGN_OR_RETURN(files[f.name()], file.EmbeddedFile(f.name()));
+  }
+  TokenizerOptions options;
+  for (int64_t id : meta.eos_token_ids()) options.extra_eos_ids.push_back(static_cast<int32_t>(id));
+  auto t = Tokenizer::FromFiles(files, options);
+  if (!t.ok()) return Annotate(t.status(), file.path());
+  return t;
+}
+
+// Window starts: `n` windows of `ctx` spread evenly over the text's
+// complete windows (all of them when n is 0 or too large).
+std::vector<int64_t> WindowStarts(int64_t n_tokens, int64_t ctx, int64_t n) {
+  const int64_t total = n_tokens / ctx;
+  if (n <= 0 || n > total) n = total;
+  std::vector<int64_t> starts;
+  for (int64_t i = 0; i < n; ++i) starts.push_back((i * total / n) * ctx);
+  return starts;
+}
+
+absl::Status RunCalibrate(const CalibrateArgs& a) {
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src, GlmqWeightSource::Open(a.model));
+  const uint64_t model_xxh64 = src->file().metadata_xxh64();
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, EmbeddedTokenizer(src->file()));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(std::move(src)));
+  GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
+  const std::vector<int32_t> ids = tok->Encode(text, /*allow_special=*/false);
+  if (a.ctx <= 1) return absl::InvalidArgumentError(absl::StrCat("--ctx ", a.ctx));
+  const std::vector<int64_t> starts = WindowStarts(static_cast<int64_t>(ids.size()), a.ctx, a.windows);
+  if (starts.empty())
+    return absl::InvalidArgumentError(absl::StrCat(a.text, ": ", ids.size(),
+                                                   " tokens, fewer than one window of ", a.ctx));
+  const int n_layers = static_cast<int>(model->hparams().n_layers());
+  const int per_pass = a.layers_per_pass > 0 ? a.layers_per_pass : n_layers;
+  const int passes = (n_layers + per_pass - 1) / per_pass;
+
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<StatsWriter> writer, StatsWriter::Create(a.output));
+  calib::pb::StatsMetadata& meta = writer->metadata();
+  meta.set_model_path(a.model);
+  meta.set_model_xxh64(model_xxh64);
+  meta.set_data_name(std::filesystem::path(a.text).filename().string());
+  meta.set_data_xxh64(XxHash64(text));
+  meta.set_n_windows(static_cast<int64_t>(starts.size()));
+  meta.set_window(a.ctx);
+  meta.set_n_tokens(static_cast<int64_t>(starts.size()) * a.ctx);
+  meta.set_has_xtx(!a.no_xtx);
+  meta.set_max_samples(a.samples);
+  meta.set_seed(a.seed);
+  meta.set_command_line(CommandLine());
+  meta.set_created_utc(UtcNowRfc3339());
+
+  Progress progress("calibrate", static_cast<uint64_t>(starts.size()) * passes, "windows");
+  for (int pass = 0; pass < passes; ++pass) {
+    StatsOptions so;
+    so.collect_xtx = !a.no_xtx;
+    so.max_samples = a.samples;
+    so.seed = a.seed;
+    so.first_layer = pass * per_pass;
+    so.end_layer = std::min(n_layers, (pass + 1) * per_pass);
+    so.include_output = pass == passes - 1;
+    StatsCollector collector(so);
+    SessionOptions sopt;
+    sopt.max_context = a.ctx;
+    sopt.all_logits = false;
+    sopt.observer = &collector;
+    GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Create(model.get(), sopt));
+    for (size_t w = 0; w < starts.size(); ++w) {
+      session->Reset();
+      GLMQ_RETURN_IF_ERROR(session->Forward(
+          absl::MakeConstSpan(ids.data() + starts[w], static_cast<size_t>(a.ctx)),
+          ForwardOutput::kNone, nullptr));
+      progress.Add(absl::StrCat("layers ", so.first_layer, "-", so.end_layer - 1), 1);
+    }
+    for (const InputStats& s : collector.Finish()) GLMQ_RETURN_IF_ERROR(writer->Add(s));
+  }
+  progress.Finish();
+  GLMQ_RETURN_IF_ERROR(writer->Finish());
+  std::fprintf(stderr, "wrote %s: %d inputs, %lld windows x %lld tokens, %.1f s\n",
+               a.output.c_str(), meta.inputs_size(), static_cast<long long>(starts.size()),
+               static_cast<long long>(a.ctx), progress.elapsed_seconds());
+  return absl::OkStatus();
+}
+
+RunFn Setup(CLI::App* sub) {
+  auto a = std::make_shared<CalibrateArgs>();
+  sub->add_option("model", a->model, "model .glmq file (bf16/f32 weights)")->required();
+  sub->add_option("--text", a->text, "calibration text file (UTF-8)")->required();
+  sub->add_option("-o,--output", a->output, "statistics file to write")->required();
+  sub->add_option("--windows", a->windows, "windows of --ctx tokens, spread over the text (0 = all)");
+  sub->add_option("--ctx", a->ctx, "tokens per window");
+  sub->add_option("--samples", a->samples, "activation rows kept per input for AWQ (0 = none)");
+  sub->add_flag("--no-xtx", a->no_xtx, "skip X^T X (GPTQ): imatrix/AWQ statistics only");
+  sub->add_option("--layers-per-pass", a->layers_per_pass,
+                  "record K layers per pass over the text (bounds memory; 0 = all at once)");
+  sub->add_option("--seed", a->seed, "seed of the activation sample");
+  return [a] { return RunCalibrate(*a); };
+}
+
+}  // namespace
+
+GLMQ_COMMAND(calibrate, "calibrate",
+             "collect activation statistics for imatrix / AWQ / GPTQ quantization", Setup);
+
+}  // namespace glmq::tools
