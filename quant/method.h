@@ -32,6 +32,16 @@ class QuantMethod {
   virtual ~QuantMethod() = default;
   virtual absl::string_view name() const = 0;  // "rtn", "imatrix", "awq", "gptq"
   virtual absl::Status BeginTensor(const TensorQuantJob& job) { return absl::OkStatus(); }
+  // Optional exact rewrite of a tensor before it is encoded, for every
+  // tensor the command writes (AWQ folds its scales into norms, biases and
+  // weights: quant/calib/methods.h). Tensors with Transforms() true are
+  // never copied verbatim. `w` holds rows [row_begin, row_begin + n_rows)
+  // as f32 [n_rows, cols].
+  virtual bool Transforms(const pb::TensorEntry& entry) const { return false; }
+  virtual absl::Status TransformRows(const pb::TensorEntry& entry, float* w, int64_t row_begin,
+                                     int64_t n_rows, int64_t cols) const {
+    return absl::OkStatus();
+  }
   // Quantizes rows [row_begin, row_begin + n_rows) of the tensor, given as
   // f32 w[n_rows, cols], into out[n_rows * row_bytes]; adds to *stats.
   virtual absl::Status QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,

@@ -12,6 +12,7 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model* model,
   const pb::HParams& hp = model->hparams();
   std::unique_ptr<Session> s(new Session());
   s->model_ = model;
+  s->observer_ = options.observer;
   s->config_.max_context = options.max_context;
   if (hp.max_context() > 0) s->config_.max_context = std::min(options.max_context, hp.max_context());
   s->config_.prefill_chunk = options.prefill_chunk;
@@ -69,6 +70,7 @@ absl::Status Session::Forward(absl::Span<const int32_t> tokens, ForwardOutput wh
   for (int64_t c0 = 0; c0 < n; c0 += config_.prefill_chunk) {
     const int64_t m = std::min(config_.prefill_chunk, n - c0);
     GLMQ_RETURN_IF_ERROR(ForwardChunk(tokens.data() + c0, m));
+    if (observer_) observer_->Observe(-1, LinearInput::kOutput, normed_.data(), m, hidden);
     if (out == nullptr || what == ForwardOutput::kNone) continue;
     if (what == ForwardOutput::kAllHidden) {
       out->insert(out->end(), normed_.begin(), normed_.begin() + m * hidden);
@@ -108,6 +110,7 @@ absl::Status Session::Layer(int i, int64_t n) {
 
   // Attention block.
   be.RmsNorm(x, l.attn_norm.data(), n, hidden, eps, normed_.data());
+  if (observer_) observer_->Observe(i, LinearInput::kAttnQkv, normed_.data(), n, hidden);
   GLMQ_RETURN_IF_ERROR(be.MatMul(l.attn_qkv, normed_.data(), n, qkv_.data()));
   if (!l.attn_qkv_bias.empty()) be.AddBias(qkv_.data(), l.attn_qkv_bias.data(), n, qkv_dim);
   float* q = qkv_.data();
@@ -118,6 +121,7 @@ absl::Status Session::Layer(int i, int64_t n) {
   const KvCacheView cache = Cache(i);
   be.WriteKv(k, v, qkv_dim, n, shape, pos_, cache);
   be.Attention(q, qkv_dim, n, shape, pos_, cache, scores_.data(), attn_out_.data());
+  if (observer_) observer_->Observe(i, LinearInput::kAttnOutput, attn_out_.data(), n, q_dim);
   GLMQ_RETURN_IF_ERROR(be.MatMul(l.attn_output, attn_out_.data(), n, proj_.data()));
   if (!l.attn_output_bias.empty()) be.AddBias(proj_.data(), l.attn_output_bias.data(), n, hidden);
   if (!l.post_attn_norm.empty()) {
@@ -127,9 +131,11 @@ absl::Status Session::Layer(int i, int64_t n) {
 
   // MLP block.
   be.RmsNorm(x, l.ffn_norm.data(), n, hidden, eps, normed_.data());
+  if (observer_) observer_->Observe(i, LinearInput::kFfnGateUp, normed_.data(), n, hidden);
   GLMQ_RETURN_IF_ERROR(be.MatMul(l.ffn_gate_up, normed_.data(), n, gate_up_.data()));
   if (!l.ffn_gate_up_bias.empty()) be.AddBias(gate_up_.data(), l.ffn_gate_up_bias.data(), n, 2 * ffn);
   be.SwiGlu(gate_up_.data(), n, ffn, ffn_act_.data());
+  if (observer_) observer_->Observe(i, LinearInput::kFfnDown, ffn_act_.data(), n, ffn);
   GLMQ_RETURN_IF_ERROR(be.MatMul(l.ffn_down, ffn_act_.data(), n, proj_.data()));
   if (!l.ffn_down_bias.empty()) be.AddBias(proj_.data(), l.ffn_down_bias.data(), n, hidden);
   if (!l.post_ffn_norm.empty()) {

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "runtime/buffers.h"
+#include "runtime/calib/observer.h"
 #include "runtime/model.h"
 
 namespace glmq {
@@ -21,6 +22,9 @@ struct SessionOptions {
   int64_t prefill_chunk = 256;  // tokens per forward chunk
   DType kv_type = DType::kF32;  // f32, f16 or bf16
   bool all_logits = true;       // allow ForwardOutput::kAllLogits (buffer for every chunk row)
+  // Optional (calibration, runtime/calib): shown every linear layer's input.
+  // Not owned; must outlive the session.
+  ActivationObserver* observer = nullptr;
 };
 
 enum class ForwardOutput {
@@ -57,6 +61,7 @@ class Session {
   KvCacheView Cache(int layer);
 
   const Model* model_ = nullptr;
+  ActivationObserver* observer_ = nullptr;
   BufferConfig config_;
   BufferSizes sizes_;
   int64_t pos_ = 0;
