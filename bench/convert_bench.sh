@@ -18,7 +18,7 @@ BYTES=$(cat "$WORK"/hf/*.safetensors | wc -c)
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || echo "(cannot drop caches: read figures may be warm)"; }
 drop
 T0=$(date +%s.%N); cat "$WORK"/hf/*.safetensors > /dev/null; T1=$(date +%s.%N)
-READ=$(echo "$BYTES / ($T1 - $T0) / 1e9" | bc -l)
+READ=$(echo "$BYTES / ($T1 - $T0) / 1000000000" | bc -l)
 printf 'disk cold read: %.2f GB/s (%d bytes)\n' "$READ" "$BYTES"
 drop
 /usr/bin/time -v "$GLMQ" convert "$WORK/hf" -o "$WORK/model.glmq" 2> "$WORK/time.txt" || { cat "$WORK/time.txt"; exit 1; }
@@ -26,5 +26,5 @@ grep -E 'wrote|Elapsed|Maximum resident' "$WORK/time.txt"
 WALL=$(grep Elapsed "$WORK/time.txt" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
 RSS=$(grep 'Maximum resident' "$WORK/time.txt" | awk '{print $NF}')
 printf 'convert: %.1f s wall, %.2f GB/s, max RSS %.0f MiB, %.0f%% of cold read speed\n' \
-  "$WALL" "$(echo "$BYTES / $WALL / 1e9" | bc -l)" "$(echo "$RSS / 1024" | bc -l)" \
-  "$(echo "100 * $BYTES / $WALL / 1e9 / $READ" | bc -l)"
+  "$WALL" "$(echo "$BYTES / $WALL / 1000000000" | bc -l)" "$(echo "$RSS / 1024" | bc -l)" \
+  "$(echo "100 * $BYTES / $WALL / 1000000000 / $READ" | bc -l)"
