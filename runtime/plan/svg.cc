@@ -69,8 +69,9 @@ void DrawAxes(const Plan& plan, const Axes& a, std::string* out) {
     absl::StrAppend(out, absl::StrFormat(
         "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" "
         "stroke-width=\"1.5\" stroke-dasharray=\"2,3\"/>"
-        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#555\">%g GiB card</text>\n",
-        kLeft, a.Y(card), right, a.Y(card), right + 4, a.Y(card) + 4, card));
+        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\" "
+        "fill=\"#555\">%g GiB card</text>\n",
+        kLeft, a.Y(card), right, a.Y(card), right - 4, a.Y(card) - 4, card));
   }
 }
 
