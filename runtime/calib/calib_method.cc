@@ -11,23 +11,28 @@
 namespace glmq {
 namespace {
 
-// Adds the statistics file's provenance to the inner method's Describe.
+// Adds the statistics file's provenance to the inner method's Describe,
+// and quantizes tensors that have no statistics (the embedding table: no
+// linear input) with plain RTN + scale search instead.
 class Recorded : public QuantMethod {
  public:
-  Recorded(std::unique_ptr<QuantMethod> inner, std::shared_ptr<StatsFile> file)
-      : inner_(std::move(inner)), file_(std::move(file)) {}
+  Recorded(std::unique_ptr<QuantMethod> inner, std::shared_ptr<StatsFile> file, int search_grid)
+      : inner_(std::move(inner)), file_(std::move(file)), rtn_(MakeRtnMethod(search_grid)) {}
   absl::string_view name() const override { return inner_->name(); }
   bool Transforms(const pb::TensorEntry& e) const override { return inner_->Transforms(e); }
   absl::Status TransformRows(const pb::TensorEntry& e, float* w, int64_t row_begin,
                              int64_t n_rows, int64_t cols) const override {
     return inner_->TransformRows(e, w, row_begin, n_rows, cols);
   }
-  absl::Status BeginTensor(const TensorQuantJob& job) override { return inner_->BeginTensor(job); }
+  absl::Status BeginTensor(const TensorQuantJob& job) override {
+    current_ = file_->Find(job.entry->name()) != nullptr ? inner_.get() : rtn_.get();
+    return current_->BeginTensor(job);
+  }
   absl::Status QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
                             int64_t n_rows, uint8_t* out, QuantStats* stats) override {
-    return inner_->QuantizeRows(job, w, row_begin, n_rows, out, stats);
+    return current_->QuantizeRows(job, w, row_begin, n_rows, out, stats);
   }
-  absl::Status EndTensor(const TensorQuantJob& job) override { return inner_->EndTensor(job); }
+  absl::Status EndTensor(const TensorQuantJob& job) override { return current_->EndTensor(job); }
   void Describe(pb::CalibrationInfo* info) const override {
     inner_->Describe(info);
     info->set_method(std::string(inner_->name()));
@@ -43,6 +48,8 @@ class Recorded : public QuantMethod {
  private:
   std::unique_ptr<QuantMethod> inner_;
   std::shared_ptr<StatsFile> file_;
+  std::unique_ptr<QuantMethod> rtn_;
+  QuantMethod* current_ = nullptr;
 };
 
 // AwqMethod with its folds exposed through the QuantMethod transform hook.
@@ -103,7 +110,7 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
     return absl::InvalidArgumentError(
         absl::StrCat("--method '", o.method, "' (use rtn, imatrix, awq or gptq)"));
   }
-  return std::unique_ptr<QuantMethod>(new Recorded(std::move(inner), file));
+  return std::unique_ptr<QuantMethod>(new Recorded(std::move(inner), file, o.search_grid));
 }
 
 }  // namespace glmq
