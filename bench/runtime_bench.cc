@@ -1,0 +1,172 @@
+// Runtime speed (never a test): STREAM-like triad bandwidth, dense matmul
+// GEMV/GEMM, and prefill / decode tokens per second on
+//   - the trained fixture glm4-tiny-chat (converted in memory-mapped .glmq),
+//   - a synthetic full-width GLM-4-9B in bf16 (hidden 4096, ffn 13696, 32/2
+//     heads of 128, vocab 151552) with GLMQ_BENCH_LAYERS layers (default 2,
+//     the real model has 40: per-layer time scales linearly, see counters).
+// Counters: tok/s, weight bytes read per decoded token, GB/s that implies.
+// Threads: GLMQ_BENCH_THREADS (default 2).
+#include <omp.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "convert/convert.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/model.h"
+#include "runtime/session.h"
+
+namespace glmq {
+namespace {
+
+int Threads() {
+  const char* e = std::getenv("GLMQ_BENCH_THREADS");
+  return e ? std::atoi(e) : 2;
+}
+
+void BM_Triad(benchmark::State& state) {
+  const int64_t n = 32 << 20;  // 3 arrays x 128 MiB: far beyond any cache
+  std::vector<float> a(n), b(n, 1.f), c(n, 2.f);
+  const int t = Threads();
+  for (auto _ : state) {
+#pragma omp parallel for num_threads(t) schedule(static)
+    for (int64_t i = 0; i < n; ++i) a[i] = b[i] + 3.f * c[i];
+    benchmark::ClobberMemory();
+  }
+  // STREAM counts 3 arrays (2 read, 1 written).
+  state.counters["GB/s"] = benchmark::Counter(3.0 * n * 4 * state.iterations() / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Triad)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+
+// Random bf16 weights ~U(-a, a), without a full f32 copy.
+std::string RandomBf16(int64_t n, float a, uint64_t seed) {
+  std::string out(n * 2, '\0');
+  auto* p = reinterpret_cast<uint16_t*>(out.data());
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int64_t i = 0; i < n; ++i) {
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    p[i] = F32ToBf16(a * (static_cast<float>(s >> 40) / 8388608.f - 1.f));
+  }
+  return out;
+}
+
+std::unique_ptr<Model> SyntheticGlm4_9b(int layers) {
+  pb::HParams hp;
+  hp.set_n_layers(layers);
+  hp.set_hidden_size(4096);
+  hp.set_n_heads(32);
+  hp.set_n_kv_heads(2);
+  hp.set_head_dim(128);
+  hp.set_ffn_hidden_size(13696);
+  hp.set_padded_vocab_size(151552);
+  hp.set_rope_base(10000.0 * 500);
+  hp.set_rope_dims(64);
+  hp.set_rope_interleaved(true);
+  hp.set_norm_eps(1.5625e-07);
+  hp.set_norms_per_layer(2);
+  hp.set_qkv_bias(true);
+  auto w = std::make_unique<InMemoryWeightSource>(hp);
+  const int64_t h = 4096, qkv = (32 + 4) * 128, ffn = 13696, v = 151552;
+  auto mat = [&](const std::string& name, int64_t r, int64_t c, uint64_t seed) {
+    w->AddEncoded(name, pb::ENCODING_BF16, 0, {r, c}, RandomBf16(r * c, 0.02f, seed));
+  };
+  auto vec = [&](const std::string& name, int64_t n, float val) {
+    w->AddF32(name, {n}, std::vector<float>(n, val));
+  };
+  mat("token_embd.weight", v, h, 1);
+  for (int i = 0; i < layers; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    vec(p + "attn_norm.weight", h, 1.f);
+    mat(p + "attn_qkv.weight", qkv, h, 10 + i);
+    vec(p + "attn_qkv.bias", qkv, 0.f);
+    mat(p + "attn_output.weight", h, 32 * 128, 100 + i);
+    vec(p + "ffn_norm.weight", h, 1.f);
+    mat(p + "ffn_gate_up.weight", 2 * ffn, h, 200 + i);
+    mat(p + "ffn_down.weight", h, ffn, 300 + i);
+  }
+  vec("output_norm.weight", h, 1.f);
+  mat("output.weight", v, h, 2);
+  auto m = Model::Load(std::move(w), std::make_unique<CpuBackend>(Threads()));
+  return m.ok() ? std::move(*m) : nullptr;
+}
+
+std::unique_ptr<Model> Fixture() {
+  const std::string path = std::string(std::filesystem::temp_directory_path()) + "/glmq_bench_fixture.glmq";
+  ConvertOptions o;
+  o.hash_sources = false;
+  if (!ConvertHfToGlmq(std::string(GLMQ_SHARED_DIR) + "/fixtures/models/glm4-tiny-chat", path, o).ok()) return nullptr;
+  auto src = GlmqWeightSource::Open(path);
+  std::filesystem::remove(path);
+  if (!src.ok()) return nullptr;
+  auto m = Model::Load(std::move(*src), std::make_unique<CpuBackend>(Threads()));
+  return m.ok() ? std::move(*m) : nullptr;
+}
+
+Model* Get(bool full) {
+  static std::unique_ptr<Model> fixture, synth;
+  if (full) {
+    if (!synth) {
+      const char* e = std::getenv("GLMQ_BENCH_LAYERS");
+      synth = SyntheticGlm4_9b(e ? std::atoi(e) : 2);
+    }
+    return synth.get();
+  }
+  if (!fixture) fixture = Fixture();
+  return fixture.get();
+}
+
+void BM_Prefill(benchmark::State& state) {
+  Model* m = Get(state.range(0));
+  if (!m) return state.SkipWithError("model not available");
+  const int64_t n = state.range(1);
+  SessionOptions so;
+  so.max_context = n;
+  so.prefill_chunk = n;
+  so.all_logits = false;
+  auto s = Session::Create(m, so);
+  std::vector<int32_t> ids(n);
+  for (int64_t i = 0; i < n; ++i) ids[i] = static_cast<int32_t>((i * 7919) % 4000);
+  std::vector<float> logits;
+  for (auto _ : state) {
+    (*s)->Reset();
+    if (!(*s)->Forward(ids, ForwardOutput::kLastLogits, &logits).ok()) return state.SkipWithError("forward");
+  }
+  state.counters["tok/s"] = benchmark::Counter(double(n) * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["layers"] = m->hparams().n_layers();
+}
+
+void BM_Decode(benchmark::State& state) {
+  Model* m = Get(state.range(0));
+  if (!m) return state.SkipWithError("model not available");
+  SessionOptions so;
+  so.max_context = 4096;
+  so.prefill_chunk = 64;
+  so.all_logits = false;
+  auto s = Session::Create(m, so);
+  std::vector<float> logits;
+  std::vector<int32_t> prompt(state.range(1), 17);
+  (void)(*s)->Forward(prompt, ForwardOutput::kNone, nullptr);
+  int32_t tok[1] = {42};
+  for (auto _ : state) {
+    if ((*s)->position() >= so.max_context) { state.PauseTiming(); (*s)->Reset(); state.ResumeTiming(); }
+    if (!(*s)->Forward(tok, ForwardOutput::kLastLogits, &logits).ok()) return state.SkipWithError("forward");
+  }
+  const double bytes = static_cast<double>(m->WeightBytesPerToken());
+  state.counters["tok/s"] = benchmark::Counter(state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["weight_MB/tok"] = bytes / 1e6;
+  state.counters["weight_GB/s"] = benchmark::Counter(bytes * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  state.counters["layers"] = m->hparams().n_layers();
+}
+
+// Args: {full-size?, tokens (prefill) / prompt length (decode)}.
+BENCHMARK(BM_Prefill)->Args({0, 256})->Args({1, 64})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_Decode)->Args({0, 16})->Args({1, 16})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
+
+}  // namespace
+}  // namespace glmq
+
+BENCHMARK_MAIN();
