@@ -47,7 +47,7 @@ Eval Evaluate(const EncodingTraits& t, const float* x, const float* w, int64_t n
   const float is = s != 0.f ? 1.f / s : 0.f;
   const float lo = static_cast<float>(t.q_min), hi = static_cast<float>(t.q_max);
   for (int64_t i = 0; i < n; ++i) {
-    const float qi = std::clamp(std::nearbyint((x[i] - m) * is), lo, hi);
+    const float qi = RoundClampF((x[i] - m) * is, lo, hi);
     q[i] = static_cast<int8_t>(qi);
     const float d = x[i] - (s * qi + m);
     const double wi = w ? w[i] : 1.0;

@@ -73,8 +73,7 @@ UnpackedGroup UnpackGroup(const GroupGeometry& geo, const uint8_t* in, int8_t* q
 namespace {
 
 int8_t RoundClamp(float v, int lo, int hi) {
-  const float r = std::nearbyint(v);  // round half to even (default FP mode)
-  return static_cast<int8_t>(std::clamp(r, static_cast<float>(lo), static_cast<float>(hi)));
+  return static_cast<int8_t>(RoundClampF(v, static_cast<float>(lo), static_cast<float>(hi)));
 }
 
 }  // namespace

@@ -10,6 +10,16 @@
 
 namespace glmq {
 
+// clamp(rint(v), lo, hi) with rint = round half to even, without a libm
+// call: clamping first keeps |v| < 2^22, where adding and subtracting
+// 1.5 * 2^23 rounds to an integer in the default rounding mode exactly as
+// rint does.
+inline float RoundClampF(float v, float lo, float hi) {
+  v = v < lo ? lo : (v > hi ? hi : v);
+  constexpr float kMagic = 12582912.f;  // not folded: we never build with -ffast-math
+  return (v + kMagic) - kMagic;
+}
+
 // One group in unpacked form: `scale`, `min` (q4a only, else 0) and g signed
 // values q (q8: -127..127, q4: -8..7, q4a: 0..15). Value i decodes to
 // scale * q[i] (+ min for q4a), computed in f32.

@@ -1,0 +1,85 @@
+// Quantization benchmarks (not tests): QuantizeMatrix throughput in GB/s of
+// bf16 input on a GLM-4-9B ffn_down-sized [4096, 13696] matrix, and
+// QuantMatMul GEMV / prefill throughput in GB/s of weight bytes read, next
+// to a plain memory-read bandwidth figure.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "quant/quantize.h"
+#include "runtime/qkernels/qmatmul.h"
+
+namespace glmq {
+namespace {
+
+constexpr int64_t kRows = 4096, kCols = 13696;
+
+const std::vector<float>& Weights() {
+  static const std::vector<float> w = [] {
+    std::vector<float> v(kRows * kCols);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> d(0.f, 0.02f);
+    for (auto& x : v) x = d(rng);
+    return v;
+  }();
+  return w;
+}
+
+void BM_Quantize(benchmark::State& state) {
+  const QuantSpec spec{static_cast<pb::Encoding>(state.range(0)), static_cast<int>(state.range(1)),
+                       static_cast<int>(state.range(2))};
+  std::vector<uint8_t> out(*QuantizedBytes(spec, kRows, kCols));
+  double nmse = 0;
+  for (auto _ : state)
+    nmse = *QuantizeMatrix(Weights().data(), kRows, kCols, spec, nullptr, out.data(), nullptr);
+  state.SetBytesProcessed(state.iterations() * kRows * kCols * 2);  // as bf16 input
+  state.counters["nmse"] = nmse;
+}
+BENCHMARK(BM_Quantize)
+    ->Args({pb::ENCODING_Q8_SYM, 32, 8})
+    ->Args({pb::ENCODING_Q4_SYM, 128, 8})
+    ->Args({pb::ENCODING_Q4_SYM, 128, 0})
+    ->Args({pb::ENCODING_Q4_ASYM, 128, 8})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_QuantMatMul(benchmark::State& state) {
+  const QuantSpec spec{static_cast<pb::Encoding>(state.range(0)), static_cast<int>(state.range(1)),
+                       0};
+  const int64_t n_tokens = state.range(2);
+  const SimdLevel level = static_cast<SimdLevel>(state.range(3));
+  static std::vector<uint8_t> q;
+  q.resize(*QuantizedBytes(spec, kRows, kCols));
+  (void)QuantizeMatrix(Weights().data(), kRows, kCols, spec, nullptr, q.data(), nullptr);
+  const QuantWeightView w{spec.encoding, spec.group_size, kRows, kCols, q.data(), q.size()};
+  std::vector<float> x(n_tokens * kCols, 0.5f), y(n_tokens * kRows);
+  SimdLevel ran = level;
+  for (auto _ : state) ran = QuantMatMulAtLevel(level, w, x.data(), n_tokens, y.data());
+  state.SetLabel(SimdLevelName(ran));
+  state.SetBytesProcessed(state.iterations() * q.size());
+}
+void MatMulArgs(benchmark::internal::Benchmark* b) {
+  for (int64_t e : {pb::ENCODING_Q8_SYM, pb::ENCODING_Q4_SYM, pb::ENCODING_Q4_ASYM})
+    for (int64_t lvl : {0, 1, 2}) b->Args({e, e == pb::ENCODING_Q8_SYM ? 32 : 128, 1, lvl});
+  b->Args({pb::ENCODING_Q4_SYM, 128, 16, 2});
+}
+BENCHMARK(BM_QuantMatMul)->Apply(MatMulArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_MemoryRead(benchmark::State& state) {
+  std::vector<int64_t> buf(int64_t{1} << 25, 1);  // 256 MiB
+  for (auto _ : state) {
+    int64_t s = 0;
+#pragma omp parallel for reduction(+ : s)
+    for (int64_t i = 0; i < static_cast<int64_t>(buf.size()); ++i) s += buf[i];
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetBytesProcessed(state.iterations() * buf.size() * 8);
+}
+BENCHMARK(BM_MemoryRead)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace glmq
+
+BENCHMARK_MAIN();
