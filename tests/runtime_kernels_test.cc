@@ -87,7 +87,7 @@ TEST(DenseKernels, DotAndAxpyMatchScalar) {
 
 TEST(CpuBackend, MatMulSplitsRowsOverThreadsExactly) {
   // Same kernels, 1 vs 3 threads: the split must not change any result.
-  const int64_t rows = 101, cols = 64, tokens = 6;
+  const int64_t rows = 1001, cols = 256, tokens = 6;  // above the parallel threshold
   const std::vector<float> w = Random(rows * cols, 5), x = Random(tokens * cols, 6);
   WeightView v{pb::ENCODING_F32, 0, rows, cols, w.data(), w.size() * 4};
   std::vector<float> y1(tokens * rows), y3(tokens * rows);

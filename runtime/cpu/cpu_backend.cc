@@ -14,6 +14,11 @@
 #endif
 
 namespace glmq {
+namespace {
+// Below this many multiply-adds an OpenMP fork/join costs more than it
+// saves (and on a loaded machine a barrier can cost a scheduler tick).
+constexpr int64_t kMinParallelMacs = 1 << 18;
+}  // namespace
 
 bool DenseDType(pb::Encoding e, DType* out) {
   switch (e) {
@@ -48,7 +53,8 @@ absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_t
   if (DenseDType(w.encoding, &dt)) {
     const cpu::DenseKernels* k = k_;
     // Rows split evenly between threads in pairs (the 2-row microkernel).
-#pragma omp parallel num_threads(n_threads_)
+    const bool parallel = w.rows * w.cols * n_tokens >= kMinParallelMacs;
+#pragma omp parallel num_threads(n_threads_) if (parallel)
     {
       const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
       const int64_t pairs = (w.rows + 1) / 2;
@@ -173,7 +179,8 @@ void CpuBackend::Attention(const float* q, int64_t q_stride, int64_t n_tokens,
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
   const cpu::DenseKernels* k = k_;
   const int64_t jobs = n_tokens * s.n_heads;
-#pragma omp parallel for num_threads(n_threads_) schedule(dynamic, 1)
+  const bool parallel = jobs * (pos0 + n_tokens) * s.head_dim >= kMinParallelMacs;
+#pragma omp parallel for num_threads(n_threads_) schedule(dynamic, 1) if (parallel)
   for (int64_t job = 0; job < jobs; ++job) {
     const int64_t t = job / s.n_heads, h = job % s.n_heads, g = h / group;
     const int64_t n_pos = pos0 + t + 1;  // causal: positions [0, pos0 + t]
@@ -202,7 +209,7 @@ void CpuBackend::Attention(const float* q, int64_t q_stride, int64_t n_tokens,
 }
 
 void CpuBackend::SwiGlu(const float* gu, int64_t n_tokens, int64_t ffn, float* out) {
-#pragma omp parallel for num_threads(n_threads_) schedule(static)
+#pragma omp parallel for num_threads(n_threads_) schedule(static) if (n_tokens * ffn >= kMinParallelMacs / 8)
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* g = gu + t * 2 * ffn;
     const float* u = g + ffn;
