@@ -38,6 +38,17 @@ ActivationModel ActivationModel::Scaled(const std::vector<float>& s) const {
   return m;
 }
 
+std::vector<float> ActivationModel::Diagonal() const {
+  std::vector<float> d(cols_, 0.f);
+  if (!gram_.empty()) {
+    for (int64_t j = 0; j < cols_; ++j) d[j] = static_cast<float>(gram_[j * cols_ + j]);
+    return d;
+  }
+  for (int64_t t = 0; t < n_; ++t)
+    for (int64_t j = 0; j < cols_; ++j) d[j] += x_[t * cols_ + j] * x_[t * cols_ + j] / n_;
+  return d;
+}
+
 double ActivationModel::GroupError(const float* d, int64_t begin, int64_t n) const {
   double e = 0;
   if (!gram_.empty()) {

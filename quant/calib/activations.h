@@ -28,6 +28,9 @@ class ActivationModel {
   // after its input scale s was folded into the preceding norm or rows.
   ActivationModel Scaled(const std::vector<float>& s) const;
 
+  // E[x_j^2] per channel (the diagonal of G).
+  std::vector<float> Diagonal() const;
+
   // sum over the `rows` rows of d (each [cols]) of E[(x . d_r)^2].
   double RowsError(const float* d, int64_t rows) const;
   // E[(x[begin:begin+n] . d)^2] for one group of one row; d: [n].

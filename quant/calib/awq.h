@@ -20,6 +20,11 @@ struct AwqOptions {
   int clip_grid = 20;        // shrink steps of 1/clip_grid ...
   double max_shrink = 0.5;   // ... down to 1 - max_shrink (exclusive), as AutoAWQ
   bool clip = true;
+  // Final encoding of the scaled (and clipped) weights: plain RTN, exactly
+  // the candidate the clip search evaluated (false, AutoAWQ), or
+  // QuantizeMatrix's scale search weighted by E[(x/s)_j^2] (true). Measured
+  // on the fixtures in docs/calibration-results.md.
+  bool final_search = false;
 };
 
 // Round-to-nearest fake quantization (QuantizeRowRef's rule: quantize, then

@@ -94,7 +94,7 @@ absl::Status AwqMethod::BeginTensor(const TensorQuantJob& job) {
   act_.reset();
   const std::string& name = job.entry->name();
   const TensorFold* f = FoldFor(name);
-  if (f == nullptr || !options_.clip) return absl::OkStatus();  // not an AWQ'd linear: RTN
+  if (f == nullptr) return absl::OkStatus();  // not an AWQ'd linear: plain RTN
   GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const InputStats> s, stats_(name));
   GLMQ_ASSIGN_OR_RETURN(ActivationModel a, ActivationModelFor(*s));
   if (a.cols() != job.cols)
@@ -107,15 +107,21 @@ absl::Status AwqMethod::BeginTensor(const TensorQuantJob& job) {
 absl::Status AwqMethod::QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
                                      int64_t n_rows, uint8_t* out, QuantStats* stats) {
   QuantSpec spec = job.spec;
-  spec.search_grid = 0;  // AWQ's clip search replaces the weight-MSE scale search
+  spec.search_grid = 0;
   std::vector<float> clipped(w, w + n_rows * job.cols);
-  if (act_) {
+  if (act_ && options_.clip) {
     GLMQ_ASSIGN_OR_RETURN(std::vector<float> ratios,
                           AwqSearchClip(w, n_rows, job.cols, *act_, spec, options_));
     GLMQ_RETURN_IF_ERROR(ApplyClip(clipped.data(), n_rows, job.cols, spec, ratios.data()));
   }
+  std::vector<float> importance;
+  if (act_ && options_.final_search) {
+    spec.search_grid = job.spec.search_grid;
+    importance = act_->Diagonal();
+  }
   absl::StatusOr<double> nmse =
-      QuantizeMatrix(clipped.data(), n_rows, job.cols, spec, nullptr, out, nullptr);
+      QuantizeMatrix(clipped.data(), n_rows, job.cols, spec,
+                     importance.empty() ? nullptr : importance.data(), out, nullptr);
   if (!nmse.ok()) return Annotate(nmse.status(), job.entry->name());
   return AddQuantStats(w, n_rows, job.cols, spec, out, stats);
 }
@@ -125,6 +131,7 @@ void AwqMethod::Describe(pb::CalibrationInfo* info) const {
   (*info->mutable_params())["scale_grid"] = options_.scale_grid;
   (*info->mutable_params())["clip_grid"] = options_.clip ? options_.clip_grid : 0;
   (*info->mutable_params())["max_shrink"] = options_.max_shrink;
+  (*info->mutable_params())["final_search"] = options_.final_search ? 1 : 0;
 }
 
 }  // namespace glmq::calib
