@@ -56,7 +56,7 @@ void BM_GptqLinear(benchmark::State& state) {
   c.Observe(0, LinearInput::kAttnQkv, x.data(), n, cols);
   h = c.Finish()[0].xtx;
   for (double& v : h) v *= 2.0 / n;
-  std::vector<uint8_t> out(rows * (cols / 128) * 66);
+  std::vector<uint8_t> out(rows * ((cols + 127) / 128) * 66);
   for (auto _ : state) {
     auto r = calib::GptqQuantize(w.data(), rows, cols, h, {pb::ENCODING_Q4_SYM, 128, 0}, {},
                                  out.data());
