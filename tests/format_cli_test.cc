@@ -1,8 +1,6 @@
 // `glmq inspect` and `glmq verify` run as the real binary (GLMQ_CLI) on
 // files written by GlmqWriter: output content, exit codes, and the tensor
 // name in the error for a corrupted file.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <string>
 
@@ -12,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/cli_util.h"
 
 namespace glmq {
 namespace {
@@ -20,23 +19,9 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using RunResult = ::glmq::testing::CliResult;
 
-RunResult RunCli(const std::string& args) {
-  RunResult r;
-  const std::string cmd = absl::StrCat(GLMQ_CLI, " ", args, " 2>&1");
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+RunResult RunCli(const std::string& args) { return ::glmq::testing::RunGlmq(args); }
 
 class FormatCli : public ::testing::Test {
  protected:
