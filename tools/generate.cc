@@ -73,6 +73,7 @@ absl::Status Run(const GenArgs& a) {
   const double pre = std::chrono::duration<double>(t1 - t0).count();
   const double dec = std::chrono::duration<double>(t2 - t1).count();
   std::fprintf(stdout, "\n");
+  std::fflush(stdout);
   std::fprintf(stderr, "prompt %zu tokens in %.3f s (%.1f tok/s); %d tokens generated in %.3f s "
                "(%.2f tok/s) on %s\n", ids.size(), pre, ids.size() / pre, generated, dec,
                generated > 0 ? generated / dec : 0.0, lm.model->backend().name().c_str());
