@@ -12,6 +12,7 @@
 #include "core/dtype.h"
 #include "core/status.h"
 #include "format/reader.h"
+#include "quant/dequantize.h"
 #include "quant/encodings.h"
 
 namespace glmq {
@@ -165,21 +166,24 @@ class GlmqSource : public TensorSource {
 absl::Status TensorSource::ReadRowsF32(const pb::TensorEntry& entry, int64_t row_begin,
                                        int64_t row_end, float* out) const {
   const EncodingTraits* t = FindEncoding(entry.encoding());
-  if (t == nullptr || t->quantized || entry.encoding() == pb::ENCODING_I32) {
-    return absl::UnimplementedError(absl::StrCat(
-        "tensor '", entry.name(), "': ReadRowsF32 of encoding ",
-        t ? std::string(t->name) : pb::Encoding_Name(entry.encoding()),
-        " needs a dequantizer (not available yet)"));
+  if (t == nullptr || entry.encoding() == pb::ENCODING_I32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor '", entry.name(), "': encoding ",
+        t ? std::string(t->name) : pb::Encoding_Name(entry.encoding()), " cannot be read as f32"));
   }
-  GLMQ_ASSIGN_OR_RETURN(DType dtype, DTypeForEncoding(entry.encoding(), entry.name()));
-  const int64_t n = (row_end - row_begin) * TensorCols(entry);
-  if (dtype == DType::kF32) {
+  GLMQ_RETURN_IF_ERROR(CheckRows(entry, row_begin, row_end));
+  const int64_t rows = row_end - row_begin, cols = TensorCols(entry);
+  if (entry.encoding() == pb::ENCODING_F32) {
     return ReadRowsRaw(entry, row_begin, row_end, reinterpret_cast<uint8_t*>(out));
   }
-  std::vector<uint8_t> raw(n * DTypeSize(dtype));
+  // f16/bf16 are converted, q8/q4/q4a decoded by the reference dequantizer
+  // (quant/dequantize.h), from a copy of just these rows.
+  GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(entry));
+  std::vector<uint8_t> raw(row_bytes * rows);
   GLMQ_RETURN_IF_ERROR(ReadRowsRaw(entry, row_begin, row_end, raw.data()));
-  ConvertToF32(dtype, raw.data(), out, n);
-  return absl::OkStatus();
+  return Annotate(DequantizeRows(entry.encoding(), entry.group_size(), rows, cols, raw, 0, rows,
+                                 out),
+                  absl::StrCat("tensor '", entry.name(), "'"));
 }
 
 const pb::TensorEntry* TensorSource::FindTensor(absl::string_view name) const {

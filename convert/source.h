@@ -30,9 +30,9 @@ class TensorSource {
   virtual absl::Status ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin,
                                    int64_t row_end, uint8_t* out) const = 0;
 
-  // The same rows as f32 ([rows, cols] row-major). Plain encodings only for
-  // now: a quantized .glmq tensor returns Unimplemented until quant/ provides
-  // a dequantizer.
+  // The same rows as f32 ([rows, cols] row-major): f16/bf16 converted,
+  // quantized (q8/q4/q4a) .glmq tensors decoded with quant/dequantize.h
+  // (bit-identical to DequantizeTensor of the whole tensor).
   absl::Status ReadRowsF32(const pb::TensorEntry& entry, int64_t row_begin, int64_t row_end,
                            float* out) const;
 

@@ -22,9 +22,12 @@ pb::QuantRule Rule(std::string pattern, pb::Encoding e, int g) {
   return r;
 }
 
-// Preset rules. The embedding (a lookup table: rows are dequantized one at
-// a time) and the output projection (its error goes straight into the
-// logits) stay 8-bit in every preset.
+// Preset rules. The policy of every preset: norms and biases (rank-1) stay
+// in their source f32/bf16 (QuantScheme::Choose); the token embedding (a
+// lookup table: the runtime dequantizes the looked-up rows) and the output
+// projection (its error goes straight into the logits) are q8 with the
+// preset's group size, unless a --tensor-type rule asks otherwise (e.g.
+// '^token_embd\.weight$=bf16'); the block linears get the preset's encoding.
 std::vector<pb::QuantRule> PresetRules(absl::string_view preset, int64_t n_layers) {
   using pb::ENCODING_Q4_ASYM, pb::ENCODING_Q4_SYM, pb::ENCODING_Q8_SYM;
   auto simple = [](pb::Encoding e, int g, int edge_g) {
@@ -32,7 +35,7 @@ std::vector<pb::QuantRule> PresetRules(absl::string_view preset, int64_t n_layer
                                       Rule(kOutput, ENCODING_Q8_SYM, edge_g),
                                       Rule(kBlockLinear, e, g)};
   };
-  if (preset == "int8") return simple(ENCODING_Q8_SYM, 32, 32);
+  if (preset == "int8" || preset == "int8-g32") return simple(ENCODING_Q8_SYM, 32, 32);
   if (preset == "int8-g128") return simple(ENCODING_Q8_SYM, 128, 128);
   if (preset == "int4-g128") return simple(ENCODING_Q4_SYM, 128, 128);
   if (preset == "int4-g32") return simple(ENCODING_Q4_SYM, 32, 32);
@@ -55,7 +58,8 @@ std::vector<pb::QuantRule> PresetRules(absl::string_view preset, int64_t n_layer
 
 const std::vector<PresetInfo>& AllPresets() {
   static const std::vector<PresetInfo> presets = {
-      {"int8", "q8 g32 everywhere (8.5 bits/weight)"},
+      {"int8", "q8 g32 everywhere (8.5 bits/weight); same as int8-g32"},
+      {"int8-g32", "q8 g32 everywhere (8.5 bits/weight)"},
       {"int8-g128", "q8 g128 everywhere (8.125 bits/weight)"},
       {"int4-g128", "q4 g128 block linears, q8 g128 embedding/output"},
       {"int4-g32", "q4 g32 block linears, q8 g32 embedding/output"},

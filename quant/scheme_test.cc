@@ -32,6 +32,49 @@ TEST(Scheme, PresetsMapRoles) {
   EXPECT_EQ(s->Choose(Entry("blk.3.attn_qkv.bias", {4608})).encoding(), pb::ENCODING_BF16);
 }
 
+// The scheme list: each preset's block linears, and the default
+// policy (norms/biases kept, embedding and output q8 at the preset's group,
+// unless a --tensor-type rule asks otherwise).
+TEST(Scheme, RequiredPresetsAndDefaultPolicy) {
+  struct Want {
+    const char* preset;
+    pb::Encoding linear;
+    int group;
+  };
+  for (const Want& w : {Want{"int8-g32", pb::ENCODING_Q8_SYM, 32},
+                        Want{"int8", pb::ENCODING_Q8_SYM, 32},
+                        Want{"int8-g128", pb::ENCODING_Q8_SYM, 128},
+                        Want{"int4-g32", pb::ENCODING_Q4_SYM, 32},
+                        Want{"int4-g128", pb::ENCODING_Q4_SYM, 128},
+                        Want{"int4a-g32", pb::ENCODING_Q4_ASYM, 32},
+                        Want{"int4a-g128", pb::ENCODING_Q4_ASYM, 128}}) {
+    SCOPED_TRACE(w.preset);
+    auto s = QuantScheme::Create(w.preset, {}, 4);
+    ASSERT_TRUE(s.ok()) << s.status();
+    for (const char* name : {"blk.0.attn_qkv.weight", "blk.3.attn_output.weight",
+                             "blk.1.ffn_gate_up.weight", "blk.2.ffn_down.weight"}) {
+      const pb::QuantRule r = s->Choose(Entry(name, {512, 256}));
+      EXPECT_EQ(r.encoding(), w.linear) << name;
+      EXPECT_EQ(r.group_size(), w.group) << name;
+    }
+    for (const char* name : {"token_embd.weight", "output.weight"}) {
+      const pb::QuantRule r = s->Choose(Entry(name, {4160, 256}));
+      EXPECT_EQ(r.encoding(), pb::ENCODING_Q8_SYM) << name;
+      EXPECT_EQ(r.group_size(), w.group) << name;
+    }
+    EXPECT_EQ(s->Choose(Entry("blk.0.attn_norm.weight", {256}, pb::ENCODING_F32)).encoding(),
+              pb::ENCODING_F32);
+    EXPECT_EQ(s->Choose(Entry("blk.0.attn_qkv.bias", {384})).encoding(), pb::ENCODING_BF16);
+    EXPECT_EQ(s->Choose(Entry("output_norm.weight", {256})).encoding(), pb::ENCODING_BF16);
+    // "unless asked": a rule keeps the embedding dense.
+    auto keep = QuantScheme::Create(w.preset, {"^token_embd\\.weight$=bf16"}, 4);
+    ASSERT_TRUE(keep.ok()) << keep.status();
+    EXPECT_EQ(keep->Choose(Entry("token_embd.weight", {4160, 256})).encoding(),
+              pb::ENCODING_BF16);
+    EXPECT_EQ(keep->Choose(Entry("output.weight", {4160, 256})).encoding(), pb::ENCODING_Q8_SYM);
+  }
+}
+
 TEST(Scheme, MixKeepsEdgeLayersAt8Bits) {
   auto s = QuantScheme::Create("int4-mix", {}, 40);
   ASSERT_TRUE(s.ok());
@@ -62,7 +105,13 @@ TEST(Scheme, ClearErrors) {
   auto bad = QuantScheme::Create("int3", {}, 40);
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("unknown --scheme 'int3'"));
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("int4-g128"));
+  for (const char* known : {"int8-g32", "int8-g128", "int4-g32", "int4-g128", "int4a-g32",
+                            "int4a-g128"}) {
+    EXPECT_THAT(std::string(bad.status().message()), HasSubstr(known));
+  }
+  auto bad_group = QuantScheme::Create("int4-g64", {}, 40);
+  ASSERT_FALSE(bad_group.ok());
+  EXPECT_THAT(std::string(bad_group.status().message()), HasSubstr("unknown --scheme 'int4-g64'"));
   for (const char* tt : {"ffn_down", "ffn_down=q5", "ffn_down=q4:48", "=q8", "ffn_down=",
                          "ffn_down=f16:32", "ffn_down=q4:x"}) {
     auto s = QuantScheme::Create("int8", {tt}, 40);

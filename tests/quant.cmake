@@ -9,3 +9,7 @@ if(TARGET glmq_runtime AND TARGET glmq_convert AND TARGET glmq_format)
             LIBS glmq_runtime glmq_convert glmq_format LABELS integration)
   add_dependencies(quant_cli_test glmq)
 endif()
+if(TARGET glmq_cpu)
+  glmq_test(quant_embedding_test SOURCES quant_embedding_test.cc LIBS glmq_cpu glmq_quant
+            LABELS unit)
+endif()

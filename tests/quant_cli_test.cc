@@ -1,9 +1,11 @@
 // `glmq quantize` end to end on the trained tiny fixture: errors for bad
 // schemes and patterns, the written recipe and per-tensor NMSE, and the
-// perplexity of the quantized models against bf16 (6 windows of 256 tokens
-// of the valid split). Bounds, from quant_sanity.json's degradation scale
-// (int8 +0.001 %, int4 g32 +0.4 %): int8 within 0.2 % of bf16, int4-g128
-// within 3 %, and int8 closer to bf16 than int4.
+// perplexity of the fully quantized models (token embedding q8 too, the
+// presets' default) against bf16 (6 windows of 256 tokens of the valid
+// split). Bounds, from quant_sanity.json's degradation scale (int8 +0.001 %,
+// int4 g32 +0.4 %): int8 within 0.2 % of bf16, int4-g128 within 3 %, and
+// int8 closer to bf16 than int4. Also: a quantized .glmq as input (decoded
+// rows, copies, and a clear error for re-quantization).
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -13,7 +15,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "convert/source.h"
 #include "format/reader.h"
+#include "quant/dequantize.h"
 #include "runtime/eval.h"
 #include "runtime/loaded_model.h"
 #include "runtime/session.h"
@@ -23,8 +27,6 @@ namespace glmq {
 namespace {
 
 const std::string kFixture = std::string(GLMQ_SHARED_DIR) + "/fixtures/models/glm4-tiny-chat";
-// The runtime's embedding lookup reads dense tables only: keep it bf16.
-const std::string kKeepEmbd = " --tensor-type '^token_embd\\.weight$=bf16'";
 
 std::string TmpPath(const std::string& name) {
   return ::testing::TempDir() + "/quant_cli_" + name;
@@ -80,10 +82,11 @@ TEST(QuantizeCli, RecipeNmseAndPerplexity) {
   const std::string bf16 = TmpPath("bf16.glmq"), q8 = TmpPath("int8.glmq"),
                     q4 = TmpPath("int4.glmq");
   ASSERT_EQ(Glmq("convert " + kFixture + " -o " + bf16, &out), 0) << out;
-  ASSERT_EQ(Glmq("quantize " + kFixture + " -o " + q8 + " --scheme int8" + kKeepEmbd, &out), 0)
+  ASSERT_EQ(Glmq("quantize " + kFixture + " -o " + q8 + " --scheme int8", &out), 0)
       << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex("token_embd\\.weight +q8 +g32 "));
   // From a .glmq source, with an extra rule.
-  ASSERT_EQ(Glmq("quantize " + bf16 + " -o " + q4 + " --scheme int4-g128" + kKeepEmbd +
+  ASSERT_EQ(Glmq("quantize " + bf16 + " -o " + q4 + " --scheme int4-g128" +
                      " --tensor-type 'blk\\.0\\.ffn_down=q4a:32'", &out), 0) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("blk.0.ffn_down.weight"));
 
@@ -106,12 +109,82 @@ TEST(QuantizeCli, RecipeNmseAndPerplexity) {
   EXPECT_LT(qkv1->quant_nmse(), 3e-2);
   EXPECT_EQ((*f)->FindTensor("blk.1.attn_norm.weight")->quant_nmse(), 0.0);
   EXPECT_EQ((*f)->FindTensor("output.weight")->encoding(), pb::ENCODING_Q8_SYM);
+  // The default policy quantizes the embedding too (q8 at the preset's group).
+  const pb::TensorEntry* embd = (*f)->FindTensor("token_embd.weight");
+  ASSERT_NE(embd, nullptr);
+  EXPECT_EQ(embd->encoding(), pb::ENCODING_Q8_SYM);
+  EXPECT_EQ(embd->group_size(), 128);
+  EXPECT_EQ((*f)->FindTensor("blk.1.attn_qkv.bias")->encoding(), pb::ENCODING_BF16);
 
   const double p_bf16 = Ppl(bf16), p_q8 = Ppl(q8), p_q4 = Ppl(q4);
   std::printf("ppl bf16 %.4f int8 %.4f int4-g128 %.4f\n", p_bf16, p_q8, p_q4);
   EXPECT_NEAR(p_q8 / p_bf16, 1.0, 0.002);
   EXPECT_NEAR(p_q4 / p_bf16, 1.0, 0.03);
   EXPECT_LT(std::fabs(p_q8 - p_bf16), std::fabs(p_q4 - p_bf16));
+}
+
+// A quantized .glmq as the input of the tools that read rows as f32.
+TEST(QuantizeCli, QuantizedGlmqInput) {
+  std::string out;
+  const std::string q8 = TmpPath("src_int8.glmq");
+  ASSERT_EQ(Glmq("quantize " + kFixture + " -o " + q8 + " --scheme int8-g32", &out), 0) << out;
+  auto f = GlmqFile::Open(q8);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto src = OpenGlmqSource(q8);
+  ASSERT_TRUE(src.ok()) << src.status();
+
+  // ReadRowsF32 decodes quantized rows: equal to DequantizeTensor of the
+  // whole tensor, bit for bit, for a range in the middle.
+  for (const char* name : {"token_embd.weight", "blk.2.ffn_down.weight", "output.weight"}) {
+    const pb::TensorEntry* e = (*src)->FindTensor(name);
+    ASSERT_NE(e, nullptr) << name;
+    ASSERT_EQ(e->encoding(), pb::ENCODING_Q8_SYM) << name;
+    const int64_t cols = e->shape(1), r0 = 17, r1 = 170;
+    std::vector<float> got((r1 - r0) * cols), want(got.size());
+    ASSERT_TRUE((*src)->ReadRowsF32(*e, r0, r1, got.data()).ok()) << name;
+    ASSERT_TRUE(DequantizeTensor(*e, (*f)->TensorData(*e), r0, r1, want.data()).ok()) << name;
+    EXPECT_EQ(got, want) << name;
+    EXPECT_FALSE((*src)->ReadRowsF32(*e, r0, e->shape(0) + 1, got.data()).ok()) << name;
+  }
+
+  // Quantizing it again to another encoding/group: a clear error naming
+  // the file and the first tensor concerned; nothing written.
+  const std::string dst = TmpPath("requant.glmq");
+  EXPECT_EQ(Glmq("quantize " + q8 + " -o " + dst + " --scheme int4-g128", &out), 1);
+  EXPECT_THAT(out, ::testing::HasSubstr(q8 + ": tensor 'token_embd.weight' is already quantized "
+                                        "(q8 g32); re-quantizing it to q8 g128"));
+  EXPECT_EQ(Glmq("quantize " + q8 + " -o " + dst + " --scheme int4-g32", &out), 1);
+  EXPECT_THAT(out, ::testing::HasSubstr("tensor 'blk.0.attn_qkv.weight' is already quantized"));
+  EXPECT_FALSE(std::ifstream(dst).good());
+
+  // The same scheme copies every tensor; decoding to bf16 is allowed.
+  ASSERT_EQ(Glmq("quantize " + q8 + " -o " + dst + " --scheme int8-g32", &out), 0) << out;
+  auto copy = GlmqFile::Open(dst);
+  ASSERT_TRUE(copy.ok()) << copy.status();
+  for (const pb::TensorEntry& e : (*f)->metadata().tensors()) {
+    const pb::TensorEntry* c = (*copy)->FindTensor(e.name());
+    ASSERT_NE(c, nullptr) << e.name();
+    EXPECT_EQ(c->xxh64(), e.xxh64()) << e.name();
+  }
+  const std::string deq = TmpPath("dequant_bf16.glmq");
+  ASSERT_EQ(Glmq("quantize " + q8 + " -o " + deq + " --scheme none --tensor-type '.=bf16'", &out),
+            0) << out;
+  auto d = OpenGlmqSource(deq);
+  ASSERT_TRUE(d.ok()) << d.status();
+  const pb::TensorEntry* de = (*d)->FindTensor("token_embd.weight");
+  ASSERT_EQ(de->encoding(), pb::ENCODING_BF16);
+  std::vector<float> a(4 * de->shape(1)), b(a.size());
+  ASSERT_TRUE((*d)->ReadRowsF32(*de, 100, 104, a.data()).ok());
+  ASSERT_TRUE((*src)->ReadRowsF32(*(*src)->FindTensor("token_embd.weight"), 100, 104, b.data())
+                  .ok());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], std::fabs(b[i]) / 256 + 1e-30);
+
+  // glmq calibrate runs the quantized model (quantized embedding lookup).
+  const std::string stats = TmpPath("q8.stats");
+  EXPECT_EQ(Glmq("calibrate " + q8 + " --text " + std::string(GLMQ_SHARED_DIR) +
+                     "/fixtures/text/valid.txt --windows 2 --ctx 64 -o " + stats, &out),
+            0) << out;
+  EXPECT_TRUE(std::ifstream(stats).good());
 }
 
 }  // namespace

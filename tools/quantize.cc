@@ -10,12 +10,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "convert/source.h"
 #include "core/dtype.h"
 #include "core/progress.h"
 #include "core/status.h"
 #include "format/writer.h"
-#include "quant/dequantize.h"
 #include "quant/encodings.h"
 #include "quant/method.h"
 #include "quant/scheme.h"
@@ -34,16 +34,27 @@ struct QuantizeArgs {
 
 constexpr int64_t kChunkValues = int64_t{1} << 24;  // f32 values per chunk: 64 MiB
 
-// Rows [r0, r1) of `e` as f32, decoding quantized sources here.
-absl::Status ReadF32(const TensorSource& src, const pb::TensorEntry& e, int64_t r0, int64_t r1,
-                     std::vector<uint8_t>* raw, float* out) {
-  const EncodingTraits* t = FindEncoding(e.encoding());
-  if (t == nullptr || !t->quantized) return src.ReadRowsF32(e, r0, r1, out);
-  GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(e));
-  raw->resize(row_bytes * (r1 - r0));
-  GLMQ_RETURN_IF_ERROR(src.ReadRowsRaw(e, r0, r1, raw->data()));
-  return DequantizeRows(e.encoding(), e.group_size(), r1 - r0, TensorCols(e), *raw, 0, r1 - r0,
-                        out);
+// A tensor that is already quantized is copied when the rule keeps its
+// encoding and group, or decoded when the rule asks for f32/f16/bf16;
+// quantizing it again (to another quantized encoding or group) would stack
+// a second rounding on the first, so it is an error naming the file, the
+// tensor and the ways out.
+absl::Status CheckNoRequantization(const std::string& input, const pb::TensorEntry& e,
+                                   const pb::QuantRule& rule) {
+  const EncodingTraits* src = FindEncoding(e.encoding());
+  const EncodingTraits* dst = FindEncoding(rule.encoding());
+  if (src == nullptr || !src->quantized || dst == nullptr || !dst->quantized) {
+    return absl::OkStatus();
+  }
+  if (rule.encoding() == e.encoding() && rule.group_size() == e.group_size()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: tensor '%s' is already quantized (%s g%d); re-quantizing it to %s g%d would compound "
+      "the rounding error. Quantize from the bf16 .glmq or the HF folder, or keep it with "
+      "--tensor-type '^%s$=%s:%d'",
+      input, e.name(), src->name, e.group_size(), dst->name, rule.group_size(),
+      absl::StrReplaceAll(e.name(), {{".", "\\."}}), src->name, e.group_size()));
 }
 
 struct TensorResult {
@@ -87,7 +98,7 @@ absl::StatusOr<TensorResult> QuantizeTensor(const TensorSource& src, const pb::T
       continue;
     }
     f32.resize((r1 - r0) * cols);
-    GLMQ_RETURN_IF_ERROR(ReadF32(src, in, r0, r1, &raw, f32.data()));
+    GLMQ_RETURN_IF_ERROR(src.ReadRowsF32(in, r0, r1, f32.data()));
     if (transform) GLMQ_RETURN_IF_ERROR(method.TransformRows(in, f32.data(), r0, r1 - r0, cols));
     if (t->quantized) {
       GLMQ_ASSIGN_OR_RETURN(uint64_t n, QuantizedBytes(job.spec, r1 - r0, cols));
@@ -127,8 +138,7 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibMethod(const QuantizeArgs&
     const pb::TensorEntry* e = find(name);
     if (e == nullptr) return absl::NotFoundError(absl::StrCat("no tensor ", name));
     std::vector<float> w(static_cast<size_t>(TensorRows(*e) * TensorCols(*e)));
-    std::vector<uint8_t> raw;
-    GLMQ_RETURN_IF_ERROR(ReadF32(src, *e, 0, TensorRows(*e), &raw, w.data()));
+    GLMQ_RETURN_IF_ERROR(src.ReadRowsF32(*e, 0, TensorRows(*e), w.data()));
     return w;
   };
   calib::SpecFn spec = [&scheme, find](const std::string& name) -> std::optional<QuantSpec> {
@@ -157,6 +167,9 @@ absl::Status RunQuantize(const QuantizeArgs& args) {
   const pb::ModelMetadata& meta = src->metadata();
   GLMQ_ASSIGN_OR_RETURN(QuantScheme scheme, QuantScheme::Create(args.scheme, args.tensor_types,
                                                                 meta.hparams().n_layers()));
+  for (const pb::TensorEntry& e : meta.tensors()) {
+    GLMQ_RETURN_IF_ERROR(CheckNoRequantization(args.input, e, scheme.Choose(e)));
+  }
   std::unique_ptr<QuantMethod> method;
   if (args.method == "rtn") {
     method = MakeRtnMethod(args.search_grid);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "quant/dequantize.h"
 #include "quant/encodings.h"
 #if GLMQ_HAVE_QKERNELS
 #include "runtime/qkernels/qmatmul.h"
@@ -79,21 +80,41 @@ absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_t
 
 absl::Status CpuBackend::Embedding(const WeightView& table, const int32_t* ids, int64_t n,
                                    float* out) {
-  DType dt;
-  if (!DenseDType(table.encoding, &dt)) {
+  const EncodingTraits* traits = FindEncoding(table.encoding);
+  if (traits == nullptr || table.encoding == pb::ENCODING_I32) {
     return absl::UnimplementedError(absl::StrCat("embedding: encoding ", table.encoding,
                                                  " of the token embedding is not supported"));
   }
-  if (table.size != static_cast<uint64_t>(table.rows * table.cols) * DTypeSize(dt)) {
-    return absl::InvalidArgumentError("embedding: table size does not match its shape");
+  GLMQ_ASSIGN_OR_RETURN(uint64_t want,
+                        EncodedBytes(table.encoding, table.group_size, {table.rows, table.cols}));
+  if (table.size != want || table.data == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("embedding: ", traits->name, " table [",
+                                                   table.rows, ", ", table.cols, "] has ",
+                                                   table.size, " bytes, expected ", want));
   }
   for (int64_t t = 0; t < n; ++t) {
     if (ids[t] < 0 || ids[t] >= table.rows) {
       return absl::OutOfRangeError(absl::StrCat("embedding: token id ", ids[t], " at ", t,
                                                 " is outside [0, ", table.rows, ")"));
     }
-    ConvertToF32(dt, static_cast<const uint8_t*>(table.data) + ids[t] * table.cols * DTypeSize(dt),
-                 out + t * table.cols, table.cols);
+  }
+  DType dt;
+  if (DenseDType(table.encoding, &dt)) {
+    for (int64_t t = 0; t < n; ++t) {
+      ConvertToF32(dt, static_cast<const uint8_t*>(table.data) + ids[t] * table.cols * DTypeSize(dt),
+                   out + t * table.cols, table.cols);
+    }
+    return absl::OkStatus();
+  }
+  // Quantized (q8/q4/q4a): decode each looked-up row with the reference
+  // dequantizer (quant/dequantize.h), so a lookup equals DequantizeRow of
+  // the stored tensor bit for bit. Only the n looked-up rows are touched.
+  const absl::Span<const uint8_t> bytes(static_cast<const uint8_t*>(table.data), table.size);
+  for (int64_t t = 0; t < n; ++t) {
+    GLMQ_RETURN_IF_ERROR(Annotate(DequantizeRows(table.encoding, table.group_size, table.rows,
+                                                 table.cols, bytes, ids[t], ids[t] + 1,
+                                                 out + t * table.cols),
+                                  "embedding"));
   }
   return absl::OkStatus();
 }
