@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "quant/encodings.h"
 #include "quant/reference.h"
+#include "quant/search.h"
 
 namespace glmq {
 
@@ -161,11 +162,9 @@ int64_t FirstBadRow(const float* w, int64_t rows, int64_t cols, const EncodingTr
 #pragma omp parallel for reduction(min : bad) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float* x = w + r * cols;
-    for (int64_t c = 0; c < cols; ++c)
-      if (!(std::fabs(x[c]) <= limit)) {
-        bad = std::min(bad, r);
-        break;
-      }
+    int ok = 1;  // no early exit: the loop vectorizes (NaN compares false)
+    for (int64_t c = 0; c < cols; ++c) ok &= std::fabs(x[c]) <= limit;
+    if (!ok) bad = std::min(bad, r);
   }
   return bad == std::numeric_limits<int64_t>::max() ? -1 : bad;
 }
@@ -192,6 +191,7 @@ absl::StatusOr<double> QuantizeMatrix(const float* w, int64_t rows, int64_t cols
     return absl::InvalidArgumentError(absl::StrCat(
         "row ", bad, " holds a non-finite value or one too large for an f16 scale"));
   QuantStats total;
+  const search::RowFn row_fn = search::SelectRowFn(ActiveSimdLevel());
 #pragma omp parallel
   {
     std::vector<int8_t> q(geo.g), tmp(geo.g);
@@ -201,6 +201,16 @@ absl::StatusOr<double> QuantizeMatrix(const float* w, int64_t rows, int64_t cols
     for (int64_t r = 0; r < rows; ++r) {
       const float* x = w + r * cols;
       uint8_t* row_out = out + r * geo.row_bytes;
+      if (true) {  // the default search, SIMD (quant/search.h)
+        search::RowStats rs;
+        row_fn(geo, x, importance, importance, cols, spec.search_grid, row_out, &rs);
+        local.sum_sq_err += rs.sum_sq_err;
+        local.sum_sq += rs.sum_sq;
+        local.weighted_sq_err += rs.weighted_sq_err;
+        local.max_abs_err = std::max(local.max_abs_err, rs.max_abs_err);
+        local.n_values += cols;
+        continue;
+      }
       for (int64_t gi = 0; gi < geo.n_groups; ++gi) {
         const int64_t begin = gi * geo.g;
         const int64_t n = std::min<int64_t>(geo.g, cols - begin);
