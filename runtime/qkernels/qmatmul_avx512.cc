@@ -1,7 +1,11 @@
-// AVX-512 VNNI QuantMatMul: each 32-value product is one vpdpbusd (EVEX,
-// 256-bit: decode is memory-bound, and 32-value activation blocks map one
-// block per instruction). q8 uses |w| x sign(a, w) as in AVX2 (q8 and
-// activations stay in [-127, 127], so neither negation overflows).
+// AVX-512 VNNI QuantMatMul. Groups made of whole 64-value chunks (q8: g %
+// 64 == 0; q4/q4a: g == 64 or g % 128 == 0, e.g. every int4-g128 and
+// int8-g128 weight) run a 512-bit kernel: one vpdpbusd per 64 values and
+// token, lanes 0-7 / 8-15 belonging to activation blocks 2c / 2c+1, scaled
+// by a vector holding both block scales; q8 g32 (int8) pairs two groups per
+// product. Other groups (q4 g32) run the shared 256-bit body
+// (qmatmul_simd_impl.h). q8 uses |w| x sign(a, w) (q8
+// and activations stay in [-127, 127], so neither negation overflows).
 #include "runtime/qkernels/qmatmul_simd_impl.h"
 
 namespace glmq::qk {
@@ -16,10 +20,171 @@ struct Avx512VnniOps {
   }
 };
 
+bool Wide(const EncodingTraits& t, int64_t g) {
+  return t.value_bits == 8 ? g % 64 == 0 : (g == 64 || g % 128 == 0);
+}
+
+float HSum512(__m512 v) {
+  const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  return simd::HSum(a);
+}
+
+// The block scales of values [e, e + 64) of one token: lanes 0-7 = block
+// e/32, lanes 8-15 = block e/32 + 1.
+inline __m512 ScalePair(const float* as, int64_t e) {
+  double pair;
+  std::memcpy(&pair, as + e / kActBlock, sizeof pair);
+  const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  return _mm512_permutexvar_ps(idx, _mm512_castpd_ps(_mm512_set1_pd(pair)));
+}
+
+// gacc[t] += block-scaled products of the 64 weights wv (u8; for q8 |w|
+// with neg = lanes where w < 0) with values [e, e + 64) of each token.
+template <int T, bool kSigned>
+inline void Chunk(__m512i wv, __mmask64 neg, int64_t e, const int8_t* const* aq,
+                  const float* const* as, __m512* gacc) {
+  for (int t = 0; t < T; ++t) {
+    __m512i av = _mm512_loadu_si512(aq[t] + e);
+    if (kSigned) av = _mm512_mask_sub_epi8(av, neg, _mm512_setzero_si512(), av);
+    const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, av);
+    gacc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), ScalePair(as[t], e), gacc[t]);
+  }
+}
+
+template <int T>
+void RowTile512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
+                int64_t t0, float* y) {
+  const EncodingTraits& tr = *geo.traits;
+  const int8_t* aq[T];
+  const float* as[T];
+  __m512 acc[T];
+  float off_acc[T];
+  for (int t = 0; t < T; ++t) {
+    aq[t] = a.q.data() + (t0 + t) * a.padded;
+    as[t] = a.scale.data() + (t0 + t) * a.n_blocks;
+    acc[t] = _mm512_setzero_ps();
+    off_acc[t] = 0.f;
+  }
+  const uint8_t* row = w.data + r * geo.row_bytes;
+  const __m512i mask = _mm512_set1_epi8(0x0f);
+  const int64_t g = geo.g;
+  for (int64_t gi = 0; gi < geo.n_groups; ++gi) {
+    const uint8_t* grp = row + gi * geo.group_bytes;
+    const uint8_t* vals = grp + tr.group_header_bytes;
+    _mm_prefetch(reinterpret_cast<const char*>(grp) + 1024, _MM_HINT_T0);
+    const float scale = simd::LoadF16(grp);
+    const float offset =
+        tr.has_min ? simd::LoadF16(grp + 2) : -static_cast<float>(tr.value_offset) * scale;
+    const int64_t begin = gi * g;
+    __m512 gacc[T];
+    for (int t = 0; t < T; ++t) gacc[t] = _mm512_setzero_ps();
+    if (tr.value_bits == 8) {
+      for (int64_t i = 0; i < g; i += 64) {
+        const __m512i wv = _mm512_loadu_si512(vals + i);
+        Chunk<T, true>(_mm512_abs_epi8(wv), _mm512_movepi8_mask(wv), begin + i, aq, as, gacc);
+      }
+    } else if (g == 64) {  // 32 bytes: low nibbles = values 0..31, high = 32..63
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(vals));
+      const __m512i wv = _mm512_and_si512(
+          _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), mask);
+      Chunk<T, false>(wv, 0, begin, aq, as, gacc);
+    } else {  // byte chunk j: low nibbles = values 64j.., high = g/2 + 64j..
+      const int64_t half = g / 2;
+      for (int64_t i = 0; i < half; i += 64) {
+        const __m512i v = _mm512_loadu_si512(vals + i);
+        Chunk<T, false>(_mm512_and_si512(v, mask), 0, begin + i, aq, as, gacc);
+        Chunk<T, false>(_mm512_and_si512(_mm512_srli_epi16(v, 4), mask), 0, begin + half + i, aq,
+                        as, gacc);
+      }
+    }
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int t = 0; t < T; ++t) {
+      acc[t] = _mm512_fmadd_ps(vs, gacc[t], acc[t]);
+      off_acc[t] += offset * a.group_sum[(t0 + t) * a.n_groups + gi];
+    }
+  }
+  for (int t = 0; t < T; ++t) y[(t0 + t) * w.rows + r] = HSum512(acc[t]) + off_acc[t];
+}
+
+// q8 g32: two groups (2 x 34 bytes) per 512-bit product, the two group
+// scales folded into the block-scale vector (lanes 0-7: group 2p, 8-15:
+// group 2p + 1). An odd last group runs with the second half zeroed.
+template <int T>
+void RowTileQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
+                  int64_t t0, float* y) {
+  const int8_t* aq[T];
+  const float* as[T];
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) {
+    aq[t] = a.q.data() + (t0 + t) * a.padded;
+    as[t] = a.scale.data() + (t0 + t) * a.n_blocks;
+    acc[t] = _mm512_setzero_ps();
+  }
+  const uint8_t* row = w.data + r * geo.row_bytes;
+  const int64_t gb = geo.group_bytes;
+  for (int64_t gi = 0; gi < geo.n_groups; gi += 2) {
+    const uint8_t* g0 = row + gi * gb;
+    _mm_prefetch(reinterpret_cast<const char*>(g0) + 1024, _MM_HINT_T0);
+    const bool pair = gi + 1 < geo.n_groups;
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + 2));
+    const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + gb + 2))
+                            : _mm256_setzero_si256();
+    const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(simd::LoadF16(g0)),
+                                        _mm256_set1_ps(pair ? simd::LoadF16(g0 + gb) : 0.f), 1);
+    const __m512i wabs = _mm512_abs_epi8(wv);
+    const __mmask64 neg = _mm512_movepi8_mask(wv);
+    const __mmask64 valid = pair ? ~__mmask64{0} : __mmask64{0xffffffff};
+    const int64_t e = gi * 32;
+    for (int t = 0; t < T; ++t) {
+      __m512i av = _mm512_maskz_loadu_epi8(valid, aq[t] + e);
+      av = _mm512_mask_sub_epi8(av, neg, _mm512_setzero_si512(), av);
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wabs, av);
+      const __m512 sc = pair ? ScalePair(as[t], e)
+                             : _mm512_insertf32x8(_mm512_set1_ps(as[t][e / kActBlock]),
+                                                  _mm256_setzero_ps(), 1);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(sc, d), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) y[(t0 + t) * w.rows + r] = HSum512(acc[t]);
+}
+
+template <template <int> class Tile>
+void RowsTiled(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+               int64_t r1, float* y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    int64_t t = 0;
+    for (; t + 4 <= a.n_tokens; t += 4) Tile<4>::Run(w, geo, a, r, t, y);
+    switch (a.n_tokens - t) {
+      case 3: Tile<3>::Run(w, geo, a, r, t, y); break;
+      case 2: Tile<2>::Run(w, geo, a, r, t, y); break;
+      case 1: Tile<1>::Run(w, geo, a, r, t, y); break;
+      default: break;
+    }
+  }
+}
+template <int T>
+struct WideTile {
+  static void Run(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
+                  int64_t t0, float* y) {
+    RowTile512<T>(w, geo, a, r, t0, y);
+  }
+};
+template <int T>
+struct Q8G32Tile {
+  static void Run(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
+                  int64_t t0, float* y) {
+    RowTileQ8G32<T>(w, geo, a, r, t0, y);
+  }
+};
+
 }  // namespace
 
 void RowsAvx512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                 int64_t r1, float* y) {
+  if (Wide(*geo.traits, geo.g)) return RowsTiled<WideTile>(w, geo, a, r0, r1, y);
+  if (geo.traits->value_bits == 8 && geo.g == 32)
+    return RowsTiled<Q8G32Tile>(w, geo, a, r0, r1, y);
   simd::Rows<Avx512VnniOps>(w, geo, a, r0, r1, y);
 }
 
