@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -84,10 +85,34 @@ absl::StatusOr<TensorResult> QuantizeTensor(const TensorSource& src, const pb::T
   GLMQ_RETURN_IF_ERROR(writer.BeginTensor(out));  // quant_nmse is set at the end
   const int64_t chunk = std::max<int64_t>(1, kChunkValues / std::max<int64_t>(cols, 1));
   std::vector<uint8_t> raw, packed;
-  std::vector<float> f32;
+  // Double buffer: the next chunk is read (page faults, bf16 -> f32) on a
+  // second thread while this one is quantized, so reading the disk and the
+  // scale search overlap. Peak memory: two f32 chunks (2 x 64 MiB).
+  std::vector<float> bufs[2];
+  absl::Status next_status;
+  std::thread reader;
+  auto start_read = [&](int64_t r0, std::vector<float>* buf) {
+    const int64_t r1 = std::min(rows, r0 + chunk);
+    buf->resize((r1 - r0) * cols);
+    reader = std::thread([&src, &in, r0, r1, buf, &next_status] {
+      next_status = src.ReadRowsF32(in, r0, r1, buf->data());
+    });
+  };
+  auto finish_read = [&]() -> absl::Status {
+    if (reader.joinable()) reader.join();
+    return next_status;
+  };
+  // Joins a pending read on every exit path (errors included).
+  struct Joiner {
+    std::thread* t;
+    ~Joiner() {
+      if (t->joinable()) t->join();
+    }
+  } joiner{&reader};
   TensorQuantJob job{&out, {rule.encoding(), rule.group_size(), 8}, rows, cols};
   if (!copy && t->quantized) GLMQ_RETURN_IF_ERROR(method.BeginTensor(job));
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+  if (!copy) start_read(0, &bufs[0]);
+  for (int64_t r0 = 0, k = 0; r0 < rows; r0 += chunk, ++k) {
     const int64_t r1 = std::min(rows, r0 + chunk);
     if (copy) {
       GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(in));
@@ -97,8 +122,9 @@ absl::StatusOr<TensorResult> QuantizeTensor(const TensorSource& src, const pb::T
       res.bytes += raw.size();
       continue;
     }
-    f32.resize((r1 - r0) * cols);
-    GLMQ_RETURN_IF_ERROR(src.ReadRowsF32(in, r0, r1, f32.data()));
+    GLMQ_RETURN_IF_ERROR(finish_read());
+    std::vector<float>& f32 = bufs[k % 2];
+    if (r1 < rows) start_read(r1, &bufs[(k + 1) % 2]);
     if (transform) GLMQ_RETURN_IF_ERROR(method.TransformRows(in, f32.data(), r0, r1 - r0, cols));
     if (t->quantized) {
       GLMQ_ASSIGN_OR_RETURN(uint64_t n, QuantizedBytes(job.spec, r1 - r0, cols));
