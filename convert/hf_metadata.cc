@@ -14,7 +14,7 @@ namespace glmq {
 namespace {
 
 // Highest token id + 1 of a tiktoken file ("base64 rank" per line).
-absl::StatusOr<int64_t> TiktokenSize(const std::string& text) {
+absl::StatusOr<int64_t> TiktokenSize(const std::string& text, const std::string& where) {
   int64_t max_id = -1;
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
@@ -23,7 +23,7 @@ absl::StatusOr<int64_t> TiktokenSize(const std::string& text) {
     int64_t rank;
     if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &rank) || rank < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("tokenizer.model: line ", line_no, " is not '<base64> <rank>'"));
+          absl::StrCat(where, ": line ", line_no, " is not '<base64> <rank>'"));
     }
     max_id = std::max(max_id, rank);
   }
@@ -31,8 +31,8 @@ absl::StatusOr<int64_t> TiktokenSize(const std::string& text) {
 }
 
 // Highest token id + 1 of a tokenizer.json (model.vocab and added_tokens).
-absl::StatusOr<int64_t> TokenizerJsonSize(const std::string& text) {
-  GLMQ_ASSIGN_OR_RETURN(Json j, ParseJson(text, "tokenizer.json"));
+absl::StatusOr<int64_t> TokenizerJsonSize(const std::string& text, const std::string& where) {
+  GLMQ_ASSIGN_OR_RETURN(Json j, ParseJson(text, where));
   int64_t max_id = -1;
   if (j.contains("model") && j["model"].contains("vocab") && j["model"]["vocab"].is_object()) {
     for (const auto& [k, v] : j["model"]["vocab"].items()) {
@@ -57,11 +57,11 @@ absl::Status FillTokenizer(const HfCheckpoint& ckpt, pb::ModelMetadata* md) {
     GLMQ_ASSIGN_OR_RETURN(*tok->add_files(), CompressEmbeddedFile(name, bytes));
     if (name == "tokenizer.model") {
       tok->set_kind("tiktoken");
-      GLMQ_ASSIGN_OR_RETURN(int64_t n, TiktokenSize(bytes));
+      GLMQ_ASSIGN_OR_RETURN(int64_t n, TiktokenSize(bytes, ckpt.dir() + "/" + name));
       vocab = std::max(vocab, n);
     } else if (name == "tokenizer.json") {
       if (tok->kind().empty()) tok->set_kind("hf-bpe");
-      GLMQ_ASSIGN_OR_RETURN(int64_t n, TokenizerJsonSize(bytes));
+      GLMQ_ASSIGN_OR_RETURN(int64_t n, TokenizerJsonSize(bytes, ckpt.dir() + "/" + name));
       vocab = std::max(vocab, n);
     } else if (name == "tokenizer_config.json") {
       const std::string where = ckpt.dir() + "/tokenizer_config.json";

@@ -32,9 +32,9 @@ class Malformed : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  // Copies a fixture to <root>/model (writable) and returns its path.
-  std::string Copy(const std::string& model) {
-    const fs::path dst = root_ / "model";
+  // Copies a fixture to <root>/<as> (writable) and returns its path.
+  std::string Copy(const std::string& model, const std::string& as = "model") {
+    const fs::path dst = root_ / as;
     fs::copy(kModels + model, dst, fs::copy_options::recursive);
     for (const auto& e : fs::directory_iterator(dst)) {
       fs::permissions(e.path(), fs::perms::owner_read | fs::perms::owner_write);
@@ -188,6 +188,24 @@ TEST_F(Malformed, IndexNamesTensorAbsentFromShard) {
     j["weight_map"]["model.layers.0.extra.weight"] = "model-00001-of-00002.safetensors";
   });
   ExpectFails(dir, "model.layers.0.extra.weight");
+}
+
+
+TEST_F(Malformed, WrongTokenizerForTheModel) {
+  // The real GLM-4 tokenizer (151,329 tokens) beside a 4,160-row embedding.
+  const std::string dir = Copy("glm4-tiny-chat");
+  fs::copy_file(std::string(GLMQ_SHARED_DIR) + "/reference/tokenizer/glm-4/tokenizer.model",
+                dir + "/tokenizer.model", fs::copy_options::overwrite_existing);
+  ExpectFails(dir, "tokenizer has 151329 tokens but the embedding has only 4160 rows");
+}
+
+TEST_F(Malformed, CorruptTokenizerFiles) {
+  const std::string dir = Copy("glm4-tiny-chat");
+  std::ofstream(dir + "/tokenizer.model", std::ios::trunc) << "not a tiktoken file\n";
+  ExpectFails(dir, dir + "/tokenizer.model: line 1 is not '<base64> <rank>'");
+  const std::string hf = Copy("glm4-tiny-chat-hf", "model-hf");
+  std::ofstream(hf + "/tokenizer.json", std::ios::trunc) << "{\"model\": ";
+  ExpectFails(hf, hf + "/tokenizer.json");
 }
 
 }  // namespace
