@@ -12,6 +12,7 @@
 #include "core/dtype.h"
 #include "core/progress.h"
 #include "core/status.h"
+#include "convert/write_pipeline.h"
 #include "format/writer.h"
 
 #ifndef GLMQ_VERSION
@@ -52,36 +53,61 @@ int64_t FirstNonFinite(DType dtype, const uint8_t* p, int64_t n) {
   return -1;
 }
 
+// Chunk buffers between the converting thread and the writer thread: one
+// being filled, one being written, one queued. 3 x 64 MiB by default.
+constexpr int kPipelineBuffers = 3;
+
+int64_t ChunkRows(const ConvertOptions& opt, uint64_t in_row, uint64_t out_row) {
+  return std::max<int64_t>(1, static_cast<int64_t>(opt.chunk_bytes / std::max(in_row, out_row)));
+}
+
+// Bytes of the largest converted chunk (a chunk holds at least one row).
+uint64_t MaxChunkBytes(const pb::ModelMetadata& md, const ConvertOptions& opt) {
+  uint64_t most = 1;
+  for (const pb::TensorEntry& e : md.tensors()) {
+    const pb::Encoding want = opt.dtype == pb::ENCODING_UNSPECIFIED ? e.encoding() : opt.dtype;
+    auto from = DTypeForEncoding(e.encoding(), e.name());
+    auto to = DTypeForEncoding(want, e.name());
+    if (!from.ok() || !to.ok()) continue;  // reported by ConvertTensor
+    const uint64_t in_row = TensorCols(e) * DTypeSize(*from), out_row = TensorCols(e) * DTypeSize(*to);
+    const int64_t rows = std::min(TensorRows(e), ChunkRows(opt, in_row, out_row));
+    most = std::max(most, rows * out_row);
+  }
+  return most;
+}
+
 struct Buffers {
-  std::vector<uint8_t> raw;
+  std::vector<uint8_t> raw;  // source rows when the encoding changes
   std::vector<float> f32;
-  std::vector<uint8_t> out;
 };
 
+// Reads, converts and checks `in` chunk by chunk on this thread; hashing
+// and writing happen on the pipeline's writer thread.
 absl::Status ConvertTensor(const TensorSource& src, const pb::TensorEntry& in,
-                           pb::Encoding want, const ConvertOptions& opt, GlmqWriter* writer,
-                           Progress* progress, Buffers* buf, ConvertStats* stats) {
+                           pb::Encoding want, const ConvertOptions& opt,
+                           PipelinedTensorWriter* pipe, Progress* progress, Buffers* buf,
+                           ConvertStats* stats) {
   GLMQ_ASSIGN_OR_RETURN(DType from, DTypeForEncoding(in.encoding(), in.name()));
   GLMQ_ASSIGN_OR_RETURN(DType to, DTypeForEncoding(want, in.name()));
   pb::TensorEntry out = in;
   out.set_encoding(want);
-  GLMQ_RETURN_IF_ERROR(writer->BeginTensor(out));
+  GLMQ_RETURN_IF_ERROR(pipe->BeginTensor(out));
   const int64_t rows = TensorRows(in), cols = TensorCols(in);
   const uint64_t in_row = cols * DTypeSize(from), out_row = cols * DTypeSize(to);
-  const int64_t chunk_rows =
-      std::max<int64_t>(1, static_cast<int64_t>(opt.chunk_bytes / std::max(in_row, out_row)));
+  const int64_t chunk_rows = ChunkRows(opt, in_row, out_row);
   for (int64_t r = 0; r < rows; r += chunk_rows) {
     const int64_t e = std::min(rows, r + chunk_rows);
     const int64_t n = (e - r) * cols;
-    buf->raw.resize((e - r) * in_row);
-    GLMQ_RETURN_IF_ERROR(src.ReadRowsRaw(in, r, e, buf->raw.data()));
-    const uint8_t* data = buf->raw.data();
-    if (from != to) {
+    uint8_t* data = pipe->AcquireBuffer((e - r) * out_row);
+    if (data == nullptr) return pipe->Close();  // the writer thread failed
+    if (from == to) {
+      GLMQ_RETURN_IF_ERROR(src.ReadRowsRaw(in, r, e, data));
+    } else {
+      buf->raw.resize((e - r) * in_row);
       buf->f32.resize(n);
-      buf->out.resize((e - r) * out_row);
+      GLMQ_RETURN_IF_ERROR(src.ReadRowsRaw(in, r, e, buf->raw.data()));
       ConvertToF32(from, buf->raw.data(), buf->f32.data(), n);
-      ConvertFromF32(to, buf->f32.data(), buf->out.data(), n);
-      data = buf->out.data();
+      ConvertFromF32(to, buf->f32.data(), data, n);
     }
     if (int64_t bad = FirstNonFinite(to, data, n); bad >= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -89,13 +115,13 @@ absl::Status ConvertTensor(const TensorSource& src, const pb::TensorEntry& in,
           from != to ? absl::StrCat(" or overflow converting to ", Traits(to).name) : "",
           ") at row ", r + bad / cols, ", column ", bad % cols));
     }
-    GLMQ_RETURN_IF_ERROR(writer->AppendTensorData({data, static_cast<size_t>((e - r) * out_row)}));
+    GLMQ_RETURN_IF_ERROR(pipe->Submit((e - r) * out_row));
     stats->tensor_bytes_read += (e - r) * in_row;
     stats->tensor_bytes_written += (e - r) * out_row;
     progress->Update(in.name(), stats->tensor_bytes_read);
   }
   ++stats->n_tensors;
-  return writer->EndTensor();
+  return pipe->EndTensor();
 }
 
 }  // namespace
@@ -117,6 +143,10 @@ absl::StatusOr<ConvertStats> ConvertHfToGlmq(const std::string& hf_dir,
   const auto start = std::chrono::steady_clock::now();
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<HfTensorSource> src, OpenHfCheckpoint(hf_dir));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWriter> writer, GlmqWriter::Create(out_path));
+  // Written once, read later: stream it to disk as it goes (64 MiB windows,
+  // at most ~320 MiB dirty) rather than filling the page cache and
+  // stalling on the kernel's dirty limit (see AtomicOutputFile).
+  writer->SetWriteBehind(64ull << 20, 4);
   pb::ModelMetadata& md = writer->metadata();
   md = src->metadata();
   md.clear_tensors();
@@ -139,11 +169,16 @@ absl::StatusOr<ConvertStats> ConvertHfToGlmq(const std::string& hf_dir,
   Buffers buf;
   ConvertStats stats;
   absl::Status status;
-  for (const pb::TensorEntry& e : src->metadata().tensors()) {
-    const pb::Encoding want =
-        options.dtype == pb::ENCODING_UNSPECIFIED ? e.encoding() : options.dtype;
-    status = ConvertTensor(*src, e, want, options, writer.get(), &progress, &buf, &stats);
-    if (!status.ok()) break;
+  {
+    PipelinedTensorWriter pipe(writer.get(), kPipelineBuffers, MaxChunkBytes(src->metadata(), options));
+    for (const pb::TensorEntry& e : src->metadata().tensors()) {
+      const pb::Encoding want =
+          options.dtype == pb::ENCODING_UNSPECIFIED ? e.encoding() : options.dtype;
+      status = ConvertTensor(*src, e, want, options, &pipe, &progress, &buf, &stats);
+      if (!status.ok()) break;
+    }
+    const absl::Status closed = pipe.Close();
+    if (status.ok()) status = closed;
   }
   if (hasher.joinable()) hasher.join();
   if (!status.ok()) return Annotate(status, hf_dir);

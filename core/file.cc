@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -136,7 +137,31 @@ absl::Status AtomicOutputFile::Write(const void* data, uint64_t size) {
     left -= static_cast<uint64_t>(n);
   }
   position_ += size;
+  if (wb_window_ > 0) WriteBehind();
   return absl::OkStatus();
+}
+
+void AtomicOutputFile::SetWriteBehind(uint64_t window, int lag) {
+  wb_window_ = window;
+  wb_lag_ = std::max(1, lag);
+  wb_started_ = wb_dropped_ = position_ / std::max<uint64_t>(1, window) * window;
+}
+
+// Hints only: errors here resurface in Commit()'s fsync, which is checked.
+void AtomicOutputFile::WriteBehind() {
+  while (position_ - wb_started_ >= wb_window_) {
+    ::sync_file_range(fd_, static_cast<off_t>(wb_started_), static_cast<off_t>(wb_window_),
+                      SYNC_FILE_RANGE_WRITE);
+    wb_started_ += wb_window_;
+  }
+  while (wb_started_ - wb_dropped_ > wb_lag_ * wb_window_) {
+    ::sync_file_range(fd_, static_cast<off_t>(wb_dropped_), static_cast<off_t>(wb_window_),
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                          SYNC_FILE_RANGE_WAIT_AFTER);
+    ::posix_fadvise(fd_, static_cast<off_t>(wb_dropped_), static_cast<off_t>(wb_window_),
+                    POSIX_FADV_DONTNEED);
+    wb_dropped_ += wb_window_;
+  }
 }
 
 absl::Status AtomicOutputFile::PWrite(const void* data, uint64_t size, uint64_t offset) {

@@ -62,6 +62,15 @@ class AtomicOutputFile {
   // Appends zero bytes until the position is a multiple of `alignment`.
   absl::Status PadTo(uint64_t alignment);
   uint64_t position() const { return position_; }
+  // Streaming mode for big outputs (off by default): every `window` bytes
+  // written, start their writeback (sync_file_range), and once `lag` more
+  // windows are written, wait for it and drop those pages from the page
+  // cache (posix_fadvise DONTNEED). Dirty memory then stays under about
+  // (lag + 1) * window instead of growing to the kernel's dirty limit, the
+  // disk writes all along, and Commit()'s fsync has little left to do.
+  // Measured on the dev VM: 3 GB of 64 MiB writes + fsync 0.23-0.66 GB/s
+  // plain, 1.9-2.3 GB/s streaming (window 64 MiB, lag 4).
+  void SetWriteBehind(uint64_t window, int lag);
   // fsync + rename onto the final path. The object is closed afterwards.
   absl::Status Commit();
   const std::string& path() const { return path_; }
@@ -73,8 +82,13 @@ class AtomicOutputFile {
   std::string path_;
   std::string temp_path_;
   int fd_;
+  void WriteBehind();
   uint64_t position_ = 0;
   bool committed_ = false;
+  uint64_t wb_window_ = 0;   // 0: streaming mode off
+  int wb_lag_ = 0;
+  uint64_t wb_started_ = 0;  // writeback started for [0, wb_started_)
+  uint64_t wb_dropped_ = 0;  // written back and dropped for [0, wb_dropped_)
 };
 
 // Writes `contents` to `path` atomically (temp file + rename).

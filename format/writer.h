@@ -44,6 +44,10 @@ class GlmqWriter {
 
   uint64_t bytes_written() const;
 
+  // Streaming mode of the output file (AtomicOutputFile::SetWriteBehind):
+  // for multi-GB files written once, e.g. by glmq convert.
+  void SetWriteBehind(uint64_t window, int lag) { out_->SetWriteBehind(window, lag); }
+
   // The path the file will have after Finish().
   const std::string& path() const { return out_->path(); }
 
