@@ -4,8 +4,14 @@
 //   - a synthetic full-width GLM-4-9B in bf16 (hidden 4096, ffn 13696, 32/2
 //     heads of 128, vocab 151552) with GLMQ_BENCH_LAYERS layers (default 2,
 //     the real model has 40: per-layer time scales linearly, see counters).
+//   GLMQ_BENCH_MODEL=path.glmq replaces that in-memory model with a real
+//   file, memory-mapped (e.g. the whole 40-layer bf16 conversion of the
+//   synthetic checkpoint, /work/synth/glm-4-9b-chat.glmq, 18.8 GB).
 // Counters: tok/s, weight bytes read per decoded token, GB/s that implies.
 // Threads: GLMQ_BENCH_THREADS (default 2).
+// Bandwidth: BM_Triad (STREAM triad) and BM_ReadBandwidth (read-only, the
+// access pattern of decode); BM_Gemv/<level> one 9B-width bf16 GEMV
+// ([27392, 4096], ffn_gate_up) per SIMD level (0 scalar, 1 avx2, 2 avx512).
 #include <omp.h>
 
 #include <cstdlib>
@@ -16,6 +22,7 @@
 #include "benchmark/benchmark.h"
 #include "convert/convert.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu/kernels.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 
@@ -42,6 +49,26 @@ void BM_Triad(benchmark::State& state) {
 }
 BENCHMARK(BM_Triad)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 
+void BM_ReadBandwidth(benchmark::State& state) {
+  const int64_t n = 64 << 20;  // 2 arrays x 256 MiB, read only
+  std::vector<float> a(n, 1.f), b(n, 2.f);
+  const int t = Threads();
+  const cpu::DenseKernels& k = cpu::ActiveDenseKernels();
+  float sink = 0;
+  for (auto _ : state) {
+#pragma omp parallel num_threads(t) reduction(+ : sink)
+    {
+      const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+      const int64_t b0 = n * id / nt, b1 = n * (id + 1) / nt;
+      sink += k.dot(a.data() + b0, b.data() + b0, b1 - b0);
+    }
+  }
+  benchmark::DoNotOptimize(sink);
+  state.counters["GB/s"] = benchmark::Counter(2.0 * n * 4 * state.iterations() / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+
 // Random bf16 weights ~U(-a, a), without a full f32 copy.
 std::string RandomBf16(int64_t n, float a, uint64_t seed) {
   std::string out(n * 2, '\0');
@@ -53,6 +80,26 @@ std::string RandomBf16(int64_t n, float a, uint64_t seed) {
   }
   return out;
 }
+
+// One decode-shaped bf16 GEMV, [27392, 4096] (224 MB, far beyond cache),
+// through the CPU backend with the kernels of SIMD level state.range(0).
+void BM_Gemv(benchmark::State& state) {
+  const auto level = static_cast<SimdLevel>(state.range(0));
+  const cpu::DenseKernels& k = cpu::GetDenseKernels(level);
+  if (k.level != level) return state.SkipWithError("SIMD level not available on this CPU");
+  const int64_t rows = 2 * 13696, cols = 4096;
+  const std::string w = RandomBf16(rows * cols, 0.02f, 7);
+  std::vector<float> x(cols, 0.5f), y(rows);
+  CpuBackend backend(Threads(), &k);
+  const WeightView v{pb::ENCODING_BF16, 0, rows, cols, w.data(), w.size()};
+  for (auto _ : state) {
+    if (!backend.MatMul(v, x.data(), 1, y.data()).ok()) return state.SkipWithError("matmul");
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(double(w.size()) * state.iterations() / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Gemv)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 
 std::unique_ptr<Model> SyntheticGlm4_9b(int layers) {
   pb::HParams hp;
@@ -110,8 +157,15 @@ Model* Get(bool full) {
   static std::unique_ptr<Model> fixture, synth;
   if (full) {
     if (!synth) {
-      const char* e = std::getenv("GLMQ_BENCH_LAYERS");
-      synth = SyntheticGlm4_9b(e ? std::atoi(e) : 2);
+      if (const char* path = std::getenv("GLMQ_BENCH_MODEL")) {
+        auto src = GlmqWeightSource::Open(path);
+        if (!src.ok()) return nullptr;
+        auto m = Model::Load(std::move(*src), std::make_unique<CpuBackend>(Threads()));
+        if (m.ok()) synth = std::move(*m);
+      } else {
+        const char* e = std::getenv("GLMQ_BENCH_LAYERS");
+        synth = SyntheticGlm4_9b(e ? std::atoi(e) : 2);
+      }
     }
     return synth.get();
   }

@@ -35,8 +35,10 @@ std::vector<SimdLevel> Levels() {
 TEST(DenseKernels, MatMulMatchesScalarForEveryDtypeAndShape) {
   if (Levels().empty()) GTEST_SKIP() << "no SIMD on this CPU";
   struct Shape { int64_t tokens, rows, cols; };
-  const Shape shapes[] = {{1, 7, 37}, {1, 64, 256}, {5, 9, 48}, {4, 3, 16}, {70, 33, 100},
-                          {130, 17, 640}, {3, 1, 5}};
+  // Decode (tokens < 4: the 4-row GEMV and its row/column tails, e.g. cols 48
+  // = 32 + 16 on AVX-512) and prefill (4-token micro-kernel, token tails).
+  const Shape shapes[] = {{1, 7, 37}, {1, 64, 256}, {1, 9, 48}, {2, 13, 80}, {5, 9, 48},
+                          {4, 3, 16}, {70, 33, 100}, {130, 17, 640}, {3, 1, 5}, {8, 6, 24}};
   for (SimdLevel level : Levels()) {
     const cpu::DenseKernels& k = cpu::GetDenseKernels(level);
     ASSERT_EQ(k.level, level);

@@ -9,6 +9,8 @@ namespace {
 struct Avx2 {
   using Vec = __m256;
   static constexpr int64_t kWidth = 8;
+  // Prefill micro-kernel rows: 2 rows x 4 tokens = 8 accumulators + 4 activations + 1 weight of 16 ymm registers.
+  static constexpr int kGemmRows = 2;
   static Vec Zero() { return _mm256_setzero_ps(); }
   static Vec Set1(float a) { return _mm256_set1_ps(a); }
   static Vec Load(const float* p) { return _mm256_loadu_ps(p); }

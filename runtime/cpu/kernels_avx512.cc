@@ -10,6 +10,8 @@ namespace {
 struct Avx512 {
   using Vec = __m512;
   static constexpr int64_t kWidth = 16;
+  // Prefill micro-kernel rows: 4 rows x 4 tokens = 16 accumulators + 4 activations + 1 weight of 32 zmm registers.
+  static constexpr int kGemmRows = 4;
   static Vec Zero() { return _mm512_setzero_ps(); }
   static Vec Set1(float a) { return _mm512_set1_ps(a); }
   static Vec Load(const float* p) { return _mm512_loadu_ps(p); }
