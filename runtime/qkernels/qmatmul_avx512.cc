@@ -38,72 +38,118 @@ inline __m512 ScalePair(const float* as, int64_t e) {
   return _mm512_permutexvar_ps(idx, _mm512_castpd_ps(_mm512_set1_pd(pair)));
 }
 
-// gacc[t] += block-scaled products of the 64 weights wv (u8; for q8 |w|
-// with neg = lanes where w < 0) with values [e, e + 64) of each token.
-template <int T, bool kSigned>
-inline void Chunk(__m512i wv, __mmask64 neg, int64_t e, const int8_t* const* aq,
-                  const float* const* as, __m512* gacc) {
+// gacc[r][t] += block-scaled products of the 64 weights wv[r] (u8; for q8
+// |w| with neg[r] = lanes where w < 0) of R rows with values [e, e + 64) of
+// T tokens: activations and their scales are loaded once for the R rows.
+template <int T, int R, bool kSigned>
+inline void Chunk(const __m512i* wv, const __mmask64* neg, int64_t e, const int8_t* const* aq,
+                  const float* const* as, __m512 (*gacc)[T]) {
   for (int t = 0; t < T; ++t) {
-    __m512i av = _mm512_loadu_si512(aq[t] + e);
-    if (kSigned) av = _mm512_mask_sub_epi8(av, neg, _mm512_setzero_si512(), av);
-    const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, av);
-    gacc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), ScalePair(as[t], e), gacc[t]);
+    const __m512i av = _mm512_loadu_si512(aq[t] + e);
+    const __m512 sp = ScalePair(as[t], e);
+    for (int r = 0; r < R; ++r) {
+      const __m512i ar =
+          kSigned ? _mm512_mask_sub_epi8(av, neg[r], _mm512_setzero_si512(), av) : av;
+      const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[r], ar);
+      gacc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sp, gacc[r][t]);
+    }
   }
 }
 
-template <int T>
+// Rows [r, r + R) x tokens [t0, t0 + T) for groups of whole 64-value chunks.
+template <int T, int R>
 void RowTile512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
                 int64_t t0, float* y) {
   const EncodingTraits& tr = *geo.traits;
   const int8_t* aq[T];
   const float* as[T];
-  __m512 acc[T];
-  float off_acc[T];
+  __m512 acc[R][T];
+  float off_acc[R][T];
   for (int t = 0; t < T; ++t) {
     aq[t] = a.q.data() + (t0 + t) * a.padded;
     as[t] = a.scale.data() + (t0 + t) * a.n_blocks;
-    acc[t] = _mm512_setzero_ps();
-    off_acc[t] = 0.f;
+    for (int k = 0; k < R; ++k) {
+      acc[k][t] = _mm512_setzero_ps();
+      off_acc[k][t] = 0.f;
+    }
   }
-  const uint8_t* row = w.data + r * geo.row_bytes;
   const __m512i mask = _mm512_set1_epi8(0x0f);
   const int64_t g = geo.g;
   for (int64_t gi = 0; gi < geo.n_groups; ++gi) {
-    const uint8_t* grp = row + gi * geo.group_bytes;
-    const uint8_t* vals = grp + tr.group_header_bytes;
-    _mm_prefetch(reinterpret_cast<const char*>(grp) + 1024, _MM_HINT_T0);
-    const float scale = simd::LoadF16(grp);
-    const float offset =
-        tr.has_min ? simd::LoadF16(grp + 2) : -static_cast<float>(tr.value_offset) * scale;
+    const uint8_t* vals[R];
+    float scale[R], offset[R];
+    __m512 gacc[R][T];
+    for (int k = 0; k < R; ++k) {
+      const uint8_t* grp = w.data + (r + k) * geo.row_bytes + gi * geo.group_bytes;
+      vals[k] = grp + tr.group_header_bytes;
+      _mm_prefetch(reinterpret_cast<const char*>(grp) + 1024, _MM_HINT_T0);
+      scale[k] = simd::LoadF16(grp);
+      offset[k] = tr.has_min ? simd::LoadF16(grp + 2)
+                             : -static_cast<float>(tr.value_offset) * scale[k];
+      for (int t = 0; t < T; ++t) gacc[k][t] = _mm512_setzero_ps();
+    }
     const int64_t begin = gi * g;
-    __m512 gacc[T];
-    for (int t = 0; t < T; ++t) gacc[t] = _mm512_setzero_ps();
+    __m512i wv[R];
+    __mmask64 neg[R];
     if (tr.value_bits == 8) {
       for (int64_t i = 0; i < g; i += 64) {
-        const __m512i wv = _mm512_loadu_si512(vals + i);
-        Chunk<T, true>(_mm512_abs_epi8(wv), _mm512_movepi8_mask(wv), begin + i, aq, as, gacc);
+        for (int k = 0; k < R; ++k) {
+          const __m512i v = _mm512_loadu_si512(vals[k] + i);
+          wv[k] = _mm512_abs_epi8(v);
+          neg[k] = _mm512_movepi8_mask(v);
+        }
+        Chunk<T, R, true>(wv, neg, begin + i, aq, as, gacc);
       }
     } else if (g == 64) {  // 32 bytes: low nibbles = values 0..31, high = 32..63
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(vals));
-      const __m512i wv = _mm512_and_si512(
-          _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), mask);
-      Chunk<T, false>(wv, 0, begin, aq, as, gacc);
+      for (int k = 0; k < R; ++k) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(vals[k]));
+        wv[k] = _mm512_and_si512(
+            _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), mask);
+      }
+      Chunk<T, R, false>(wv, neg, begin, aq, as, gacc);
     } else {  // byte chunk j: low nibbles = values 64j.., high = g/2 + 64j..
       const int64_t half = g / 2;
       for (int64_t i = 0; i < half; i += 64) {
-        const __m512i v = _mm512_loadu_si512(vals + i);
-        Chunk<T, false>(_mm512_and_si512(v, mask), 0, begin + i, aq, as, gacc);
-        Chunk<T, false>(_mm512_and_si512(_mm512_srli_epi16(v, 4), mask), 0, begin + half + i, aq,
-                        as, gacc);
+        __m512i hi[R];
+        for (int k = 0; k < R; ++k) {
+          const __m512i v = _mm512_loadu_si512(vals[k] + i);
+          wv[k] = _mm512_and_si512(v, mask);
+          hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        }
+        Chunk<T, R, false>(wv, neg, begin + i, aq, as, gacc);
+        Chunk<T, R, false>(hi, neg, begin + half + i, aq, as, gacc);
       }
     }
-    const __m512 vs = _mm512_set1_ps(scale);
-    for (int t = 0; t < T; ++t) {
-      acc[t] = _mm512_fmadd_ps(vs, gacc[t], acc[t]);
-      off_acc[t] += offset * a.group_sum[(t0 + t) * a.n_groups + gi];
+    for (int k = 0; k < R; ++k) {
+      const __m512 vs = _mm512_set1_ps(scale[k]);
+      for (int t = 0; t < T; ++t) {
+        acc[k][t] = _mm512_fmadd_ps(vs, gacc[k][t], acc[k][t]);
+        off_acc[k][t] += offset[k] * a.group_sum[(t0 + t) * a.n_groups + gi];
+      }
     }
   }
-  for (int t = 0; t < T; ++t) y[(t0 + t) * w.rows + r] = HSum512(acc[t]) + off_acc[t];
+  for (int k = 0; k < R; ++k)
+    for (int t = 0; t < T; ++t) y[(t0 + t) * w.rows + r + k] = HSum512(acc[k][t]) + off_acc[k][t];
+}
+
+template <int R>
+void RowsWideR(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
+               float* y) {
+  int64_t t = 0;
+  for (; t + 4 <= a.n_tokens; t += 4) RowTile512<4, R>(w, geo, a, r, t, y);
+  switch (a.n_tokens - t) {
+    case 3: RowTile512<3, R>(w, geo, a, r, t, y); break;
+    case 2: RowTile512<2, R>(w, geo, a, r, t, y); break;
+    case 1: RowTile512<1, R>(w, geo, a, r, t, y); break;
+    default: break;
+  }
+}
+
+void RowsWide(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+              int64_t r1, float* y) {
+  int64_t r = r0;
+  for (; r + 2 <= r1; r += 2) RowsWideR<2>(w, geo, a, r, y);
+  if (r < r1) RowsWideR<1>(w, geo, a, r, y);
 }
 
 // q8 g32: two groups (2 x 34 bytes) per 512-bit product, the two group
@@ -164,13 +210,6 @@ void RowsTiled(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a
   }
 }
 template <int T>
-struct WideTile {
-  static void Run(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
-                  int64_t t0, float* y) {
-    RowTile512<T>(w, geo, a, r, t0, y);
-  }
-};
-template <int T>
 struct Q8G32Tile {
   static void Run(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
                   int64_t t0, float* y) {
@@ -182,7 +221,7 @@ struct Q8G32Tile {
 
 void RowsAvx512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                 int64_t r1, float* y) {
-  if (Wide(*geo.traits, geo.g)) return RowsTiled<WideTile>(w, geo, a, r0, r1, y);
+  if (Wide(*geo.traits, geo.g)) return RowsWide(w, geo, a, r0, r1, y);
   if (geo.traits->value_bits == 8 && geo.g == 32)
     return RowsTiled<Q8G32Tile>(w, geo, a, r0, r1, y);
   simd::Rows<Avx512VnniOps>(w, geo, a, r0, r1, y);
