@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -115,9 +116,27 @@ Candidate MakeCandidate(const EncodingTraits& t, float mn, float mx, float amax,
   return c;
 }
 
+// Scores a candidate whose codes are q: the weighted squared error of e, or
+// the caller's rank of d = deq - x.
+using RankFn = std::function<double(int64_t, int64_t, const float*, int64_t)>;
+struct GroupContext {
+  const RankFn* rank = nullptr;
+  int64_t row = 0, begin = 0;
+  float* d = nullptr;  // [g] scratch for rank
+};
+
+double Score(const GroupContext& ctx, const float* x, int64_t n, Candidate c, bool has_min,
+             const int8_t* q, const Eval& e) {
+  if (ctx.rank == nullptr) return e.err;
+  const float s = F16ToF32(c.scale16), m = has_min ? F16ToF32(c.min16) : 0.f;
+  for (int64_t i = 0; i < n; ++i) ctx.d[i] = (s * static_cast<float>(q[i]) + m) - x[i];
+  return (*ctx.rank)(ctx.row, ctx.begin, ctx.d, n);
+}
+
 // Quantizes one group of n valid values (g - n padding values are q = 0).
+// w: per-element error weights (null = 1).
 void QuantizeGroup(const GroupGeometry& geo, const float* x, const float* w, int64_t n, int grid,
-                   int8_t* q, int8_t* tmp, uint8_t* out) {
+                   const GroupContext& ctx, int8_t* q, int8_t* tmp, uint8_t* out) {
   const EncodingTraits& t = *geo.traits;
   float mn = x[0], mx = x[0], amax = 0.f, signed_max = 0.f;
   for (int64_t i = 0; i < n; ++i) {
@@ -130,21 +149,25 @@ void QuantizeGroup(const GroupGeometry& geo, const float* x, const float* w, int
   }
   std::fill(q, q + geo.g, 0);
   Candidate best = MakeCandidate(t, mn, mx, amax, signed_max, 0, grid);
-  double best_err = Evaluate(t, x, w, n, best, q).err;
+  double best_err = Score(ctx, x, n, best, t.has_min, q, Evaluate(t, x, w, n, best, q));
   const int n_candidates = grid <= 0 ? 1 : (t.q_min == -t.q_max - 1 ? 2 * grid : grid);
   for (int k = 0; k < n_candidates && amax > 0.f; ++k) {
     Candidate c = k == 0 ? best : MakeCandidate(t, mn, mx, amax, signed_max, k, grid);
     Eval e = Evaluate(t, x, w, n, c, tmp);
-    if (k > 0 && e.err < best_err) {
-      best_err = e.err;
-      best = c;
-      std::copy(tmp, tmp + n, q);
+    if (k > 0) {
+      const double err = Score(ctx, x, n, c, t.has_min, tmp, e);
+      if (err < best_err) {
+        best_err = err;
+        best = c;
+        std::copy(tmp, tmp + n, q);
+      }
     }
     Candidate r = c;
     if (grid > 0 && Refit(t, e, &r)) {
       e = Evaluate(t, x, w, n, r, tmp);
-      if (e.err < best_err) {
-        best_err = e.err;
+      const double err = Score(ctx, x, n, r, t.has_min, tmp, e);
+      if (err < best_err) {
+        best_err = err;
         best = r;
         std::copy(tmp, tmp + n, q);
       }
@@ -180,6 +203,16 @@ absl::StatusOr<uint64_t> QuantizedBytes(const QuantSpec& spec, int64_t rows, int
 absl::StatusOr<double> QuantizeMatrix(const float* w, int64_t rows, int64_t cols,
                                       const QuantSpec& spec, const float* importance,
                                       uint8_t* out, QuantStats* stats) {
+  QuantWeighting weighting;
+  weighting.importance = importance;
+  return QuantizeMatrixWeighted(w, rows, cols, spec, weighting, out, stats);
+}
+
+absl::StatusOr<double> QuantizeMatrixWeighted(const float* w, int64_t rows, int64_t cols,
+                                              const QuantSpec& spec,
+                                              const QuantWeighting& weighting, uint8_t* out,
+                                              QuantStats* stats) {
+  const float* importance = weighting.importance;
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(spec.encoding, spec.group_size, cols));
   const EncodingTraits& t = *geo.traits;
   if (importance != nullptr)
@@ -195,15 +228,29 @@ absl::StatusOr<double> QuantizeMatrix(const float* w, int64_t rows, int64_t cols
 #pragma omp parallel
   {
     std::vector<int8_t> q(geo.g), tmp(geo.g);
-    std::vector<float> deq(cols);
+    std::vector<float> deq(cols), row_w(weighting.magnitude ? cols : 0), d(geo.g);
     QuantStats local;
+    GroupContext ctx;
+    ctx.rank = weighting.rank ? &weighting.rank : nullptr;
+    ctx.d = d.data();
 #pragma omp for schedule(dynamic, 16)
     for (int64_t r = 0; r < rows; ++r) {
       const float* x = w + r * cols;
       uint8_t* row_out = out + r * geo.row_bytes;
-      if (true) {  // the default search, SIMD (quant/search.h)
+      const float* elem_w = importance;
+      if (weighting.magnitude) {
+        double sigma2 = 0;
+        for (int64_t c = 0; c < cols; ++c) sigma2 += static_cast<double>(x[c]) * x[c];
+        sigma2 /= static_cast<double>(cols);
+        for (int64_t c = 0; c < cols; ++c)
+          row_w[c] = (importance ? importance[c] : 1.f) *
+                     static_cast<float>(std::sqrt(sigma2 + static_cast<double>(x[c]) * x[c]));
+        elem_w = row_w.data();
+      }
+      ctx.row = r;
+      if (ctx.rank == nullptr) {  // the default search, SIMD (quant/search.h)
         search::RowStats rs;
-        row_fn(geo, x, importance, importance, cols, spec.search_grid, row_out, &rs);
+        row_fn(geo, x, elem_w, importance, cols, spec.search_grid, row_out, &rs);
         local.sum_sq_err += rs.sum_sq_err;
         local.sum_sq += rs.sum_sq;
         local.weighted_sq_err += rs.weighted_sq_err;
@@ -214,8 +261,9 @@ absl::StatusOr<double> QuantizeMatrix(const float* w, int64_t rows, int64_t cols
       for (int64_t gi = 0; gi < geo.n_groups; ++gi) {
         const int64_t begin = gi * geo.g;
         const int64_t n = std::min<int64_t>(geo.g, cols - begin);
-        QuantizeGroup(geo, x + begin, importance ? importance + begin : nullptr, n,
-                      spec.search_grid, q.data(), tmp.data(), row_out + gi * geo.group_bytes);
+        ctx.begin = begin;
+        QuantizeGroup(geo, x + begin, elem_w ? elem_w + begin : nullptr, n, spec.search_grid, ctx,
+                      q.data(), tmp.data(), row_out + gi * geo.group_bytes);
       }
       DequantizeRowRef(geo, row_out, cols, deq.data());
       for (int64_t c = 0; c < cols; ++c) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -44,6 +45,32 @@ struct QuantStats {
 absl::StatusOr<double> QuantizeMatrix(const float* w, int64_t rows, int64_t cols,
                                       const QuantSpec& spec, const float* importance,
                                       uint8_t* out, QuantStats* stats);
+
+// How QuantizeMatrixWeighted's scale search scores a candidate of one group.
+// The candidates are always QuantizeMatrix's (the plain RTN one, the
+// shrunken ones and their least-squares refits).
+struct QuantWeighting {
+  // [cols] non-negative per-input-channel weights, or null (all 1).
+  const float* importance = nullptr;
+  // Multiply the weight of element (r, c) by sqrt(sigma2_r + w[r, c]^2),
+  // sigma2_r = mean_c w[r, c]^2 (llama.cpp's use of an imatrix): within a
+  // channel, large weights count more. Used by the refits too.
+  bool magnitude = false;
+  // If set, candidates are ranked by rank(row, begin, d, n) instead of the
+  // weighted squared error, d = deq - w over the n values of the group that
+  // starts at column `begin` (e.g. the output error d^T E[x x^T] d). The
+  // refits stay weighted least squares. Called concurrently from OpenMP
+  // threads: must be thread-safe.
+  std::function<double(int64_t row, int64_t begin, const float* d, int64_t n)> rank;
+};
+
+// QuantizeMatrix with a QuantWeighting; QuantizeMatrix(..., importance, ...)
+// is QuantizeMatrixWeighted with {importance}. QuantStats::weighted_sq_err
+// uses the per-channel importance only.
+absl::StatusOr<double> QuantizeMatrixWeighted(const float* w, int64_t rows, int64_t cols,
+                                              const QuantSpec& spec,
+                                              const QuantWeighting& weighting, uint8_t* out,
+                                              QuantStats* stats);
 
 // Size of QuantizeMatrix's output for [rows, cols].
 absl::StatusOr<uint64_t> QuantizedBytes(const QuantSpec& spec, int64_t rows, int64_t cols);

@@ -220,8 +220,10 @@ TEST(CalibAwq, ScaleAndClipBeatRtn) {
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = 0; j < cols; ++j) ws[r * cols + j] = w[r * cols + j] * s.scale[j];
       ActivationModel scaled = act.Scaled(s.scale);
+      AwqOptions clip;  // AutoAWQ's clip search (off by default in glmq quantize)
+      clip.clip = true;
       std::vector<float> ratios =
-          AwqSearchClip(ws.data(), rows, cols, scaled, spec, {}).value();
+          AwqSearchClip(ws.data(), rows, cols, scaled, spec, clip).value();
       ASSERT_TRUE(ApplyClip(ws.data(), rows, cols, spec, ratios.data()).ok());
       std::vector<float> q = Rtn(spec, ws, rows, cols);
       for (int64_t r = 0; r < rows; ++r)
@@ -231,6 +233,73 @@ TEST(CalibAwq, ScaleAndClipBeatRtn) {
       EXPECT_LT(awq, 0.9 * rtn) << "encoding " << c.encoding << " group " << c.group;
       EXPECT_NEAR(s.loss_rtn * n, rtn * n, 1e-3 * rtn * n);
     }
+  }
+}
+
+// rtn's candidates ranked by the output error d^T G d of each group (AWQ's
+// final encoding) never lose to rtn's choice on that error, group by group,
+// and beat it overall on correlated activations.
+TEST(CalibAwq, RankByOutputErrorNeverLosesToRtnPerGroup) {
+  const int64_t rows = 48, cols = 256, n = 1024;
+  std::vector<float> x = MakeActivations(n, cols, 41);
+  std::vector<float> w = Randn(rows * cols, 42, 0.05f);
+  const ActivationModel act = ActivationModel::FromGram(Gram(x, n, cols, 1), cols).value();
+  for (const SpecCase& c : kSpecs) {
+    QuantSpec spec{c.encoding, c.group, 8};
+    GroupGeometry geo = GetGroupGeometry(c.encoding, c.group, cols).value();
+    std::vector<uint8_t> rtn_bytes(rows * geo.row_bytes), ranked_bytes(rows * geo.row_bytes);
+    ASSERT_TRUE(QuantizeMatrix(w.data(), rows, cols, spec, nullptr, rtn_bytes.data(), nullptr).ok());
+    QuantWeighting weighting;
+    weighting.rank = [&act](int64_t, int64_t begin, const float* d, int64_t len) {
+      return act.GroupError(d, begin, len);
+    };
+    ASSERT_TRUE(QuantizeMatrixWeighted(w.data(), rows, cols, spec, weighting, ranked_bytes.data(),
+                                       nullptr).ok());
+    const std::vector<float> rq = Decode(spec, rtn_bytes, rows, cols);
+    const std::vector<float> kq = Decode(spec, ranked_bytes, rows, cols);
+    double rtn_total = 0, ranked_total = 0;
+    std::vector<float> dr(geo.g), dk(geo.g);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t b = 0; b < cols; b += geo.g) {
+        const int64_t len = std::min<int64_t>(geo.g, cols - b);
+        for (int64_t i = 0; i < len; ++i) {
+          dr[i] = rq[r * cols + b + i] - w[r * cols + b + i];
+          dk[i] = kq[r * cols + b + i] - w[r * cols + b + i];
+        }
+        const double er = act.GroupError(dr.data(), b, len), ek = act.GroupError(dk.data(), b, len);
+        EXPECT_LE(ek, er * (1 + 1e-9) + 1e-15) << "row " << r << " group " << b;
+        rtn_total += er;
+        ranked_total += ek;
+      }
+    EXPECT_LT(ranked_total, rtn_total) << "encoding " << c.encoding << " group " << c.group;
+  }
+}
+
+// llama.cpp's imatrix weighting (E[x^2] * sqrt(sigma2 + w^2)) with a
+// uniform importance still beats plain absmax RTN on the weight error.
+TEST(CalibImatrix, MagnitudeWeightingIsAValidSearch) {
+  const int64_t rows = 32, cols = 256;
+  std::vector<float> w = Randn(rows * cols, 52, 0.05f);
+  std::vector<float> ones(cols, 1.f);
+  for (const SpecCase& c : kSpecs) {
+    QuantSpec spec{c.encoding, c.group, 8};
+    GroupGeometry geo = GetGroupGeometry(c.encoding, c.group, cols).value();
+    std::vector<uint8_t> bytes(rows * geo.row_bytes);
+    QuantWeighting weighting;
+    weighting.importance = ones.data();
+    weighting.magnitude = true;
+    QuantStats st;
+    ASSERT_TRUE(QuantizeMatrixWeighted(w.data(), rows, cols, spec, weighting, bytes.data(), &st)
+                    .ok());
+    const std::vector<float> q = Decode(spec, bytes, rows, cols);
+    const std::vector<float> plain = Rtn(spec, w, rows, cols);
+    double e = 0, e_plain = 0;
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      e += (q[i] - w[i]) * (q[i] - w[i]);
+      e_plain += (plain[i] - w[i]) * (plain[i] - w[i]);
+    }
+    EXPECT_NEAR(st.sum_sq_err, e, 1e-6 * e);
+    EXPECT_LT(e, e_plain) << "encoding " << c.encoding << " group " << c.group;
   }
 }
 

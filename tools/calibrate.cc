@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "convert/convert.h"
 #include "core/checksum.h"
+#include "core/dtype.h"
 #include "core/file.h"
 #include "core/progress.h"
 #include "core/status.h"
@@ -34,6 +35,8 @@ struct CalibrateArgs {
   int64_t samples = 512;
   bool no_xtx = false;
   int layers_per_pass = 0;  // 0 = all layers in one pass
+  std::string layers;       // "FIRST:END": record only these layers (benchmarks)
+  std::string tokenizer;    // HF folder to take the tokenizer from instead of the file's
   uint64_t seed = 1;
 };
 
@@ -50,6 +53,34 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> EmbeddedTokenizer(const GlmqFile& fil
   return t;
 }
 
+// The model's fingerprint (StatsMetadata.weights_xxh64), 0 if the tensor
+// is not stored as f32/bf16/f16.
+absl::StatusOr<uint64_t> Fingerprint(const WeightSource& src) {
+  GLMQ_ASSIGN_OR_RETURN(StoredTensor t, src.Find(kFingerprintWeight));
+  int64_t n = 1;
+  for (int64_t d : t.shape) n *= d;
+  DType dt;
+  if (t.encoding == pb::ENCODING_F32) dt = DType::kF32;
+  else if (t.encoding == pb::ENCODING_BF16) dt = DType::kBF16;
+  else if (t.encoding == pb::ENCODING_F16) dt = DType::kF16;
+  else return 0;
+  std::vector<float> v(static_cast<size_t>(n));
+  ConvertToF32(dt, t.data, v.data(), n);
+  return WeightsFingerprint(v);
+}
+
+// "FIRST:END" -> [first, end) within [0, n_layers].
+absl::Status ParseLayers(const std::string& s, int n_layers, int* first, int* end) {
+  *first = 0;
+  *end = n_layers;
+  if (s.empty()) return absl::OkStatus();
+  if (std::sscanf(s.c_str(), "%d:%d", first, end) != 2 || *first < 0 || *end > n_layers ||
+      *first >= *end)
+    return absl::InvalidArgumentError(
+        absl::StrCat("--layers '", s, "' (want FIRST:END within 0:", n_layers, ")"));
+  return absl::OkStatus();
+}
+
 // Window starts: `n` windows of `ctx` spread evenly over the text's
 // complete windows (all of them when n is 0 or too large).
 std::vector<int64_t> WindowStarts(int64_t n_tokens, int64_t ctx, int64_t n) {
@@ -63,7 +94,13 @@ std::vector<int64_t> WindowStarts(int64_t n_tokens, int64_t ctx, int64_t n) {
 absl::Status RunCalibrate(const CalibrateArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src, GlmqWeightSource::Open(a.model));
   const uint64_t model_xxh64 = src->file().metadata_xxh64();
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, EmbeddedTokenizer(src->file()));
+  GLMQ_ASSIGN_OR_RETURN(const uint64_t weights_xxh64, Fingerprint(*src));
+  std::unique_ptr<Tokenizer> tok;
+  if (a.tokenizer.empty()) {
+    GLMQ_ASSIGN_OR_RETURN(tok, EmbeddedTokenizer(src->file()));
+  } else {
+    GLMQ_ASSIGN_OR_RETURN(tok, Tokenizer::FromDir(a.tokenizer));
+  }
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(std::move(src)));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
   const std::vector<int32_t> ids = tok->Encode(text, /*allow_special=*/false);
@@ -73,13 +110,18 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
     return absl::InvalidArgumentError(absl::StrCat(a.text, ": ", ids.size(),
                                                    " tokens, fewer than one window of ", a.ctx));
   const int n_layers = static_cast<int>(model->hparams().n_layers());
-  const int per_pass = a.layers_per_pass > 0 ? a.layers_per_pass : n_layers;
-  const int passes = (n_layers + per_pass - 1) / per_pass;
+  int first = 0, end = n_layers;
+  GLMQ_RETURN_IF_ERROR(ParseLayers(a.layers, n_layers, &first, &end));
+  const int per_pass = a.layers_per_pass > 0 ? a.layers_per_pass : end - first;
+  const int passes = (end - first + per_pass - 1) / per_pass;
 
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<StatsWriter> writer, StatsWriter::Create(a.output));
   calib::pb::StatsMetadata& meta = writer->metadata();
   meta.set_model_path(a.model);
   meta.set_model_xxh64(model_xxh64);
+  meta.set_weights_xxh64(weights_xxh64);
+  meta.set_first_layer(first);
+  meta.set_end_layer(end);
   meta.set_data_name(std::filesystem::path(a.text).filename().string());
   meta.set_data_xxh64(XxHash64(text));
   meta.set_n_windows(static_cast<int64_t>(starts.size()));
@@ -97,9 +139,9 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
     so.collect_xtx = !a.no_xtx;
     so.max_samples = a.samples;
     so.seed = a.seed;
-    so.first_layer = pass * per_pass;
-    so.end_layer = std::min(n_layers, (pass + 1) * per_pass);
-    so.include_output = pass == passes - 1;
+    so.first_layer = first + pass * per_pass;
+    so.end_layer = std::min(end, first + (pass + 1) * per_pass);
+    so.include_output = pass == passes - 1 && end == n_layers;
     StatsCollector collector(so);
     SessionOptions sopt;
     sopt.max_context = a.ctx;
@@ -135,6 +177,12 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--layers-per-pass", a->layers_per_pass,
                   "record K layers per pass over the text (bounds memory; 0 = all at once)");
   sub->add_option("--seed", a->seed, "seed of the activation sample");
+  sub->add_option("--tokenizer", a->tokenizer,
+                  "HF folder whose tokenizer to use (for a .glmq without one, e.g. glmq synth "
+                  "output; its ids must be < the model's vocabulary)");
+  sub->add_option("--layers", a->layers,
+                  "FIRST:END: record only layers [FIRST, END) (the rest are quantized with rtn; "
+                  "for benchmarks)");
   return [a] { return RunCalibrate(*a); };
 }
 

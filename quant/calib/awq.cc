@@ -6,6 +6,7 @@
 #include "core/status.h"
 #include "quant/calib/group_fit.h"
 #include "quant/encodings.h"
+#include "quant/reference.h"
 
 namespace glmq::calib {
 namespace {
@@ -42,6 +43,15 @@ absl::Status FakeQuantize(const float* w, int64_t rows, int64_t cols, const Quan
                           float* out) {
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo,
                         GetGroupGeometry(spec.encoding, spec.group_size, cols));
+  if (spec.search_grid > 0) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(rows) * geo.row_bytes);
+    GLMQ_RETURN_IF_ERROR(
+        QuantizeMatrix(w, rows, cols, spec, nullptr, bytes.data(), nullptr).status());
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+      DequantizeRowRef(geo, bytes.data() + r * geo.row_bytes, cols, out + r * cols);
+    return absl::OkStatus();
+  }
   const EncodingTraits& t = *geo.traits;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {

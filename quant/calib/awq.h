@@ -16,19 +16,29 @@
 namespace glmq::calib {
 
 struct AwqOptions {
-  int scale_grid = 20;       // alpha in {0, 1/20, ..., 19/20} (alpha = 0 is RTN)
+  int scale_grid = 20;       // alpha in {0, 1/20, ..., 19/20} (alpha = 0 is no scaling)
   int clip_grid = 20;        // shrink steps of 1/clip_grid ...
   double max_shrink = 0.5;   // ... down to 1 - max_shrink (exclusive), as AutoAWQ
-  bool clip = true;
-  // Final encoding of the scaled (and clipped) weights: plain RTN, exactly
-  // the candidate the clip search evaluated (false, AutoAWQ), or
-  // QuantizeMatrix's scale search weighted by E[(x/s)_j^2] (true). Measured
-  // on the fixtures in docs/calibration-results.md.
+  // AutoAWQ's per-group clip search (clamp, then plain RTN). Off by default:
+  // rank_by_output below searches rtn's candidate set instead.
+  bool clip = false;
+  // The quantizer inside the scale search and of the final encoding: rtn's
+  // (QuantizeMatrix with the QuantSpec's scale search; alpha = 0 is then
+  // exactly rtn) when true, plain absmax RTN (AutoAWQ) when false.
+  bool searched_rtn = true;
+  // Final encoding: each group's candidates (those of rtn's scale search and
+  // their refits) ranked by the output error E[(x_g . d_g)^2] on the scaled
+  // calibration input instead of the weight error. Since rtn's own choice is
+  // among them, no group's output error exceeds rtn's on the scaled weights.
+  bool rank_by_output = true;
+  // Older variant (docs/calibration-results.md): rank by the diagonal
+  // E[(x/s)_j^2] only. Ignored when rank_by_output.
   bool final_search = false;
 };
 
-// Round-to-nearest fake quantization (QuantizeRowRef's rule: quantize, then
-// decode) of w [rows, cols] into out [rows, cols]. spec.search_grid ignored.
+// Fake quantization (quantize, then decode) of w [rows, cols] into out
+// [rows, cols]: QuantizeRowRef's RTN rule for spec.search_grid == 0, else
+// QuantizeMatrix's scale search (rtn).
 absl::Status FakeQuantize(const float* w, int64_t rows, int64_t cols, const QuantSpec& spec,
                           float* out);
 

@@ -32,7 +32,9 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
   for (int i = 0; i < hp.n_layers(); ++i) {
     const std::string p = absl::StrCat("blk.", i, ".");
     std::optional<QuantSpec> s = spec(p + "attn_qkv.weight");
-    if (!s) {
+    // Layers left out of the statistics (glmq calibrate --layers) stay rtn.
+    absl::StatusOr<std::shared_ptr<const InputStats>> probe = stats(p + "attn_qkv.weight");
+    if (!s || absl::IsNotFound(probe.status())) {
       plan.blocks.emplace_back();
       continue;
     }
@@ -52,7 +54,7 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
     BlockInputs in{&a_qkv, &a_ctx, &a_ffn, &a_down, MeanAbs(*s_qkv), MeanAbs(*s_ctx),
                    MeanAbs(*s_ffn), MeanAbs(*s_down)};
     QuantSpec qs = *s;
-    qs.search_grid = 0;
+    if (!options.searched_rtn) qs.search_grid = 0;
     auto scales = AwqSearchBlock(d, t, in, qs, options);
     if (!scales.ok()) return Annotate(scales.status(), absl::StrCat("AWQ block ", i));
     for (const char* role : kBlockRoles) {
@@ -63,12 +65,12 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
     if (on_layer) on_layer(i);
   }
   std::optional<QuantSpec> so = spec("output.weight");
-  if (so && !hp.tied_embeddings()) {
+  if (so && !hp.tied_embeddings() && !absl::IsNotFound(stats("output.weight").status())) {
     GLMQ_ASSIGN_OR_RETURN(std::vector<float> w, weights("output.weight"));
     GLMQ_ASSIGN_OR_RETURN(auto s_out, stats("output.weight"));
     GLMQ_ASSIGN_OR_RETURN(ActivationModel a_out, ActivationModelFor(*s_out));
     QuantSpec qs = *so;
-    qs.search_grid = 0;
+    if (!options.searched_rtn) qs.search_grid = 0;
     const int64_t cols = hp.hidden_size(), rows = static_cast<int64_t>(w.size()) / cols;
     GLMQ_ASSIGN_OR_RETURN(AwqScaleResult r, AwqSearchScale(w.data(), rows, cols, a_out,
                                                            MeanAbs(*s_out), qs, options));
@@ -107,21 +109,29 @@ absl::Status AwqMethod::BeginTensor(const TensorQuantJob& job) {
 absl::Status AwqMethod::QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
                                      int64_t n_rows, uint8_t* out, QuantStats* stats) {
   QuantSpec spec = job.spec;
-  spec.search_grid = 0;
+  if (!options_.searched_rtn) spec.search_grid = 0;
   std::vector<float> clipped(w, w + n_rows * job.cols);
   if (act_ && options_.clip) {
+    QuantSpec plain = spec;
+    plain.search_grid = 0;
     GLMQ_ASSIGN_OR_RETURN(std::vector<float> ratios,
-                          AwqSearchClip(w, n_rows, job.cols, *act_, spec, options_));
-    GLMQ_RETURN_IF_ERROR(ApplyClip(clipped.data(), n_rows, job.cols, spec, ratios.data()));
+                          AwqSearchClip(w, n_rows, job.cols, *act_, plain, options_));
+    GLMQ_RETURN_IF_ERROR(ApplyClip(clipped.data(), n_rows, job.cols, plain, ratios.data()));
   }
+  QuantWeighting weighting;
   std::vector<float> importance;
-  if (act_ && options_.final_search) {
+  if (act_ && options_.rank_by_output) {
+    const ActivationModel* act = &*act_;
+    weighting.rank = [act](int64_t, int64_t begin, const float* d, int64_t n) {
+      return act->GroupError(d, begin, n);
+    };
+  } else if (act_ && options_.final_search) {
     spec.search_grid = job.spec.search_grid;
     importance = act_->Diagonal();
+    weighting.importance = importance.data();
   }
   absl::StatusOr<double> nmse =
-      QuantizeMatrix(clipped.data(), n_rows, job.cols, spec,
-                     importance.empty() ? nullptr : importance.data(), out, nullptr);
+      QuantizeMatrixWeighted(clipped.data(), n_rows, job.cols, spec, weighting, out, nullptr);
   if (!nmse.ok()) return Annotate(nmse.status(), job.entry->name());
   return AddQuantStats(w, n_rows, job.cols, spec, out, stats);
 }
@@ -132,6 +142,8 @@ void AwqMethod::Describe(pb::CalibrationInfo* info) const {
   (*info->mutable_params())["clip_grid"] = options_.clip ? options_.clip_grid : 0;
   (*info->mutable_params())["max_shrink"] = options_.max_shrink;
   (*info->mutable_params())["final_search"] = options_.final_search ? 1 : 0;
+  (*info->mutable_params())["searched_rtn"] = options_.searched_rtn ? 1 : 0;
+  (*info->mutable_params())["rank_by_output"] = options_.rank_by_output ? 1 : 0;
 }
 
 }  // namespace glmq::calib

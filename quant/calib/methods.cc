@@ -87,14 +87,57 @@ std::unique_ptr<QuantMethod> MakeGptqMethod(StatsFn stats, GptqOptions options) 
   return std::make_unique<GptqMethod>(std::move(stats), options);
 }
 
-std::unique_ptr<QuantMethod> MakeImatrixMethod(StatsFn stats, int search_grid) {
-  ImportanceFn fn = [stats](const pb::TensorEntry& e)
-      -> absl::StatusOr<std::optional<std::vector<float>>> {
-    GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const InputStats> s, stats(e.name()));
-    GLMQ_ASSIGN_OR_RETURN(std::vector<float> imp, ImatrixImportance(s->sum_x2, s->count));
-    return std::optional<std::vector<float>>(std::move(imp));
-  };
-  return MakeRtnMethod(search_grid, std::move(fn));
+namespace {
+
+// imatrix as llama.cpp uses it: rtn's candidates, each scored by the squared
+// error weighted by E[x_j^2] * sqrt(sigma2_row + w^2) (QuantWeighting).
+class ImatrixMethod : public QuantMethod {
+ public:
+  ImatrixMethod(StatsFn stats, int search_grid, bool magnitude)
+      : stats_(std::move(stats)), search_grid_(search_grid), magnitude_(magnitude) {}
+  absl::string_view name() const override { return "imatrix"; }
+  absl::Status BeginTensor(const TensorQuantJob& job) override {
+    GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const InputStats> s, stats_(job.entry->name()));
+    auto imp = ImatrixImportance(s->sum_x2, s->count);
+    if (!imp.ok()) return Annotate(imp.status(), job.entry->name());
+    if (static_cast<int64_t>(imp->size()) != job.cols)
+      return absl::InvalidArgumentError(absl::StrCat(job.entry->name(), ": statistics of ",
+                                                     imp->size(), " channels for ", job.cols,
+                                                     " columns"));
+    importance_ = std::move(*imp);
+    return absl::OkStatus();
+  }
+  absl::Status QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
+                            int64_t n_rows, uint8_t* out, QuantStats* stats) override {
+    QuantSpec spec = job.spec;
+    if (search_grid_ >= 0) spec.search_grid = search_grid_;
+    QuantWeighting weighting;
+    weighting.importance = importance_.data();
+    weighting.magnitude = magnitude_;
+    QuantStats chunk;
+    absl::StatusOr<double> nmse =
+        QuantizeMatrixWeighted(w, n_rows, job.cols, spec, weighting, out, &chunk);
+    if (!nmse.ok())
+      return Annotate(nmse.status(), absl::StrCat(job.entry->name(), " rows from ", row_begin));
+    stats->Add(chunk);
+    return absl::OkStatus();
+  }
+  void Describe(pb::CalibrationInfo* info) const override {
+    info->set_method("imatrix");
+    (*info->mutable_params())["magnitude"] = magnitude_ ? 1 : 0;
+  }
+
+ private:
+  StatsFn stats_;
+  int search_grid_;
+  bool magnitude_;
+  std::vector<float> importance_;
+};
+
+}  // namespace
+
+std::unique_ptr<QuantMethod> MakeImatrixMethod(StatsFn stats, int search_grid, bool magnitude) {
+  return std::make_unique<ImatrixMethod>(std::move(stats), search_grid, magnitude);
 }
 
 }  // namespace glmq::calib

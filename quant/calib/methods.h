@@ -30,9 +30,11 @@ using WeightFn = std::function<absl::StatusOr<std::vector<float>>(const std::str
 // The encoding a tensor will get, or nullopt if it stays unquantized.
 using SpecFn = std::function<std::optional<QuantSpec>(const std::string& name)>;
 
-// imatrix: RTN with the importance-weighted scale search of QuantizeMatrix,
-// importance = E[x^2] per input channel.
-std::unique_ptr<QuantMethod> MakeImatrixMethod(StatsFn stats, int search_grid = -1);
+// imatrix: rtn's scale search with each element's squared error weighted by
+// E[x_j^2] (importance of input channel j) times sqrt(sigma2_row + w^2) when
+// `magnitude` (llama.cpp's weighting), else by E[x_j^2] alone.
+std::unique_ptr<QuantMethod> MakeImatrixMethod(StatsFn stats, int search_grid = -1,
+                                               bool magnitude = true);
 
 // GPTQ with H = 2 X^T X / n from the statistics (needs X^T X).
 std::unique_ptr<QuantMethod> MakeGptqMethod(StatsFn stats, GptqOptions options);

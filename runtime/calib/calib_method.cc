@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "runtime/calib/stats_file.h"
@@ -68,6 +69,31 @@ class AwqAdapter : public calib::AwqMethod {
   }
 };
 
+// The statistics must come from this model: same weights (fingerprint,
+// when recorded) and every record's layer and width as the model's.
+absl::Status CheckStatsMatchModel(const StatsFile& file, const pb::HParams& hp,
+                                  const calib::WeightFn& weights) {
+  const calib::pb::StatsMetadata& m = file.metadata();
+  for (const calib::pb::InputRecord& r : m.inputs()) {
+    int64_t want = hp.hidden_size();
+    if (absl::EndsWith(r.weight(), "attn_output.weight")) want = hp.n_heads() * hp.head_dim();
+    if (absl::EndsWith(r.weight(), "ffn_down.weight")) want = hp.ffn_hidden_size();
+    if (r.layer() >= hp.n_layers() || r.cols() != want)
+      return absl::FailedPreconditionError(absl::StrCat(
+          file.path(), ": statistics for ", r.weight(), " (layer ", r.layer(), ", ", r.cols(),
+          " channels) do not fit this model (", hp.n_layers(), " layers, ", want,
+          " channels): it was calibrated on ", m.model_path()));
+  }
+  if (m.weights_xxh64() != 0) {
+    GLMQ_ASSIGN_OR_RETURN(std::vector<float> w, weights(kFingerprintWeight));
+    if (WeightsFingerprint(w) != m.weights_xxh64())
+      return absl::FailedPreconditionError(absl::StrCat(
+          file.path(), ": calibrated on a different model (", m.model_path(), "): ",
+          kFingerprintWeight, " differs"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
@@ -75,6 +101,7 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
     const calib::SpecFn& spec) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<StatsFile> opened, StatsFile::Open(o.stats_path));
   std::shared_ptr<StatsFile> file = std::move(opened);
+  GLMQ_RETURN_IF_ERROR(CheckStatsMatchModel(*file, hp, weights));
   // One record in memory at a time is enough for every method (tensors are
   // processed one by one); AWQ's block search asks for four in a row.
   auto cache = std::make_shared<absl::flat_hash_map<std::string, std::shared_ptr<const InputStats>>>();
@@ -92,7 +119,7 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
   };
   std::unique_ptr<QuantMethod> inner;
   if (o.method == "imatrix") {
-    inner = calib::MakeImatrixMethod(stats, o.search_grid);
+    inner = calib::MakeImatrixMethod(stats, o.search_grid, o.imatrix_magnitude);
   } else if (o.method == "gptq") {
     if (!file->metadata().has_xtx())
       return absl::FailedPreconditionError(

@@ -16,6 +16,7 @@ struct CalibMethodOptions {
   std::string method;      // imatrix | awq | gptq
   std::string stats_path;  // glmq calibrate output
   int search_grid = -1;    // imatrix: QuantSpec.search_grid override
+  bool imatrix_magnitude = true;  // imatrix: llama.cpp's sqrt(sigma2 + w^2) factor
   calib::GptqOptions gptq;
   calib::AwqOptions awq;
 };

@@ -7,6 +7,11 @@
 #include "core/status.h"
 
 namespace glmq {
+
+uint64_t WeightsFingerprint(const std::vector<float>& values) {
+  return XxHash64(values.data(), values.size() * sizeof(float));
+}
+
 namespace {
 
 constexpr char kMagic[8] = {'G', 'L', 'M', 'Q', 'C', 'A', 'L', 'B'};

@@ -23,6 +23,12 @@ namespace glmq {
 
 inline constexpr uint32_t kStatsFileVersion = 1;
 
+// The tensor whose values identify the calibrated model
+// (StatsMetadata.weights_xxh64).
+inline constexpr const char* kFingerprintWeight = "blk.0.attn_qkv.weight";
+// XXH64 of the f32 values' little-endian bytes.
+uint64_t WeightsFingerprint(const std::vector<float>& values);
+
 // Streams InputStats to a file. Not thread-safe.
 class StatsWriter {
  public:
