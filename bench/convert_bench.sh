@@ -15,6 +15,8 @@
 #   LAYERS=N     scaled variant when synthesizing.
 #   WRITE_GB=G   size of the write and copy tests (default 4).
 #   KEEP_GOING=1 skip steps 1-3 (only time the convert).
+# "File system inputs/outputs" (512-byte blocks) show whether the shards
+# were read from disk once (~36.7M blocks for 18.8 GB) or more.
 set -euo pipefail
 GLMQ=${1:?glmq binary}
 CONFIG=${2:-$(dirname "$0")/../../shared/reference/configs/glm-4-9b-chat.json}
@@ -67,7 +69,7 @@ if [[ -z "${KEEP_GOING:-}" ]]; then
 fi
 evict "${SHARDS[@]}" "$MODEL"
 /usr/bin/time -v "$GLMQ" convert "$HF" -o "$MODEL" 2> "$WORK/time.txt" || { cat "$WORK/time.txt"; exit 1; }
-grep -E 'wrote|Elapsed|Maximum resident|Percent of CPU' "$WORK/time.txt"
+grep -E 'wrote|Elapsed|Maximum resident|Percent of CPU|File system (in|out)puts' "$WORK/time.txt"
 WALL=$(grep Elapsed "$WORK/time.txt" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
 RSS=$(grep 'Maximum resident' "$WORK/time.txt" | awk '{print $NF}')
 printf 'convert: %.1f s wall, %.2f GB/s, max RSS %.0f MiB' \
