@@ -150,6 +150,7 @@ TEST(QuantizeCli, QuantizedGlmqInput) {
   // Quantizing it again to another encoding/group: a clear error naming
   // the file and the first tensor concerned; nothing written.
   const std::string dst = TmpPath("requant.glmq");
+  std::remove(dst.c_str());  // a previous run's copy would hide a half-written output
   EXPECT_EQ(Glmq("quantize " + q8 + " -o " + dst + " --scheme int4-g128", &out), 1);
   EXPECT_THAT(out, ::testing::HasSubstr(q8 + ": tensor 'token_embd.weight' is already quantized "
                                         "(q8 g32); re-quantizing it to q8 g128"));
@@ -185,6 +186,7 @@ TEST(QuantizeCli, QuantizedGlmqInput) {
                      "/fixtures/text/valid.txt --windows 2 --ctx 64 -o " + stats, &out),
             0) << out;
   EXPECT_TRUE(std::ifstream(stats).good());
+  for (const std::string& p : {q8, dst, deq, stats}) std::remove(p.c_str());
 }
 
 }  // namespace
