@@ -69,7 +69,9 @@ absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_t
   if (traits->quantized) {
     QuantWeightView q{w.encoding, w.group_size, w.rows, w.cols,
                       static_cast<const uint8_t*>(w.data), w.size};
-    QuantMatMul(q, x, n_tokens, y);
+    // Same rule as the dense path: small products run on the calling thread.
+    const bool parallel = w.rows * w.cols * n_tokens >= kMinParallelMacs;
+    QuantMatMul(q, x, n_tokens, y, parallel ? n_threads_ : 1);
     return absl::OkStatus();
   }
 #endif

@@ -3,6 +3,8 @@
 // active SIMD level (scalar when the group geometry is not SIMD-friendly).
 #include "runtime/qkernels/qmatmul.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -35,7 +37,7 @@ SimdLevel Usable(SimdLevel want) {
 }  // namespace
 
 SimdLevel QuantMatMulAtLevel(SimdLevel level, const QuantWeightView& w, const float* x,
-                             int64_t n_tokens, float* y) {
+                             int64_t n_tokens, float* y, int n_threads) {
   if (n_tokens <= 0) return SimdLevel::kScalar;
   if (!ValidateQuantWeight(w).ok()) {
     std::fill(y, y + n_tokens * std::max<int64_t>(w.rows, 0),
@@ -52,14 +54,16 @@ SimdLevel QuantMatMulAtLevel(SimdLevel level, const QuantWeightView& w, const fl
   constexpr int64_t kRowChunk = 16;
   const int64_t n_chunks = (w.rows + kRowChunk - 1) / kRowChunk;
   const qk::ActQ& a = act;
-#pragma omp parallel for schedule(static) if (n_chunks > 1)
+  if (n_threads <= 0) n_threads = omp_get_max_threads();
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_chunks > 1 && n_threads > 1)
   for (int64_t c = 0; c < n_chunks; ++c)
     kernel(w, geo, a, c * kRowChunk, std::min(w.rows, (c + 1) * kRowChunk), y);
   return level;
 }
 
-void QuantMatMul(const QuantWeightView& w, const float* x, int64_t n_tokens, float* y) {
-  QuantMatMulAtLevel(ActiveSimdLevel(), w, x, n_tokens, y);
+void QuantMatMul(const QuantWeightView& w, const float* x, int64_t n_tokens, float* y,
+                 int n_threads) {
+  QuantMatMulAtLevel(ActiveSimdLevel(), w, x, n_tokens, y, n_threads);
 }
 
 }  // namespace glmq

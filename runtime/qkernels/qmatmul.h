@@ -24,11 +24,13 @@ struct QuantWeightView {
 };
 
 // y[t, r] = sum_c W[r, c] * x[t, c] for t < n_tokens, r < rows.
-// x: [n_tokens, cols] f32, y: [n_tokens, rows] f32. Uses OpenMP over rows.
+// x: [n_tokens, cols] f32, y: [n_tokens, rows] f32. Uses OpenMP over rows
+// with n_threads threads (0: OpenMP's default; 1: no parallel region).
 // x is quantized per token to int8 in blocks of 32 (f32 scale); products
 // are int32 per block, scaled and summed in f32 (qmatmul_internal.h).
 // Precondition: ValidateQuantWeight(w) is OK (else y is filled with NaN).
-void QuantMatMul(const QuantWeightView& w, const float* x, int64_t n_tokens, float* y);
+void QuantMatMul(const QuantWeightView& w, const float* x, int64_t n_tokens, float* y,
+                 int n_threads = 0);
 
 // Checks encoding, group size and that size == rows * row bytes; the
 // runtime calls it once per weight at load time.
@@ -38,6 +40,6 @@ absl::Status ValidateQuantWeight(const QuantWeightView& w);
 // CPU lacks falls back to the best one it has below it; kAvx512 needs
 // AVX-512 VNNI. Returns the level that ran.
 SimdLevel QuantMatMulAtLevel(SimdLevel level, const QuantWeightView& w, const float* x,
-                             int64_t n_tokens, float* y);
+                             int64_t n_tokens, float* y, int n_threads = 0);
 
 }  // namespace glmq
