@@ -3,6 +3,8 @@
 // convert and calibrate a fixture, KL divergence through `glmq eval kld`.
 #pragma once
 
+#include "tests/cli_util.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,15 +34,9 @@ inline std::string Dir() {
 // Runs the glmq binary; returns the exit code, stdout (+ stderr if
 // `with_stderr`) in *out.
 inline int Glmq(const std::string& args, std::string* out, bool with_stderr = true) {
-  const std::string cmd = std::string(GLMQ_BINARY_DIR) + "/tools/glmq " + args +
-                          (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  out->clear();
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out->append(buf, n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  glmq::testing::CliResult r = glmq::testing::RunGlmqCommand(args, with_stderr);
+  *out = std::move(r.output);
+  return r.exit_code;
 }
 
 // The first `bytes` bytes of a fixture text, cut after a blank line.

@@ -1,6 +1,10 @@
 // Runs the real `glmq` binary from a test: exit code and merged output.
-// Tests that use it get GLMQ_CLI from tests/CMakeLists (glmq_cli_test).
+// GLMQ_CLI: the binary's path (a compile definition); default: the build tree's.
 #pragma once
+
+#ifndef GLMQ_CLI
+#define GLMQ_CLI GLMQ_BINARY_DIR "/tools/glmq"
+#endif
 
 #include <sys/wait.h>
 
@@ -14,9 +18,11 @@ struct CliResult {
   std::string output;  // stdout then stderr, interleaved as written
 };
 
-inline CliResult RunGlmq(const std::string& args) {
+// Runs `glmq ARGS`, with stderr merged into the output or discarded.
+inline CliResult RunGlmqCommand(const std::string& args, bool with_stderr) {
   CliResult r;
-  const std::string cmd = std::string(GLMQ_CLI) + " " + args + " 2>&1";
+  const std::string cmd =
+      std::string(GLMQ_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
@@ -27,9 +33,9 @@ inline CliResult RunGlmq(const std::string& args) {
   return r;
 }
 
-// stdout only (stderr discarded), for machine-readable output (--json, --csv).
-inline CliResult RunGlmqStdout(const std::string& args) {
-  return RunGlmq(args + " 2>/dev/null");
-}
+inline CliResult RunGlmq(const std::string& args) { return RunGlmqCommand(args, true); }
+
+// stdout only, for machine-readable output (--json, --csv).
+inline CliResult RunGlmqStdout(const std::string& args) { return RunGlmqCommand(args, false); }
 
 }  // namespace glmq::testing

@@ -15,6 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/cli_util.h"
 #include "convert/source.h"
 #include "format/reader.h"
 #include "quant/dequantize.h"
@@ -34,14 +35,9 @@ std::string TmpPath(const std::string& name) {
 
 // Runs the glmq binary; returns the exit code, stderr+stdout in *out.
 int Glmq(const std::string& args, std::string* out) {
-  const std::string cmd = std::string(GLMQ_BINARY_DIR) + "/tools/glmq " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  out->clear();
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out->append(buf, n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ::glmq::testing::CliResult r = ::glmq::testing::RunGlmq(args);
+  *out = std::move(r.output);
+  return r.exit_code;
 }
 
 TEST(QuantizeCli, BadSchemeAndPatternAreClearErrors) {
