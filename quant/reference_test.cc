@@ -175,6 +175,34 @@ TEST(Errors, BadInputsAreStatuses) {
   EXPECT_TRUE(DequantizeTensor(e, absl::MakeSpan(q.data(), 68), 1, 2, out.data()).ok());
 }
 
+TEST(Errors, FirstOutOfRangeRowIsNamed) {
+  // Many rows so that OpenMP threads meet bad rows out of order.
+  const int64_t rows = 512, cols = 64;
+  std::vector<float> w(rows * cols, 0.01f);
+  std::vector<uint8_t> q(rows * 2 * cols);  // room for any encoding's row bytes
+  w[400 * cols + 3] = INFINITY;
+  w[77 * cols + 60] = -7e4f;  // beyond f16 max (65504)
+  w[300 * cols] = NAN;
+  for (const pb::Encoding enc : {pb::ENCODING_Q8_SYM, pb::ENCODING_Q4_ASYM}) {
+    absl::StatusOr<double> r = QuantizeMatrix(w.data(), rows, cols, {enc, 32, 8}, nullptr,
+                                              q.data(), nullptr);
+    ASSERT_FALSE(r.ok());
+    EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("row 77 holds"));
+  }
+  QuantWeighting magnitude;
+  magnitude.magnitude = true;
+  absl::StatusOr<double> r = QuantizeMatrixWeighted(w.data(), rows, cols,
+                                                    {pb::ENCODING_Q4_SYM, 32, 8}, magnitude,
+                                                    q.data(), nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("row 77 holds"));
+  w[77 * cols + 60] = 6e4f;  // in range again: the NaN at row 300 is next
+  r = QuantizeMatrix(w.data(), rows, cols, {pb::ENCODING_Q8_SYM, 32, 8}, nullptr, q.data(),
+                     nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("row 300 holds"));
+}
+
 TEST(Dequantize, PlainEncodingsConvert) {
   pb::TensorEntry e;
   e.set_encoding(pb::ENCODING_BF16);
