@@ -51,13 +51,9 @@ class QuantMethod {
   virtual void Describe(pb::CalibrationInfo* info) const { info->set_method(std::string(name())); }
 };
 
-// Per-input-channel importance of a tensor ([cols] values), or nullopt for
-// none (plain MSE). imatrix plugs in here.
-using ImportanceFn =
-    std::function<absl::StatusOr<std::optional<std::vector<float>>>(const pb::TensorEntry&)>;
-
 // Round-to-nearest with the per-group scale search of QuantizeMatrix.
 // `search_grid` overrides QuantSpec.search_grid (-1 keeps it).
-std::unique_ptr<QuantMethod> MakeRtnMethod(int search_grid = -1, ImportanceFn importance = {});
+// Importance-weighted variants: quant/calib/methods.h (imatrix, AWQ, GPTQ).
+std::unique_ptr<QuantMethod> MakeRtnMethod(int search_grid = -1);
 
 }  // namespace glmq

@@ -51,6 +51,18 @@ struct ScalarPasses {
                          bool has_min, int8_t* q);
 };
 
+// Range and Eval of every kernel set K (the scalar one and the SIMD ones run
+// single groups through the scalar spec); K adds ToF16/ToF32/FindKey/Final.
+struct ScalarRangeEval {
+  static GroupRange Range(const float* x, const float* w, int64_t n, bool has_min) {
+    return ScalarPasses::Range(x, w, n, has_min);
+  }
+  template <bool kMin, bool kW>
+  static EvalSums Eval(const float* x, const float* w, int64_t n, const CandidateF& c) {
+    return ScalarPasses::Eval(x, kW ? w : nullptr, n, c, kMin);
+  }
+};
+
 namespace impl {
 
 constexpr float kF16Max = 65504.f;

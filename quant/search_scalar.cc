@@ -24,20 +24,13 @@ float Tree(const float* l) {
   return c[0] + c[1];
 }
 
-struct ScalarK {
+struct ScalarK : ScalarRangeEval {
   static uint16_t ToF16(float v) { return F32ToF16(v); }
   static float ToF32(uint16_t h) { return F16ToF32(h); }
   static int FindKey(const uint32_t* keys, int n, uint32_t key) {
     for (int i = 0; i < n; ++i)
       if (keys[i] == key) return i;
     return -1;
-  }
-  static GroupRange Range(const float* x, const float* w, int64_t n, bool has_min) {
-    return ScalarPasses::Range(x, w, n, has_min);
-  }
-  template <bool kMin, bool kW>
-  static EvalSums Eval(const float* x, const float* w, int64_t n, const CandidateF& c) {
-    return ScalarPasses::Eval(x, kW ? w : nullptr, n, c, kMin);
   }
   static FinalSums Final(const float* x, const float* imp, int64_t n, const CandidateF& c,
                          bool has_min, int8_t* q) {

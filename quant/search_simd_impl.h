@@ -17,7 +17,7 @@
 namespace glmq::search::simd {
 
 template <class V>
-struct Passes {
+struct Passes : ScalarRangeEval {
   using T = typename V::T;
 
   static uint16_t ToF16(float v) {
@@ -26,15 +26,9 @@ struct Passes {
   static float ToF32(uint16_t h) { return _cvtsh_ss(h); }
   static int FindKey(const uint32_t* keys, int n, uint32_t key) { return V::FindKey(keys, n, key); }
 
-  // Single groups (the ragged last group of a row) run the scalar spec;
-  // full groups go through the lane-parallel batch (search_batch_impl.h).
-  static GroupRange Range(const float* x, const float* w, int64_t n, bool has_min) {
-    return ScalarPasses::Range(x, w, n, has_min);
-  }
-  template <bool kMin, bool kW>
-  static EvalSums Eval(const float* x, const float* w, int64_t n, const CandidateF& c) {
-    return ScalarPasses::Eval(x, kW ? w : nullptr, n, c, kMin);
-  }
+  // Single groups (the ragged last group of a row) take Range and Eval from
+  // the scalar spec (ScalarRangeEval); full groups go through the
+  // lane-parallel batch (search_batch_impl.h).
 
   static FinalSums Final(const float* x, const float* imp, int64_t n, const CandidateF& c,
                          bool has_min, int8_t* q) {
