@@ -9,6 +9,7 @@
 #include "convert/hf_config.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "quant/encodings.h"
 
 namespace glmq {
 namespace {
@@ -86,14 +87,10 @@ absl::StatusOr<pb::Encoding> EncodingForDType(DType dtype, absl::string_view ten
 }
 
 absl::StatusOr<DType> DTypeForEncoding(pb::Encoding encoding, absl::string_view tensor) {
-  switch (encoding) {
-    case pb::ENCODING_BF16: return DType::kBF16;
-    case pb::ENCODING_F16: return DType::kF16;
-    case pb::ENCODING_F32: return DType::kF32;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", tensor, "': encoding ", pb::Encoding_Name(encoding), " is not a plain dtype"));
-  }
+  DType dt;
+  if (DenseDType(encoding, &dt)) return dt;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "tensor '", tensor, "': encoding ", pb::Encoding_Name(encoding), " is not a plain dtype"));
 }
 
 absl::StatusOr<std::vector<SafetensorsTensor>> ExpectedHfTensors(const pb::HParams& hp) {

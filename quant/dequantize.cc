@@ -1,7 +1,5 @@
 #include "quant/dequantize.h"
 
-#include <optional>
-
 #include "core/dtype.h"
 #include "core/status.h"
 #include "quant/encodings.h"
@@ -19,16 +17,14 @@ absl::Status DequantizeRows(pb::Encoding encoding, int group_size, int64_t rows,
   if (t == nullptr)
     return absl::InvalidArgumentError(absl::StrCat("unknown encoding ", static_cast<int>(encoding)));
   if (!t->quantized) {
-    std::optional<DType> dt = encoding == pb::ENCODING_F32   ? std::optional(DType::kF32)
-                              : encoding == pb::ENCODING_F16  ? std::optional(DType::kF16)
-                              : encoding == pb::ENCODING_BF16 ? std::optional(DType::kBF16)
-                                                              : std::nullopt;
-    if (!dt) return absl::InvalidArgumentError(absl::StrCat("cannot decode ", t->name, " to f32"));
-    const uint64_t esize = DTypeSize(*dt);
+    DType dt;
+    if (!DenseDType(encoding, &dt))
+      return absl::InvalidArgumentError(absl::StrCat("cannot decode ", t->name, " to f32"));
+    const uint64_t esize = DTypeSize(dt);
     if (data.size() != static_cast<uint64_t>(rows) * cols * esize)
       return absl::InvalidArgumentError(
           absl::StrCat(data.size(), " bytes for a [", rows, ", ", cols, "] ", t->name, " tensor"));
-    ConvertToF32(*dt, data.data() + static_cast<uint64_t>(row_begin) * cols * esize, out,
+    ConvertToF32(dt, data.data() + static_cast<uint64_t>(row_begin) * cols * esize, out,
                  (row_end - row_begin) * cols);
     return absl::OkStatus();
   }

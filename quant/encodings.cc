@@ -20,6 +20,15 @@ const std::vector<EncodingTraits>& Table() {
 
 }  // namespace
 
+bool DenseDType(pb::Encoding e, DType* out) {
+  switch (e) {
+    case pb::ENCODING_F32: *out = DType::kF32; return true;
+    case pb::ENCODING_F16: *out = DType::kF16; return true;
+    case pb::ENCODING_BF16: *out = DType::kBF16; return true;
+    default: return false;
+  }
+}
+
 const std::vector<EncodingTraits>& AllEncodings() { return Table(); }
 
 const EncodingTraits* FindEncoding(pb::Encoding encoding) {

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/dtype.h"
 #include "format/glmq.pb.h"
 
 namespace glmq {
@@ -31,6 +32,9 @@ struct EncodingTraits {
 const EncodingTraits* FindEncoding(pb::Encoding encoding);
 const EncodingTraits* FindEncodingByName(absl::string_view name);
 const std::vector<EncodingTraits>& AllEncodings();
+
+// True if the encoding is dense (f32, f16, bf16), with the DType it maps to.
+bool DenseDType(pb::Encoding e, DType* out);
 
 // Group sizes a quantized encoding accepts; 0 means one group per row.
 bool IsValidGroupSize(int group_size);

@@ -21,15 +21,6 @@ namespace {
 constexpr int64_t kMinParallelMacs = 1 << 18;
 }  // namespace
 
-bool DenseDType(pb::Encoding e, DType* out) {
-  switch (e) {
-    case pb::ENCODING_F32: *out = DType::kF32; return true;
-    case pb::ENCODING_F16: *out = DType::kF16; return true;
-    case pb::ENCODING_BF16: *out = DType::kBF16; return true;
-    default: return false;
-  }
-}
-
 CpuBackend::CpuBackend(int n_threads, const cpu::DenseKernels* kernels)
     : n_threads_(n_threads > 0 ? n_threads : omp_get_max_threads()),
       k_(kernels ? kernels : &cpu::ActiveDenseKernels()) {}

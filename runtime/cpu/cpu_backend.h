@@ -39,7 +39,4 @@ class CpuBackend : public Backend {
   const cpu::DenseKernels* k_;
 };
 
-// True if the encoding is dense (f32, f16, bf16) and the DType it maps to.
-bool DenseDType(pb::Encoding e, DType* out);
-
 }  // namespace glmq
