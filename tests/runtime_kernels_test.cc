@@ -38,7 +38,8 @@ TEST(DenseKernels, MatMulMatchesScalarForEveryDtypeAndShape) {
   // Decode (tokens < 4: the 4-row GEMV and its row/column tails, e.g. cols 48
   // = 32 + 16 on AVX-512) and prefill (4-token micro-kernel, token tails).
   const Shape shapes[] = {{1, 7, 37}, {1, 64, 256}, {1, 9, 48}, {2, 13, 80}, {5, 9, 48},
-                          {4, 3, 16}, {70, 33, 100}, {130, 17, 640}, {3, 1, 5}, {8, 6, 24}};
+                          {4, 3, 16}, {70, 33, 100}, {130, 17, 640}, {3, 1, 5}, {8, 6, 24},
+                          {1, 29, 88}, {2, 25, 72}};  // 12- and 8-row GEMV passes + tails
   for (SimdLevel level : Levels()) {
     const cpu::DenseKernels& k = cpu::GetDenseKernels(level);
     ASSERT_EQ(k.level, level);

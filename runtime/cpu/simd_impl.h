@@ -56,9 +56,9 @@ void AxpyT(float alpha, const float* x, float* y, int64_t n) {
 // Software prefetch distance for the weight streams of the GEMV, in bytes
 // ahead of the row position being read. Decode reads every weight byte once
 // and is bound by memory bandwidth; with several rows streaming at once the
-// hardware prefetchers alone leave part of it unused (measured: +15-40% read
-// GB/s at 2 threads with it, bench/runtime_bench BM_Gemv).
-constexpr int64_t kPrefetchBytes = 1024;
+// hardware prefetchers alone leave part of it unused. 512 measured best of
+// 0-4096 at 12 row streams (bench/runtime_bench BM_Gemv; docs/benchmarks.md).
+constexpr int64_t kPrefetchBytes = 512;
 
 // One weight row x one token, two accumulator chains.
 template <class V, DType D>
@@ -75,31 +75,33 @@ inline float Dot1x1(const void* w, int64_t wo, const float* x, int64_t cols) {
   return s;
 }
 
-// R weight rows x one token (the decode GEMV): R row streams at once, two
-// accumulator chains per row, each activation vector loaded once for R rows,
-// weights prefetched kPrefetchBytes ahead. y[i] = row (r + i) . x.
+// R weight rows x one token (the decode GEMV): R row streams at once, one
+// accumulator chain per row (R independent chains hide the FMA latency),
+// each activation vector loaded once for R rows, weights prefetched
+// kPrefetchBytes ahead, one prefetch per 64-byte line. y[i] = row (r + i) . x.
 template <class V, DType D, int R>
 inline void DotRx1(const void* w, int64_t r, int64_t cols, const float* x, float* y) {
-  constexpr int64_t kStep = 2 * V::kWidth;
+  constexpr int64_t kStep = D == DType::kF32 ? 16 : 32;  // values in one 64-byte line
+  constexpr int kVecs = kStep / V::kWidth;
   const char* base = static_cast<const char*>(w);
-  typename V::Vec acc[R][2];
-  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = V::Zero();
+  typename V::Vec acc[R];
+  for (int i = 0; i < R; ++i) acc[i] = V::Zero();
   int64_t c = 0;
   for (; c + kStep <= cols; c += kStep) {
-    const typename V::Vec x0 = V::Load(x + c), x1 = V::Load(x + c + V::kWidth);
+    typename V::Vec xv[kVecs];
+    for (int j = 0; j < kVecs; ++j) xv[j] = V::Load(x + c + j * V::kWidth);
     for (int i = 0; i < R; ++i) {
       const int64_t o = (r + i) * cols + c;
       _mm_prefetch(base + o * static_cast<int64_t>(DTypeSize(D)) + kPrefetchBytes, _MM_HINT_T0);
-      acc[i][0] = V::Fma(LoadW<V, D>(w, o), x0, acc[i][0]);
-      acc[i][1] = V::Fma(LoadW<V, D>(w, o + V::kWidth), x1, acc[i][1]);
+      for (int j = 0; j < kVecs; ++j) acc[i] = V::Fma(LoadW<V, D>(w, o + j * V::kWidth), xv[j], acc[i]);
     }
   }
   for (; c + V::kWidth <= cols; c += V::kWidth) {
     const typename V::Vec x0 = V::Load(x + c);
-    for (int i = 0; i < R; ++i) acc[i][0] = V::Fma(LoadW<V, D>(w, (r + i) * cols + c), x0, acc[i][0]);
+    for (int i = 0; i < R; ++i) acc[i] = V::Fma(LoadW<V, D>(w, (r + i) * cols + c), x0, acc[i]);
   }
   for (int i = 0; i < R; ++i) {
-    float s = V::Sum(V::Add(acc[i][0], acc[i][1]));
+    float s = V::Sum(acc[i]);
     for (int64_t k = c; k < cols; ++k) s += LoadWScalar<D>(w, (r + i) * cols + k) * x[k];
     y[i] = s;
   }
@@ -109,7 +111,7 @@ inline void DotRx1(const void* w, int64_t r, int64_t cols, const float* x, float
 template <class V, DType D>
 void GemvRows(const void* w, int64_t cols, const float* x, float* y, int64_t r0, int64_t r1) {
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) DotRx1<V, D, 4>(w, r, cols, x, y + r);
+  for (; r + V::kGemvRows <= r1; r += V::kGemvRows) DotRx1<V, D, V::kGemvRows>(w, r, cols, x, y + r);
   for (; r < r1; ++r) DotRx1<V, D, 1>(w, r, cols, x, y + r);
 }
 
