@@ -6,6 +6,14 @@
 // product. Other groups (q4 g32) run the shared 256-bit body
 // (qmatmul_simd_impl.h). q8 uses |w| x sign(a, w) (q8
 // and activations stay in [-127, 127], so neither negation overflows).
+//
+// Decode (tokens beyond the last tile of 4, i.e. every token of a decode
+// step) runs the GEMV kernels below instead: kGemvRows weight rows stream
+// at once (more streams in flight keep the memory system busy), the stored
+// values enter vpdpbusd biased to u8 (q8: w ^ 0x80 = w + 128; q4: the
+// nibble = value + 8) and the int32 accumulator starts at -bias x the
+// activations' lane sums, so the offset needs no work per group; block
+// scales come per lane from ActQ::lane_scale.
 #include "runtime/qkernels/qmatmul_simd_impl.h"
 
 namespace glmq::qk {
@@ -132,26 +140,6 @@ void RowTile512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& 
     for (int t = 0; t < T; ++t) y[(t0 + t) * w.rows + r + k] = HSum512(acc[k][t]) + off_acc[k][t];
 }
 
-template <int R>
-void RowsWideR(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
-               float* y) {
-  int64_t t = 0;
-  for (; t + 4 <= a.n_tokens; t += 4) RowTile512<4, R>(w, geo, a, r, t, y);
-  switch (a.n_tokens - t) {
-    case 3: RowTile512<3, R>(w, geo, a, r, t, y); break;
-    case 2: RowTile512<2, R>(w, geo, a, r, t, y); break;
-    case 1: RowTile512<1, R>(w, geo, a, r, t, y); break;
-    default: break;
-  }
-}
-
-void RowsWide(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
-              int64_t r1, float* y) {
-  int64_t r = r0;
-  for (; r + 2 <= r1; r += 2) RowsWideR<2>(w, geo, a, r, y);
-  if (r < r1) RowsWideR<1>(w, geo, a, r, y);
-}
-
 // q8 g32: two groups (2 x 34 bytes) per 512-bit product, the two group
 // scales folded into the block-scale vector (lanes 0-7: group 2p, 8-15:
 // group 2p + 1). An odd last group runs with the second half zeroed.
@@ -195,35 +183,185 @@ void RowTileQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const ActQ
   for (int t = 0; t < T; ++t) y[(t0 + t) * w.rows + r] = HSum512(acc[t]);
 }
 
-template <template <int> class Tile>
-void RowsTiled(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
-               int64_t r1, float* y) {
-  for (int64_t r = r0; r < r1; ++r) {
-    int64_t t = 0;
-    for (; t + 4 <= a.n_tokens; t += 4) Tile<4>::Run(w, geo, a, r, t, y);
-    switch (a.n_tokens - t) {
-      case 3: Tile<3>::Run(w, geo, a, r, t, y); break;
-      case 2: Tile<2>::Run(w, geo, a, r, t, y); break;
-      case 1: Tile<1>::Run(w, geo, a, r, t, y); break;
-      default: break;
+
+// ---- GEMV (one token) ------------------------------------------------------
+
+constexpr int kGemvRows = 4;            // row streams per pass
+constexpr int64_t kGemvPrefetch = 1024; // bytes ahead in each row stream
+
+enum class Kind { kQ4Sym, kQ4Asym, kQ8 };
+
+struct TokenAct {
+  const int8_t* q;
+  const float* lane_scale;
+  const int32_t* lane_neg_sum;
+  const float* group_sum;
+};
+
+// gacc[k] += lane scales x (dpbusd(wv[k], a) - bias x lane sums) over the 64
+// activations at e: wv[k] holds the 64 biased u8 values of row k.
+template <int R, int kBiasShift>
+inline void Chunk1(const __m512i* wv, const TokenAct& ta, int64_t e, __m512* gacc) {
+  const __m512i av = _mm512_loadu_si512(ta.q + e);
+  const __m512 sc = _mm512_loadu_ps(ta.lane_scale + e / 4);
+  const __m512i c0 = kBiasShift > 0
+      ? _mm512_slli_epi32(_mm512_loadu_si512(ta.lane_neg_sum + e / 4), kBiasShift)
+      : _mm512_setzero_si512();
+  for (int k = 0; k < R; ++k)
+    gacc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c0, wv[k], av)), sc, gacc[k]);
+}
+
+// y[r + k] for k < R, one token, groups of whole 64-value chunks (Wide).
+template <int R, Kind K>
+void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
+          float* y) {
+  constexpr int kShift = K == Kind::kQ8 ? 7 : K == Kind::kQ4Sym ? 3 : 0;
+  const int64_t g = geo.g, hdr = geo.traits->group_header_bytes;
+  const __m512i mask = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc[R];
+  float off[R];
+  const uint8_t* row[R];
+  for (int k = 0; k < R; ++k) {
+    acc[k] = _mm512_setzero_ps();
+    off[k] = 0.f;
+    row[k] = w.data + (r + k) * geo.row_bytes;
+  }
+  for (int64_t gi = 0; gi < geo.n_groups; ++gi) {
+    __m512 gacc[R];
+    float scale[R];
+    const uint8_t* vals[R];
+    for (int k = 0; k < R; ++k) {
+      const uint8_t* grp = row[k] + gi * geo.group_bytes;
+      _mm_prefetch(reinterpret_cast<const char*>(grp) + kGemvPrefetch, _MM_HINT_T0);
+      scale[k] = simd::LoadF16(grp);
+      if constexpr (K == Kind::kQ4Asym) off[k] += simd::LoadF16(grp + 2) * ta.group_sum[gi];
+      vals[k] = grp + hdr;
+      gacc[k] = _mm512_setzero_ps();
+    }
+    const int64_t begin = gi * g;
+    __m512i wv[R];
+    if constexpr (K == Kind::kQ8) {
+      for (int64_t i = 0; i < g; i += 64) {
+        for (int k = 0; k < R; ++k) wv[k] = _mm512_xor_si512(_mm512_loadu_si512(vals[k] + i), flip);
+        Chunk1<R, kShift>(wv, ta, begin + i, gacc);
+      }
+    } else if (g == 64) {  // 32 bytes: low nibbles = values 0..31, high = 32..63
+      for (int k = 0; k < R; ++k) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(vals[k]));
+        wv[k] = _mm512_and_si512(
+            _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), mask);
+      }
+      Chunk1<R, kShift>(wv, ta, begin, gacc);
+    } else {  // byte chunk j: low nibbles = values 64j.., high = g/2 + 64j..
+      const int64_t half = g / 2;
+      for (int64_t i = 0; i < half; i += 64) {
+        __m512i hi[R];
+        for (int k = 0; k < R; ++k) {
+          const __m512i v = _mm512_loadu_si512(vals[k] + i);
+          wv[k] = _mm512_and_si512(v, mask);
+          hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        }
+        Chunk1<R, kShift>(wv, ta, begin + i, gacc);
+        Chunk1<R, kShift>(hi, ta, begin + half + i, gacc);
+      }
+    }
+    for (int k = 0; k < R; ++k) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(scale[k]), gacc[k], acc[k]);
+  }
+  for (int k = 0; k < R; ++k) y[r + k] = HSum512(acc[k]) + off[k];
+}
+
+// q8 g32 (34-byte groups): two groups per 512-bit product, lanes 0-7 / 8-15
+// scaled by group 2p / 2p + 1 (an odd last group pairs with zeros; ActQ is
+// padded to 64 values, so the activations read past it are zero).
+template <int R>
+void GemvQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
+               float* y) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const int64_t gb = geo.group_bytes;
+  __m512 acc[R];
+  const uint8_t* row[R];
+  for (int k = 0; k < R; ++k) {
+    acc[k] = _mm512_setzero_ps();
+    row[k] = w.data + (r + k) * geo.row_bytes;
+  }
+  for (int64_t gi = 0; gi < geo.n_groups; gi += 2) {
+    const bool pair = gi + 1 < geo.n_groups;
+    const int64_t e = gi * 32;
+    const __m512i av = _mm512_loadu_si512(ta.q + e);
+    const __m512 sc = _mm512_loadu_ps(ta.lane_scale + e / 4);
+    const __m512i c0 = _mm512_slli_epi32(_mm512_loadu_si512(ta.lane_neg_sum + e / 4), 7);
+    for (int k = 0; k < R; ++k) {
+      const uint8_t* g0 = row[k] + gi * gb;
+      _mm_prefetch(reinterpret_cast<const char*>(g0) + kGemvPrefetch, _MM_HINT_T0);
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + 2));
+      const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + gb + 2))
+                              : _mm256_set1_epi8(static_cast<char>(0x80));  // ^ 0x80 = 0
+      const __m512i wv = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
+      uint16_t h[2] = {0, 0};
+      std::memcpy(&h[0], g0, 2);
+      if (pair) std::memcpy(&h[1], g0 + gb, 2);
+      uint32_t hh;
+      std::memcpy(&hh, h, 4);
+      const __m512 d = _mm512_permutexvar_ps(
+          pair_idx, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hh)))));
+      const __m512i dot = _mm512_dpbusd_epi32(c0, wv, av);
+      acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(sc, d), acc[k]);
     }
   }
+  for (int k = 0; k < R; ++k) y[r + k] = HSum512(acc[k]);
 }
-template <int T>
-struct Q8G32Tile {
-  static void Run(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
-                  int64_t t0, float* y) {
-    RowTileQ8G32<T>(w, geo, a, r, t0, y);
+
+template <int R>
+void GemvDispatch(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta,
+                  int64_t r, float* y) {
+  const EncodingTraits& tr = *geo.traits;
+  if (tr.value_bits == 8) {
+    if (geo.g == 32) return GemvQ8G32<R>(w, geo, ta, r, y);
+    return Gemv<R, Kind::kQ8>(w, geo, ta, r, y);
   }
-};
+  if (tr.has_min) return Gemv<R, Kind::kQ4Asym>(w, geo, ta, r, y);
+  Gemv<R, Kind::kQ4Sym>(w, geo, ta, r, y);
+}
+
+// Rows [r0, r1) of token t: kGemvRows rows per pass, then one at a time.
+void GemvRows(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t t,
+              int64_t r0, int64_t r1, float* y) {
+  const int64_t lanes = a.padded / 4;
+  const TokenAct ta{a.q.data() + t * a.padded, a.lane_scale.data() + t * lanes,
+                    a.lane_neg_sum.data() + t * lanes, a.group_sum.data() + t * a.n_groups};
+  float* yt = y + t * w.rows;
+  int64_t r = r0;
+  for (; r + kGemvRows <= r1; r += kGemvRows) GemvDispatch<kGemvRows>(w, geo, ta, r, yt);
+  for (; r < r1; ++r) GemvDispatch<1>(w, geo, ta, r, yt);
+}
+
+// Tiles of 4 tokens through `tile`, the remaining tokens through the GEMV.
+void RowsTilesThenGemv(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a,
+                       int64_t r0, int64_t r1, float* y, bool q8g32) {
+  const int64_t t4 = a.n_tokens / 4 * 4;
+  if (t4 > 0) {
+    if (q8g32) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t t = 0; t < t4; t += 4) RowTileQ8G32<4>(w, geo, a, r, t, y);
+    } else {
+      int64_t r = r0;
+      for (; r + 2 <= r1; r += 2)
+        for (int64_t t = 0; t < t4; t += 4) RowTile512<4, 2>(w, geo, a, r, t, y);
+      for (; r < r1; ++r)
+        for (int64_t t = 0; t < t4; t += 4) RowTile512<4, 1>(w, geo, a, r, t, y);
+    }
+  }
+  for (int64_t t = t4; t < a.n_tokens; ++t) GemvRows(w, geo, a, t, r0, r1, y);
+}
 
 }  // namespace
 
 void RowsAvx512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                 int64_t r1, float* y) {
-  if (Wide(*geo.traits, geo.g)) return RowsWide(w, geo, a, r0, r1, y);
+  if (Wide(*geo.traits, geo.g)) return RowsTilesThenGemv(w, geo, a, r0, r1, y, false);
   if (geo.traits->value_bits == 8 && geo.g == 32)
-    return RowsTiled<Q8G32Tile>(w, geo, a, r0, r1, y);
+    return RowsTilesThenGemv(w, geo, a, r0, r1, y, true);
   simd::Rows<Avx512VnniOps>(w, geo, a, r0, r1, y);
 }
 

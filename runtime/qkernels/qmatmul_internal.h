@@ -21,14 +21,21 @@ namespace glmq::qk {
 
 constexpr int64_t kActBlock = 32;
 
+// The GEMV kernels also read, per 4 consecutive activations (one int32
+// lane of a dot-product instruction), their block's scale and minus their
+// sum: a product of stored values biased by +b (q8 as u8 = w + 128, q4
+// nibbles = value + 8) becomes exact by starting the int32 accumulator at
+// b * lane_neg_sum, which removes the offset term per group.
 struct ActQ {
   int64_t n_tokens = 0;
-  int64_t padded = 0;            // per token, multiple of 32, >= n_groups * g
+  int64_t padded = 0;            // per token, multiple of 64, >= n_groups * g
   int64_t n_blocks = 0;          // padded / 32
   int64_t n_groups = 0;
   std::vector<int8_t> q;         // [n_tokens, padded], zero beyond cols
   std::vector<float> scale;      // [n_tokens, n_blocks]
   std::vector<float> group_sum;  // [n_tokens, n_groups] F_g
+  std::vector<float> lane_scale;     // [n_tokens, padded / 4]: scale of the lane's block
+  std::vector<int32_t> lane_neg_sum; // [n_tokens, padded / 4]: -(q[4j] + ... + q[4j + 3])
 };
 
 void QuantizeActivations(const GroupGeometry& geo, const float* x, int64_t cols,

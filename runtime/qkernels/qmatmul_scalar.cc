@@ -14,11 +14,14 @@ void QuantizeActivations(const GroupGeometry& geo, const float* x, int64_t cols,
   a->n_tokens = n_tokens;
   a->n_groups = geo.n_groups;
   const int64_t need = std::max(cols, geo.n_groups * geo.g);
-  a->padded = (need + kActBlock - 1) / kActBlock * kActBlock;
+  a->padded = (need + 2 * kActBlock - 1) / (2 * kActBlock) * (2 * kActBlock);
   a->n_blocks = a->padded / kActBlock;
   a->q.assign(n_tokens * a->padded, 0);
   a->scale.assign(n_tokens * a->n_blocks, 0.f);
   a->group_sum.assign(n_tokens * a->n_groups, 0.f);
+  const int64_t lanes = a->padded / 4;
+  a->lane_scale.resize(n_tokens * lanes);
+  a->lane_neg_sum.resize(n_tokens * lanes);
   std::vector<float> block_sum(a->n_blocks);
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* xt = x + t * cols;
@@ -37,6 +40,11 @@ void QuantizeActivations(const GroupGeometry& geo, const float* x, int64_t cols,
       }
       st[b] = d;
       block_sum[b] = d * static_cast<float>(sum);
+    }
+    for (int64_t j = 0; j < lanes; ++j) {
+      const int8_t* l = qt + 4 * j;
+      a->lane_scale[t * lanes + j] = st[4 * j / kActBlock];
+      a->lane_neg_sum[t * lanes + j] = -(l[0] + l[1] + l[2] + l[3]);
     }
     // F_g: blocks lie inside one group, or the row is one group.
     float* gs = a->group_sum.data() + t * a->n_groups;
