@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "core/status.h"
+#include "quant/calib/gemm.h"
 #include "quant/calib/group_fit.h"
 #include "quant/calib/linalg.h"
 #include "quant/encodings.h"
@@ -13,7 +15,7 @@
 namespace glmq::calib {
 namespace {
 
-constexpr int64_t kRowTile = 16;  // rows sharing one pass over U (cache reuse)
+constexpr int64_t kRowTile = 64;  // rows sharing one pass over U (cache reuse)
 
 // Column order and its inverse; groups are always the file's original ones.
 struct Order {
@@ -21,7 +23,7 @@ struct Order {
   std::vector<int64_t> pos;   // original column c sits at position pos[c]
 };
 
-Order MakeOrder(const std::vector<double>& h, int64_t cols, bool act_order) {
+Order MakeOrder(const double* h, int64_t cols, bool act_order) {
   Order o;
   o.perm.resize(cols);
   std::iota(o.perm.begin(), o.perm.end(), 0);
@@ -34,39 +36,88 @@ Order MakeOrder(const std::vector<double>& h, int64_t cols, bool act_order) {
   return o;
 }
 
-// Permuted, dead-channel-fixed, dampened H and its upper Cholesky inverse
-// (as f32: the sweep's precision, like GPTQ's fp32 Hinv).
-absl::StatusOr<std::vector<float>> PrepareHinv(const std::vector<double>& h, int64_t cols,
-                                               const Order& o, const GptqOptions& opt,
-                                               GptqReport* report) {
-  std::vector<double> hp(static_cast<size_t>(cols * cols));
-  double mean_diag = 0;
-  for (int64_t p = 0; p < cols; ++p) {
-    for (int64_t q = 0; q < cols; ++q) hp[p * cols + q] = h[o.perm[p] * cols + o.perm[q]];
-    double& d = hp[p * cols + p];
+// a = J P H P^T J (J: index reversal, P: the order), H = scale * h, into the
+// whole matrix (the Cholesky keeps its strict upper triangle as the copy to
+// retry from). Returns the diagonal with dead channels set to 1.
+absl::StatusOr<std::vector<double>> LoadReversed(const double* h, double scale, int64_t n,
+                                                 const Order& o, double* a,
+                                                 GptqReport* report) {
+  auto rp = [&](int64_t p) { return o.perm[n - 1 - p]; };
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < n; ++p) {
+    const double* row = h + rp(p) * n;
+    double* ap = a + p * n;
+    for (int64_t q = 0; q < n; ++q) ap[q] = scale * row[rp(q)];
+  }
+  std::vector<double> diag(n);
+  for (int64_t p = 0; p < n; ++p) {
+    double d = a[p * n + p];
     if (!std::isfinite(d) || d < 0)
-      return absl::InvalidArgumentError(absl::StrCat("H[", o.perm[p], "][", o.perm[p], "] is ", d));
+      return absl::InvalidArgumentError(absl::StrCat("H[", rp(p), "][", rp(p), "] is ", d));
     if (d == 0) {
       d = 1.0;
       ++report->dead_channels;
     }
-    mean_diag += d;
+    diag[p] = d;
   }
-  mean_diag /= static_cast<double>(cols);
+  return diag;
+}
+
+// The dampened Cholesky of a (see LoadReversed), retried with more
+// dampening on failure; the lower triangle then holds L.
+absl::Status DampedCholesky(double* a, int64_t n, const std::vector<double>& diag,
+                            const GptqOptions& opt, GptqReport* report) {
+  double mean_diag = 0;
+  for (double d : diag) mean_diag += d;
+  mean_diag /= static_cast<double>(n);
   double lambda = opt.damp * mean_diag;
   absl::Status last;
   for (int attempt = 0; attempt < 4; ++attempt) {
-    std::vector<double> damped = hp;
-    for (int64_t p = 0; p < cols; ++p) damped[p * cols + p] += lambda;
-    absl::StatusOr<std::vector<double>> u = UpperCholeskyOfInverse(damped, cols);
-    if (u.ok()) {
+    if (attempt > 0)
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < i; ++j) a[i * n + j] = a[j * n + i];
+    for (int64_t p = 0; p < n; ++p) a[p * n + p] = diag[p] + lambda;
+    last = CholeskyLowerInPlace(a, n);
+    if (last.ok()) {
       report->damp_used = lambda;
-      return std::vector<float>(u->begin(), u->end());
+      return last;
     }
-    last = u.status();
     lambda = lambda > 0 ? std::min(lambda * 10, mean_diag) : 1e-6 * mean_diag;
   }
   return Annotate(last, "GPTQ Hessian (even after dampening)");
+}
+
+// The upper Cholesky factor U of the dampened H^-1 in the permuted order, as
+// f32 (the sweep's precision, like GPTQ's fp32 Hinv): U = J L^-1 J where
+// J P H P^T J = L L^T (linalg.h), computed in one malloc'd f64 buffer that
+// ends as the f32 result.
+absl::StatusOr<std::unique_ptr<float[], FreeDeleter>> PrepareHinv(
+    const double* h, double scale, int64_t n, const Order& o, const GptqOptions& opt,
+    const std::function<void()>& loaded, GptqReport* report) {
+  const size_t nn = static_cast<size_t>(n) * static_cast<size_t>(n);
+  double* a = static_cast<double*>(std::malloc(nn * sizeof(double)));
+  if (a == nullptr)
+    return absl::ResourceExhaustedError(absl::StrCat("GPTQ: no memory for ", n, "^2 doubles"));
+  std::unique_ptr<double[], FreeDeleter> owned(a);
+  GLMQ_ASSIGN_OR_RETURN(std::vector<double> diag, LoadReversed(h, scale, n, o, a, report));
+  if (loaded) loaded();
+  GLMQ_RETURN_IF_ERROR(DampedCholesky(a, n, diag, opt, report));
+  InvertLowerInPlace(a, n);
+  // f64 -> f32 in place, row by row: f32 row i ends at byte 4 n (i + 1) <= 8 n i,
+  // so it only overwrites rows already converted (row 0 goes through tmp).
+  std::vector<double> tmp(n);
+  std::vector<float> tmpf(n);
+  char* bytes = reinterpret_cast<char*>(a);
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(tmp.data(), bytes + i * n * sizeof(double), n * sizeof(double));
+    for (int64_t j = 0; j < n; ++j) tmpf[j] = static_cast<float>(tmp[j]);
+    std::memcpy(bytes + i * n * sizeof(float), tmpf.data(), n * sizeof(float));
+  }
+  float* f = reinterpret_cast<float*>(owned.release());
+  std::reverse(f, f + nn);
+  float* shrunk = static_cast<float*>(std::realloc(f, nn * sizeof(float)));
+  return std::unique_ptr<float[], FreeDeleter>(shrunk != nullptr ? shrunk : f);
 }
 
 struct SweepContext {
@@ -74,7 +125,7 @@ struct SweepContext {
   GroupGeometry geo;
   int64_t cols;
   const Order* order;
-  const std::vector<float>* u;
+  const float* u;
   int block;
 };
 
@@ -83,7 +134,7 @@ struct SweepContext {
 // fits fits[n, n_groups].
 void SweepTile(const SweepContext& c, float* w, int64_t n, int8_t* codes, GroupFit* fits) {
   const int64_t cols = c.cols, g = c.geo.g, ng = c.geo.n_groups;
-  const float* u = c.u->data();
+  const float* u = c.u;
   std::vector<char> fitted(static_cast<size_t>(n * ng), 0);
   std::vector<float> err(static_cast<size_t>(n * c.block));
   std::vector<float> gbuf(static_cast<size_t>(g));
@@ -109,14 +160,7 @@ void SweepTile(const SweepContext& c, float* w, int64_t n, int8_t* codes, GroupF
       }
     }
     // Lazy batch update of the columns after the block: W[:, b1:] -= E U[b0:b1, b1:].
-    for (int64_t k = 0; k < bw; ++k) {
-      const float* up = u + (b0 + k) * cols;
-      for (int64_t r = 0; r < n; ++r) {
-        const float e = err[r * c.block + k];
-        float* wr = w + r * cols;
-        for (int64_t j = b1; j < cols; ++j) wr[j] -= e * up[j];
-      }
-    }
+    SubMatMul(n, cols - b1, bw, err.data(), c.block, u + b0 * cols + b1, cols, w + b1, cols);
   }
 }
 
@@ -142,18 +186,27 @@ double HessianLoss(const float* w, const float* deq, int64_t rows, int64_t cols,
   return rows > 0 ? total / static_cast<double>(rows) : 0.0;
 }
 
+absl::StatusOr<GptqPrepared> GptqPrepare(const double* h, int64_t cols, double h_scale,
+                                         const GptqOptions& options,
+                                         const std::function<void()>& loaded) {
+  if (cols <= 0 || h == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat("GPTQ: Hessian for ", cols, " columns"));
+  GptqPrepared prep;
+  prep.cols = cols;
+  Order order = MakeOrder(h, cols, options.act_order);
+  GLMQ_ASSIGN_OR_RETURN(prep.u,
+                        PrepareHinv(h, h_scale, cols, order, options, loaded, &prep.report));
+  prep.perm = std::move(order.perm);
+  prep.pos = std::move(order.pos);
+  return prep;
+}
+
 absl::StatusOr<GptqPrepared> GptqPrepare(const std::vector<double>& h, int64_t cols,
                                          const GptqOptions& options) {
   if (cols <= 0 || static_cast<int64_t>(h.size()) != cols * cols)
     return absl::InvalidArgumentError(
         absl::StrCat("GPTQ: Hessian of ", h.size(), " values for ", cols, " columns"));
-  GptqPrepared prep;
-  prep.cols = cols;
-  Order order = MakeOrder(h, cols, options.act_order);
-  GLMQ_ASSIGN_OR_RETURN(prep.u, PrepareHinv(h, cols, order, options, &prep.report));
-  prep.perm = std::move(order.perm);
-  prep.pos = std::move(order.pos);
-  return prep;
+  return GptqPrepare(h.data(), cols, 1.0, options);
 }
 
 absl::Status GptqQuantizeRows(const GptqPrepared& prep, const float* w, int64_t rows,
@@ -168,7 +221,7 @@ absl::Status GptqQuantizeRows(const GptqPrepared& prep, const float* w, int64_t 
       return absl::InvalidArgumentError(absl::StrCat("GPTQ: weight [", i / cols, ", ", i % cols,
                                                      "] is not finite"));
   const Order order{prep.perm, prep.pos};
-  SweepContext ctx{geo.traits, geo, cols, &order, &prep.u, block_size};
+  SweepContext ctx{geo.traits, geo, cols, &order, prep.u.get(), block_size};
   const int64_t n_tiles = (rows + kRowTile - 1) / kRowTile;
 #pragma omp parallel for schedule(dynamic)
   for (int64_t tile = 0; tile < n_tiles; ++tile) {

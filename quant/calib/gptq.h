@@ -7,6 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -51,12 +54,24 @@ absl::StatusOr<GptqReport> GptqQuantize(const float* w, int64_t rows, int64_t co
 // The row-independent part of GPTQ, computed once per tensor: column order
 // and the upper Cholesky factor of the dampened inverse Hessian. Rows can
 // then be quantized in any chunks (GptqQuantizeRows) with the same result.
+// Memory from malloc (so the factor can shrink from f64 to f32 in place).
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
 struct GptqPrepared {
   int64_t cols = 0;
   std::vector<int64_t> perm, pos;  // act order: position p holds column perm[p]
-  std::vector<float> u;            // [cols, cols] upper, permuted order
+  std::unique_ptr<float[], FreeDeleter> u;  // [cols, cols] upper, permuted order
   GptqReport report;               // damp_used, dead_channels
 };
+// H = h_scale * h[cols, cols] (h: e.g. the raw X^T X, h_scale = 2 / n, so no
+// scaled copy is needed). Memory: one cols^2 f64 buffer (factored in place,
+// then converted to the f32 U in place and shrunk), so the peak is
+// 8 cols^2 bytes on top of h.
+// `loaded` (optional) is called once h has been read: h may be freed then.
+absl::StatusOr<GptqPrepared> GptqPrepare(const double* h, int64_t cols, double h_scale,
+                                         const GptqOptions& options,
+                                         const std::function<void()>& loaded = {});
 absl::StatusOr<GptqPrepared> GptqPrepare(const std::vector<double>& h, int64_t cols,
                                          const GptqOptions& options);
 // Quantizes w [rows, cols] into out[rows * row_bytes] with a prepared H.

@@ -50,14 +50,19 @@ class GptqMethod : public QuantMethod {
   GptqMethod(StatsFn stats, GptqOptions options) : stats_(std::move(stats)), options_(options) {}
   absl::string_view name() const override { return "gptq"; }
   absl::Status BeginTensor(const TensorQuantJob& job) override {
+    prep_ = GptqPrepared{};  // the previous tensor's factor
     GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const InputStats> s, stats_(job.entry->name()));
     if (s->xtx.empty() || s->cols != job.cols)
       return absl::FailedPreconditionError(absl::StrCat(
           job.entry->name(), ": GPTQ needs X^T X of ", job.cols, " channels (calibrate without "
           "--no-xtx)"));
-    std::vector<double> h(s->xtx.size());
-    for (size_t i = 0; i < h.size(); ++i) h[i] = 2.0 * s->xtx[i] / static_cast<double>(s->count);
-    auto prep = GptqPrepare(h, job.cols, options_);
+    // H = 2 X^T X / n, scaled while GptqPrepare permutes it into its own
+    // buffer (no scaled copy). The record is released once loaded (freed
+    // then unless the statistics reader caches it), so X^T X and the factor
+    // are not both held through the factorisation.
+    const double scale = 2.0 / static_cast<double>(s->count);
+    const double* xtx = s->xtx.data();
+    auto prep = GptqPrepare(xtx, job.cols, scale, options_, [&s] { s.reset(); });
     if (!prep.ok()) return Annotate(prep.status(), job.entry->name());
     prep_ = std::move(*prep);
     return absl::OkStatus();

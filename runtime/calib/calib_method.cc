@@ -102,19 +102,21 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<StatsFile> opened, StatsFile::Open(o.stats_path));
   std::shared_ptr<StatsFile> file = std::move(opened);
   GLMQ_RETURN_IF_ERROR(CheckStatsMatchModel(*file, hp, weights));
-  // One record in memory at a time is enough for every method (tensors are
-  // processed one by one); AWQ's block search asks for four in a row.
+  // Tensors are processed one by one; AWQ's block search asks for a block's
+  // four records in a row, so it caches them. The others cache nothing: GPTQ
+  // frees X^T X once it has copied it into its factor's buffer.
+  const size_t cache_size = o.method == "awq" ? 4 : 0;
   auto cache = std::make_shared<absl::flat_hash_map<std::string, std::shared_ptr<const InputStats>>>();
   auto mu = std::make_shared<std::mutex>();
-  calib::StatsFn stats = [file, cache, mu](const std::string& weight)
+  calib::StatsFn stats = [file, cache, mu, cache_size](const std::string& weight)
       -> absl::StatusOr<std::shared_ptr<const InputStats>> {
     std::lock_guard<std::mutex> lock(*mu);
     auto it = cache->find(weight);
     if (it != cache->end()) return it->second;
     GLMQ_ASSIGN_OR_RETURN(InputStats s, file->Load(weight));
-    if (cache->size() >= 4) cache->clear();
+    if (cache->size() >= cache_size) cache->clear();
     auto p = std::make_shared<const InputStats>(std::move(s));
-    (*cache)[weight] = p;
+    if (cache_size > 0) (*cache)[weight] = p;
     return p;
   };
   std::unique_ptr<QuantMethod> inner;

@@ -1,0 +1,23 @@
+// The one dense product GPTQ's linear algebra needs: C -= A * B, in f32 (the
+// sweep's lazy batch update) and f64 (blocked Cholesky and triangular
+// inverse, linalg.h). Single-threaded: callers parallelise over blocks of C.
+// A scalar reference (gemm_scalar.cc) defines the result; the AVX2 / AVX-512
+// versions differ from it only by FMA rounding. Chosen by ActiveSimdLevel().
+#pragma once
+
+#include <cstdint>
+
+namespace glmq::calib {
+
+// C[m, n] -= A[m, k] * B[k, n]; all row-major with leading dimensions
+// lda, ldb, ldc (elements). Each C element subtracts sum_p A[i][p] B[p][j]
+// accumulated over blocks of k (kGemmKc), ascending.
+void SubMatMul(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+               int64_t ldb, float* c, int64_t ldc);
+void SubMatMul(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
+               int64_t ldb, double* c, int64_t ldc);
+
+// k is processed in blocks of this many (A's block and B's panel stay in cache).
+constexpr int64_t kGemmKc = 256;
+
+}  // namespace glmq::calib

@@ -1,0 +1,15 @@
+// SubMatMul for AVX-512 (compiled with -mavx512f; called only when the CPU has it).
+#include "quant/calib/gemm_impl.h"
+
+namespace glmq::calib::gemm_avx512 {
+
+void SubMatMul(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+               int64_t ldb, float* c, int64_t ldc) {
+  gemm_impl::Kernel<float, 16>::Run(m, n, k, a, lda, b, ldb, c, ldc);
+}
+void SubMatMul(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
+               int64_t ldb, double* c, int64_t ldc) {
+  gemm_impl::Kernel<double, 8>::Run(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+}  // namespace glmq::calib::gemm_avx512

@@ -1,0 +1,80 @@
+// SubMatMul's blocked loop nest, instantiated per SIMD level (gemm_*.cc, each
+// compiled with its own -m flags) on GCC vector extensions of kLanes lanes.
+// Register tile: 4 rows x 2 vectors of C, accumulated over one k block.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "quant/calib/gemm.h"
+
+namespace glmq::calib::gemm_impl {
+
+template <typename T, int kLanes>
+struct Kernel {
+  typedef T V __attribute__((vector_size(kLanes * sizeof(T))));
+  static constexpr int kNr = 2 * kLanes;  // C columns per register tile
+  static constexpr int64_t kMc = 128;     // rows of A per cache block
+
+  static V Load(const T* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(V));
+    return v;
+  }
+
+  template <int kMr>
+  static void Tile(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+                   int64_t ldc) {
+    V acc[kMr][2];
+    for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = V{};
+    for (int64_t p = 0; p < k; ++p) {
+      const V b0 = Load(b + p * ldb), b1 = Load(b + p * ldb + kLanes);
+      for (int i = 0; i < kMr; ++i) {
+        const T av = a[i * lda + p];
+        acc[i][0] += av * b0;
+        acc[i][1] += av * b1;
+      }
+    }
+    for (int i = 0; i < kMr; ++i) {
+      V c0 = Load(c + i * ldc), c1 = Load(c + i * ldc + kLanes);
+      c0 -= acc[i][0];
+      c1 -= acc[i][1];
+      std::memcpy(c + i * ldc, &c0, sizeof(V));
+      std::memcpy(c + i * ldc + kLanes, &c1, sizeof(V));
+    }
+  }
+
+  // Columns [j0, n) that do not fill a register tile: plain dot products.
+  static void Tail(int64_t m, int64_t j0, int64_t n, int64_t k, const T* a, int64_t lda,
+                   const T* b, int64_t ldb, T* c, int64_t ldc) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = j0; j < n; ++j) {
+        T s = 0;
+        for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * b[p * ldb + j];
+        c[i * ldc + j] -= s;
+      }
+  }
+
+  static void Run(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                  int64_t ldb, T* c, int64_t ldc) {
+    const int64_t n_tiles = n / kNr * kNr;
+    for (int64_t i0 = 0; i0 < m; i0 += kMc) {
+      const int64_t mb = std::min(kMc, m - i0);
+      for (int64_t p0 = 0; p0 < k; p0 += kGemmKc) {
+        const int64_t kb = std::min(kGemmKc, k - p0);
+        const T* ab = a + i0 * lda + p0;
+        const T* bb = b + p0 * ldb;
+        T* cb = c + i0 * ldc;
+        for (int64_t j = 0; j < n_tiles; j += kNr) {
+          int64_t i = 0;
+          for (; i + 4 <= mb; i += 4) Tile<4>(kb, ab + i * lda, lda, bb + j, ldb, cb + i * ldc + j, ldc);
+          for (; i < mb; ++i) Tile<1>(kb, ab + i * lda, lda, bb + j, ldb, cb + i * ldc + j, ldc);
+        }
+        if (n_tiles < n) Tail(mb, n_tiles, n, kb, ab, lda, bb, ldb, cb, ldc);
+      }
+    }
+  }
+};
+
+}  // namespace glmq::calib::gemm_impl

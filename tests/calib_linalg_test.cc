@@ -1,0 +1,109 @@
+// GPTQ's blocked linear algebra: SubMatMul (the dispatched SIMD level) against
+// a plain triple loop, the in-place Cholesky and triangular inverse against
+// their definitions, on sizes that cross every block boundary.
+#include <cmath>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "quant/calib/gemm.h"
+#include "quant/calib/linalg.h"
+
+namespace glmq::calib {
+namespace {
+
+template <typename T>
+std::vector<T> Uniform(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::vector<T> v(n);
+  for (T& x : v) x = static_cast<T>(dist(rng));
+  return v;
+}
+
+template <typename T>
+void CheckSubMatMul(double tol) {
+  // m, n, k not multiples of the register tile (4 x 2 vectors), k > kGemmKc.
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 45, 3},
+                         {133, 70, 300}, {64, 257, 128}}) {
+    const int64_t lda = k + 3, ldb = n + 5, ldc = n + 1;
+    std::vector<T> a = Uniform<T>(m * lda, 1), b = Uniform<T>(k * ldb, 2),
+                   c = Uniform<T>(m * ldc, 3);
+    std::vector<T> want = c;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t p = 0; p < k; ++p) s += double{a[i * lda + p]} * b[p * ldb + j];
+        want[i * ldc + j] = static_cast<T>(want[i * ldc + j] - s);
+      }
+    SubMatMul(m, n, k, a.data(), lda, b.data(), ldb, c.data(), ldc);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < ldc; ++j) {
+        if (j >= n) {
+          EXPECT_EQ(c[i * ldc + j], want[i * ldc + j]) << "padding written";
+          continue;
+        }
+        ASSERT_NEAR(c[i * ldc + j], want[i * ldc + j], tol * std::sqrt(double(k)))
+            << m << "x" << n << "x" << k << " at " << i << "," << j;
+      }
+  }
+}
+
+TEST(CalibGemm, SubMatMulMatchesTripleLoop) {
+  CheckSubMatMul<float>(1e-5);
+  CheckSubMatMul<double>(1e-13);
+}
+
+// A well-conditioned SPD matrix: G G^T / k + I.
+std::vector<double> Spd(int64_t n, uint32_t seed) {
+  const int64_t k = n + 10;
+  std::vector<double> g = Uniform<double>(n * k, seed), h(n * n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += g[i * k + p] * g[j * k + p];
+      h[i * n + j] = s / k + (i == j ? 1.0 : 0.0);
+    }
+  return h;
+}
+
+TEST(CalibLinalg, BlockedCholeskyAndInverse) {
+  const int64_t n = 301;  // > 2 panels of 128, > one k block of 256
+  const std::vector<double> h = Spd(n, 4);
+  std::vector<double> a = h;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) a[i * n + j] = -7.0;  // must stay untouched
+  ASSERT_TRUE(CholeskyLowerInPlace(a.data(), n).ok());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      if (j > i) {
+        ASSERT_EQ(a[i * n + j], -7.0);
+        continue;
+      }
+      double s = 0;  // (L L^T)[i][j]
+      for (int64_t p = 0; p <= j; ++p) s += a[i * n + p] * a[j * n + p];
+      ASSERT_NEAR(s, h[i * n + j], 1e-12) << i << "," << j;
+    }
+  std::vector<double> l = a;
+  InvertLowerInPlace(a.data(), n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      if (j > i) {
+        ASSERT_EQ(a[i * n + j], 0.0);
+        continue;
+      }
+      double s = 0;  // (L^-1 L)[i][j]
+      for (int64_t p = j; p <= i; ++p) s += a[i * n + p] * l[p * n + j];
+      ASSERT_NEAR(s, i == j ? 1.0 : 0.0, 1e-12) << i << "," << j;
+    }
+  std::vector<double> bad = h;
+  bad[200 * n + 200] = -1.0;
+  absl::Status s = CholeskyLowerInPlace(bad.data(), n);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("pivot 200"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace glmq::calib
