@@ -13,11 +13,18 @@ class RtnMethod : public QuantMethod {
 
   absl::Status QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
                             int64_t n_rows, uint8_t* out, QuantStats* stats) override {
+    return QuantizeRawRows(job, DType::kF32, w, row_begin, n_rows, out, stats);
+  }
+
+  bool QuantizesRaw() const override { return true; }
+  absl::Status QuantizeRawRows(const TensorQuantJob& job, DType dtype, const void* w,
+                               int64_t row_begin, int64_t n_rows, uint8_t* out,
+                               QuantStats* stats) override {
     QuantSpec spec = job.spec;
     if (search_grid_ >= 0) spec.search_grid = search_grid_;
     QuantStats chunk;
-    absl::StatusOr<double> nmse =
-        QuantizeMatrix(w, n_rows, job.cols, spec, /*importance=*/nullptr, out, &chunk);
+    absl::StatusOr<double> nmse = QuantizeMatrixRaw(dtype, w, n_rows, job.cols, spec,
+                                                    /*importance=*/nullptr, out, &chunk);
     if (!nmse.ok())
       return Annotate(nmse.status(),
                       absl::StrCat(job.entry->name(), " rows from ", row_begin));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "format/glmq.pb.h"
 #include "quant/quantize.h"
@@ -46,6 +47,17 @@ class QuantMethod {
   // f32 w[n_rows, cols], into out[n_rows * row_bytes]; adds to *stats.
   virtual absl::Status QuantizeRows(const TensorQuantJob& job, const float* w, int64_t row_begin,
                                     int64_t n_rows, uint8_t* out, QuantStats* stats) = 0;
+  // Optional: QuantizeRows for rows still in their stored dense type
+  // (f32/f16/bf16, `dtype`), converted inside the quantizer row by row
+  // (QuantizeMatrixRaw) instead of as a whole f32 chunk. Same bytes and
+  // stats as QuantizeRows on the converted rows. Only called when
+  // QuantizesRaw() is true and Transforms() is false for the tensor.
+  virtual bool QuantizesRaw() const { return false; }
+  virtual absl::Status QuantizeRawRows(const TensorQuantJob& job, DType dtype, const void* w,
+                                       int64_t row_begin, int64_t n_rows, uint8_t* out,
+                                       QuantStats* stats) {
+    return absl::UnimplementedError(absl::StrCat(name(), ": no raw-row path"));
+  }
   virtual absl::Status EndTensor(const TensorQuantJob& job) { return absl::OkStatus(); }
   // Filled into QuantRecipe.calibration.
   virtual void Describe(pb::CalibrationInfo* info) const { info->set_method(std::string(name())); }

@@ -192,7 +192,74 @@ int64_t FirstBadRow(const float* w, int64_t rows, int64_t cols, const EncodingTr
   return bad == std::numeric_limits<int64_t>::max() ? -1 : bad;
 }
 
+// True if every value of x[n] is finite and within the f16 range (as
+// FirstBadRow).
+bool RowInRange(const float* x, int64_t n) {
+  int ok = 1;  // no early exit: the loop vectorizes (NaN compares false)
+  for (int64_t c = 0; c < n; ++c) ok &= std::fabs(x[c]) <= kF16Max;
+  return ok != 0;
+}
+
+absl::Status CheckImportance(const float* importance, int64_t cols) {
+  if (importance != nullptr)
+    for (int64_t c = 0; c < cols; ++c)
+      if (!(importance[c] >= 0.f) || !std::isfinite(importance[c]))
+        return absl::InvalidArgumentError(
+            absl::StrCat("importance[", c, "] = ", importance[c], " (must be finite and >= 0)"));
+  return absl::OkStatus();
+}
+
+absl::Status BadRowError(int64_t row) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "row ", row, " holds a non-finite value or one too large for an f16 scale"));
+}
+
 }  // namespace
+
+absl::StatusOr<double> QuantizeMatrixRaw(DType dtype, const void* w, int64_t rows, int64_t cols,
+                                         const QuantSpec& spec, const float* importance,
+                                         uint8_t* out, QuantStats* stats) {
+  if (dtype != DType::kF32 && dtype != DType::kF16 && dtype != DType::kBF16)
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot quantize values stored as ", Traits(dtype).name));
+  GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(spec.encoding, spec.group_size, cols));
+  GLMQ_RETURN_IF_ERROR(CheckImportance(importance, cols));
+  const search::RowFn row_fn = search::SelectRowFn(ActiveSimdLevel());
+  const size_t in_row = static_cast<size_t>(cols) * DTypeSize(dtype);
+  const auto* src = static_cast<const uint8_t*>(w);
+  QuantStats total;
+  int64_t bad = std::numeric_limits<int64_t>::max();
+#pragma omp parallel reduction(min : bad)
+  {
+    std::vector<float> row(dtype == DType::kF32 ? 0 : cols);  // [cols], L2-resident
+    QuantStats local;
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = reinterpret_cast<const float*>(src + r * in_row);
+      if (dtype != DType::kF32) {
+        ConvertToF32(dtype, src + r * in_row, row.data(), cols);
+        x = row.data();
+      }
+      if (!RowInRange(x, cols)) {
+        bad = std::min(bad, r);
+        continue;
+      }
+      search::RowStats rs;  // per row, then added, as QuantizeMatrixWeighted
+      row_fn(geo, x, importance, importance, cols, spec.search_grid, out + r * geo.row_bytes,
+             &rs);
+      local.sum_sq_err += rs.sum_sq_err;
+      local.sum_sq += rs.sum_sq;
+      local.weighted_sq_err += rs.weighted_sq_err;
+      local.max_abs_err = std::max(local.max_abs_err, rs.max_abs_err);
+      local.n_values += cols;
+    }
+#pragma omp critical
+    total.Add(local);
+  }
+  if (bad != std::numeric_limits<int64_t>::max()) return BadRowError(bad);
+  if (stats != nullptr) *stats = total;
+  return total.nmse();
+}
 
 absl::StatusOr<uint64_t> QuantizedBytes(const QuantSpec& spec, int64_t rows, int64_t cols) {
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(spec.encoding, spec.group_size, cols));
@@ -215,14 +282,8 @@ absl::StatusOr<double> QuantizeMatrixWeighted(const float* w, int64_t rows, int6
   const float* importance = weighting.importance;
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(spec.encoding, spec.group_size, cols));
   const EncodingTraits& t = *geo.traits;
-  if (importance != nullptr)
-    for (int64_t c = 0; c < cols; ++c)
-      if (!(importance[c] >= 0.f) || !std::isfinite(importance[c]))
-        return absl::InvalidArgumentError(
-            absl::StrCat("importance[", c, "] = ", importance[c], " (must be finite and >= 0)"));
-  if (const int64_t bad = FirstBadRow(w, rows, cols, t); bad >= 0)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "row ", bad, " holds a non-finite value or one too large for an f16 scale"));
+  GLMQ_RETURN_IF_ERROR(CheckImportance(importance, cols));
+  if (const int64_t bad = FirstBadRow(w, rows, cols, t); bad >= 0) return BadRowError(bad);
   QuantStats total;
   const search::RowFn row_fn = search::SelectRowFn(ActiveSimdLevel());
 #pragma omp parallel

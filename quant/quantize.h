@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/dtype.h"
 #include "format/glmq.pb.h"
 
 namespace glmq {
@@ -71,6 +72,16 @@ absl::StatusOr<double> QuantizeMatrixWeighted(const float* w, int64_t rows, int6
                                               const QuantSpec& spec,
                                               const QuantWeighting& weighting, uint8_t* out,
                                               QuantStats* stats);
+
+// QuantizeMatrix for rows stored as f32, f16 or bf16 (`dtype`), the same
+// bytes and stats: each row is converted to f32 (exact) in a per-thread
+// buffer and range-checked just before it is searched, so the matrix is
+// read once, in its stored width, and no f32 copy of it is made. On a bad
+// value the error names the first bad row (as QuantizeMatrix); `out` is
+// then partly written.
+absl::StatusOr<double> QuantizeMatrixRaw(DType dtype, const void* w, int64_t rows, int64_t cols,
+                                         const QuantSpec& spec, const float* importance,
+                                         uint8_t* out, QuantStats* stats);
 
 // Size of QuantizeMatrix's output for [rows, cols].
 absl::StatusOr<uint64_t> QuantizedBytes(const QuantSpec& spec, int64_t rows, int64_t cols);

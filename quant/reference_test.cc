@@ -203,6 +203,56 @@ TEST(Errors, FirstOutOfRangeRowIsNamed) {
   EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("row 300 holds"));
 }
 
+// QuantizeMatrixRaw (rows converted one at a time inside the quantizer)
+// writes the bytes and stats QuantizeMatrix writes for the converted matrix.
+TEST(Raw, SameBytesAndStatsAsF32) {
+  const int64_t rows = 96, cols = 13696 / 8;  // ragged: 1712 = 13 x 128 + 48
+  std::mt19937 rng(7);
+  std::normal_distribution<float> d(0.f, 0.02f);
+  std::vector<float> x(rows * cols);
+  for (auto& v : x) v = d(rng);
+  for (const DType dt : {DType::kF32, DType::kF16, DType::kBF16}) {
+    std::vector<uint8_t> stored(x.size() * DTypeSize(dt));
+    ConvertFromF32(dt, x.data(), stored.data(), x.size());
+    std::vector<float> f32(x.size());
+    ConvertToF32(dt, stored.data(), f32.data(), f32.size());
+    for (const pb::Encoding e : {pb::ENCODING_Q8_SYM, pb::ENCODING_Q4_SYM, pb::ENCODING_Q4_ASYM})
+      for (const int grid : {0, 8}) {
+        const QuantSpec spec{e, 128, grid};
+        std::vector<uint8_t> want(*QuantizedBytes(spec, rows, cols)), got(want.size(), 0xAA);
+        QuantStats ws, gs;
+        ASSERT_TRUE(QuantizeMatrix(f32.data(), rows, cols, spec, nullptr, want.data(), &ws).ok());
+        ASSERT_TRUE(
+            QuantizeMatrixRaw(dt, stored.data(), rows, cols, spec, nullptr, got.data(), &gs).ok());
+        SCOPED_TRACE(testing::Message() << Traits(dt).name << " enc " << e << " grid " << grid);
+        EXPECT_EQ(got, want);
+        EXPECT_DOUBLE_EQ(gs.sum_sq_err, ws.sum_sq_err);
+        EXPECT_DOUBLE_EQ(gs.sum_sq, ws.sum_sq);
+        EXPECT_EQ(gs.max_abs_err, ws.max_abs_err);
+        EXPECT_EQ(gs.n_values, ws.n_values);
+      }
+  }
+}
+
+TEST(Raw, FirstOutOfRangeRowIsNamed) {
+  const int64_t rows = 512, cols = 64;
+  std::vector<float> w(rows * cols, 0.01f);
+  w[400 * cols + 3] = INFINITY;
+  w[77 * cols + 60] = -7e4f;  // beyond f16 max, representable in bf16
+  w[300 * cols] = NAN;
+  std::vector<uint16_t> bf(w.size());
+  ConvertFromF32(DType::kBF16, w.data(), bf.data(), w.size());
+  std::vector<uint8_t> q(rows * 2 * cols);
+  absl::StatusOr<double> r = QuantizeMatrixRaw(DType::kBF16, bf.data(), rows, cols,
+                                               {pb::ENCODING_Q4_SYM, 32, 8}, nullptr, q.data(),
+                                               nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("row 77 holds"));
+  r = QuantizeMatrixRaw(DType::kI8, bf.data(), rows, cols, {pb::ENCODING_Q8_SYM, 32, 8}, nullptr,
+                        q.data(), nullptr);
+  EXPECT_FALSE(r.ok());
+}
+
 TEST(Dequantize, PlainEncodingsConvert) {
   pb::TensorEntry e;
   e.set_encoding(pb::ENCODING_BF16);

@@ -117,13 +117,17 @@ struct Search {
     return c;
   }
 
-  // Two candidates per pass over the values (independent chains). Without
-  // kSums only err is computed (refits need no further refit).
-  template <bool kMin, bool kW, bool kSums>
-  static void Eval2(const EncodingTraits& t, const float* xT, const float* wT, int64_t g,
+  // J candidates per pass over the values (independent chains, J * 3-4
+  // accumulators held in registers: the loops over j are fully unrolled so
+  // the arrays below are scalarized). Without kSums only err is computed
+  // (refits need no further refit). Candidates j >= n_c repeat c[0] and are
+  // not stored.
+  template <bool kMin, bool kW, bool kSums, int J>
+  static void EvalJ(const EncodingTraits& t, const float* xT, const float* wT, int64_t g,
                     const Cand* c, int n_c, Sums* out) {
-    F ns[2], m[2], is[2];
-    for (int j = 0; j < 2; ++j) {
+    F ns[J], m[J], is[J];
+#pragma GCC unroll 8
+    for (int j = 0; j < J; ++j) {
       const Cand& cj = c[j < n_c ? j : 0];
       const F s = A::ToF32(cj.scale16);
       ns[j] = -s;
@@ -132,12 +136,15 @@ struct Search {
     }
     const F lo = Splat(static_cast<float>(t.q_min)), hi = Splat(static_cast<float>(t.q_max));
     const F magic = Splat(12582912.f);
-    Sums acc[2] = {};
+    F err[J], sxq[J], sqq[J], sq[J];
+#pragma GCC unroll 8
+    for (int j = 0; j < J; ++j) err[j] = sxq[j] = sqq[j] = sq[j] = F{};
     for (int64_t i = 0; i < g; ++i) {
       const F x = Load(xT + i * N);
       const F w = kW ? Load(wT + i * N) : F{};
       const F wx = kW ? w * x : x;
-      for (int j = 0; j < 2; ++j) {
+#pragma GCC unroll 8
+      for (int j = 0; j < J; ++j) {
         const F xm = kMin ? x - m[j] : x;
         F v = xm * is[j];
         v = v < lo ? lo : v;  // RoundClampF: clamp, then round half to even
@@ -145,28 +152,43 @@ struct Search {
         const F q = (v + magic) - magic;
         const F d = A::Fma(ns[j], q, xm);
         const F wq = kW ? w * q : q;
-        acc[j].err = A::Fma(kW ? w * d : d, d, acc[j].err);
+        err[j] = A::Fma(kW ? w * d : d, d, err[j]);
         if (!kSums) continue;
-        acc[j].sxq = A::Fma(wx, q, acc[j].sxq);
-        acc[j].sqq = A::Fma(wq, q, acc[j].sqq);
-        if (kMin) acc[j].sq += wq;
+        sxq[j] = A::Fma(wx, q, sxq[j]);
+        sqq[j] = A::Fma(wq, q, sqq[j]);
+        if (kMin) sq[j] += wq;
       }
     }
-    for (int j = 0; j < n_c; ++j) out[j] = acc[j];
+#pragma GCC unroll 8
+    for (int j = 0; j < J; ++j)
+      if (j < n_c) out[j] = Sums{err[j], sxq[j], sqq[j], sq[j]};
+  }
+
+  // Candidates per pass: as many as the registers hold (AVX-512: 32 zmm,
+  // AVX2: 16 ymm).
+  template <bool kMin, bool kSums>
+  static constexpr int PassCands() {
+    if (N == 16) return kSums ? (kMin ? 3 : 4) : 6;
+    return kSums ? 2 : 3;
+  }
+
+  template <bool kMin, bool kW, bool kSums>
+  static void EvalAll(const EncodingTraits& t, const float* xT, const float* wT, int64_t g,
+                      const Cand* c, int n_c, Sums* out) {
+    constexpr int J = PassCands<kMin, kSums>();
+    for (int j = 0; j < n_c; j += J)
+      EvalJ<kMin, kW, kSums, J>(t, xT, wT, g, c + j, std::min(J, n_c - j), out + j);
   }
 
   template <bool kSums>
   static void Eval(const EncodingTraits& t, const float* xT, const float* wT, int64_t g,
                    const Cand* c, int n_c, Sums* out) {
-    for (int j = 0; j < n_c; j += 2) {
-      const int k = n_c - j < 2 ? 1 : 2;
-      if (t.has_min) {
-        wT ? Eval2<true, true, kSums>(t, xT, wT, g, c + j, k, out + j)
-           : Eval2<true, false, kSums>(t, xT, wT, g, c + j, k, out + j);
-      } else {
-        wT ? Eval2<false, true, kSums>(t, xT, wT, g, c + j, k, out + j)
-           : Eval2<false, false, kSums>(t, xT, wT, g, c + j, k, out + j);
-      }
+    if (t.has_min) {
+      wT ? EvalAll<true, true, kSums>(t, xT, wT, g, c, n_c, out)
+         : EvalAll<true, false, kSums>(t, xT, wT, g, c, n_c, out);
+    } else {
+      wT ? EvalAll<false, true, kSums>(t, xT, wT, g, c, n_c, out)
+         : EvalAll<false, false, kSums>(t, xT, wT, g, c, n_c, out);
     }
   }
 
