@@ -225,6 +225,7 @@ absl::StatusOr<double> QuantizeMatrixRaw(DType dtype, const void* w, int64_t row
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(spec.encoding, spec.group_size, cols));
   GLMQ_RETURN_IF_ERROR(CheckImportance(importance, cols));
   const search::RowFn row_fn = search::SelectRowFn(ActiveSimdLevel());
+  const search::LoadRowFn load_row = search::SelectLoadRowFn(ActiveSimdLevel());
   const size_t in_row = static_cast<size_t>(cols) * DTypeSize(dtype);
   const auto* src = static_cast<const uint8_t*>(w);
   QuantStats total;
@@ -236,11 +237,14 @@ absl::StatusOr<double> QuantizeMatrixRaw(DType dtype, const void* w, int64_t row
 #pragma omp for schedule(dynamic, 16)
     for (int64_t r = 0; r < rows; ++r) {
       const float* x = reinterpret_cast<const float*>(src + r * in_row);
-      if (dtype != DType::kF32) {
-        ConvertToF32(dtype, src + r * in_row, row.data(), cols);
+      bool in_range;
+      if (dtype == DType::kF32) {
+        in_range = RowInRange(x, cols);
+      } else {
+        in_range = load_row(dtype, src + r * in_row, cols, row.data());
         x = row.data();
       }
-      if (!RowInRange(x, cols)) {
+      if (!in_range) {
         bad = std::min(bad, r);
         continue;
       }

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "core/cpu_features.h"
+#include "core/dtype.h"
 #include "quant/encodings.h"
 
 namespace glmq::search {
@@ -38,6 +39,16 @@ void QuantizeRowAvx2(const GroupGeometry& geo, const float* x, const float* w, c
                      int64_t cols, int grid, uint8_t* out, RowStats* stats);
 void QuantizeRowAvx512(const GroupGeometry& geo, const float* x, const float* w,
                        const float* imp, int64_t cols, int grid, uint8_t* out, RowStats* stats);
+
+// Converts row src[n], stored as f16 or bf16 (`dtype`), to f32 in dst[n]
+// and returns whether every value is finite with |x| <= 65504 (what an f16
+// scale can hold). The conversion is exact, so every level writes the same
+// floats. Thread-safe.
+using LoadRowFn = bool (*)(DType dtype, const void* src, int64_t n, float* dst);
+bool LoadRowScalar(DType dtype, const void* src, int64_t n, float* dst);
+bool LoadRowAvx2(DType dtype, const void* src, int64_t n, float* dst);
+bool LoadRowAvx512(DType dtype, const void* src, int64_t n, float* dst);
+LoadRowFn SelectLoadRowFn(SimdLevel level);
 
 // The row function of `level` (capped to what the CPU has); returns the
 // level actually used in *used if non-null.

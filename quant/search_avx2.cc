@@ -96,6 +96,23 @@ struct A256 {
 
 }  // namespace
 
+bool LoadRowAvx2(DType dtype, const void* src, int64_t n, float* dst) {
+  const auto* s = static_cast<const uint16_t*>(src);
+  const __m256 lim = _mm256_set1_ps(65504.f);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  int ok = 0xff;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    const __m256 v = dtype == DType::kBF16
+                         ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+                         : _mm256_cvtph_ps(h);
+    _mm256_storeu_ps(dst + i, v);
+    ok &= _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(v, abs_mask), lim, _CMP_LE_OQ));
+  }
+  return LoadRowScalar(dtype, s + i, n - i, dst + i) && ok == 0xff;
+}
+
 void QuantizeRowAvx2(const GroupGeometry& geo, const float* x, const float* w, const float* imp,
                      int64_t cols, int grid, uint8_t* out, RowStats* stats) {
   batch::QuantizeRow<A256, simd::Passes<V2x256>>(geo, x, w, imp, cols, grid, out, stats);

@@ -62,6 +62,23 @@ struct A512 {
 
 }  // namespace
 
+bool LoadRowAvx512(DType dtype, const void* src, int64_t n, float* dst) {
+  const auto* s = static_cast<const uint16_t*>(src);
+  const __m512 lim = _mm512_set1_ps(65504.f);
+  __mmask16 ok = 0xffff;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    const __m512 v =
+        dtype == DType::kBF16
+            ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))
+            : _mm512_cvtph_ps(h);
+    _mm512_storeu_ps(dst + i, v);
+    ok &= _mm512_cmp_ps_mask(_mm512_abs_ps(v), lim, _CMP_LE_OQ);  // NaN: false
+  }
+  return LoadRowScalar(dtype, s + i, n - i, dst + i) && ok == 0xffff;
+}
+
 void QuantizeRowAvx512(const GroupGeometry& geo, const float* x, const float* w,
                        const float* imp, int64_t cols, int grid, uint8_t* out, RowStats* stats) {
   batch::QuantizeRow<A512, simd::Passes<V512>>(geo, x, w, imp, cols, grid, out, stats);

@@ -102,6 +102,23 @@ void QuantizeRowScalar(const GroupGeometry& geo, const float* x, const float* w,
   impl::QuantizeRow<ScalarK>(geo, x, w, imp, cols, grid, out, stats);
 }
 
+bool LoadRowScalar(DType dtype, const void* src, int64_t n, float* dst) {
+  const auto* s = static_cast<const uint16_t*>(src);
+  int ok = 1;
+  for (int64_t i = 0; i < n; ++i) {
+    dst[i] = dtype == DType::kBF16 ? Bf16ToF32(s[i]) : F16ToF32(s[i]);
+    ok &= std::fabs(dst[i]) <= 65504.f;  // NaN compares false
+  }
+  return ok != 0;
+}
+
+LoadRowFn SelectLoadRowFn(SimdLevel level) {
+  const CpuFeatures& f = GetCpuFeatures();
+  if (level == SimdLevel::kAvx512 && f.avx512) return LoadRowAvx512;
+  if (level != SimdLevel::kScalar && f.avx2) return LoadRowAvx2;
+  return LoadRowScalar;
+}
+
 RowFn SelectRowFn(SimdLevel level, SimdLevel* used) {
   const CpuFeatures& f = GetCpuFeatures();
   SimdLevel l = SimdLevel::kScalar;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "core/dtype.h"
 #include "quant/encodings.h"
 #include "quant/search.h"
 
@@ -71,6 +72,29 @@ TEST(ScaleSearch, SimdMatchesScalarBitForBit) {
               }
             }
           }
+}
+
+TEST(LoadRow, LevelsAgreeAndFlagOutOfRange) {
+  const CpuFeatures& f = GetCpuFeatures();
+  std::vector<float> x = Values(77, 5, 0);  // ragged: 4 x 16 + 13
+  x[5] = 1e-7f;                             // subnormal in f16
+  for (const DType dt : {DType::kBF16, DType::kF16})
+    for (int bad = -1; bad < 3; ++bad) {
+      std::vector<float> v = x;
+      if (bad >= 0) v[bad == 0 ? 3 : bad == 1 ? 40 : 76] = bad == 0 ? NAN : bad == 1 ? 7e4f : -INFINITY;
+      std::vector<uint16_t> h(v.size());
+      ConvertFromF32(dt, v.data(), h.data(), v.size());
+      std::vector<float> ref(v.size()), got(v.size());
+      const bool ref_ok = search::LoadRowScalar(dt, h.data(), v.size(), ref.data());
+      EXPECT_EQ(ref_ok, bad < 0) << bad;  // NaN, > f16 max (inf in f16), -inf
+      for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+        if (level == SimdLevel::kAvx2 && !f.avx2) continue;
+        if (level == SimdLevel::kAvx512 && !f.avx512) continue;
+        const bool ok = search::SelectLoadRowFn(level)(dt, h.data(), v.size(), got.data());
+        EXPECT_EQ(ok, ref_ok) << SimdLevelName(level) << " bad " << bad;
+        EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), ref.size() * 4)) << SimdLevelName(level);
+      }
+    }
 }
 
 TEST(ScaleSearch, SelectRowFnReportsTheLevel) {
