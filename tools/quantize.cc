@@ -347,6 +347,10 @@ absl::Status RunQuantize(const QuantizeArgs& args) {
   }
 
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWriter> writer, GlmqWriter::Create(args.output));
+  // Written once: stream it to disk as it goes (as glmq convert). Filling
+  // the page cache instead made every write() reclaim pages first: 2.5-2.9
+  // vs 0.7-0.9 s of system time for a 1.6 GiB int8 output.
+  writer->SetWriteBehind(64ull << 20, 4);
   pb::ModelMetadata& out_meta = writer->metadata();
   out_meta = meta;
   out_meta.clear_tensors();
