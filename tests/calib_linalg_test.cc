@@ -56,6 +56,21 @@ TEST(CalibGemm, SubMatMulMatchesTripleLoop) {
   CheckSubMatMul<double>(1e-13);
 }
 
+TEST(CalibGemm, QuadFormMatchesDefinition) {
+  for (int64_t n : {1, 5, 32, 128, 131}) {
+    const int64_t ld = n + 3;
+    std::vector<double> g = Uniform<double>(n * ld, 7);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < i; ++j) g[i * ld + j] = g[j * ld + i];  // symmetric
+    std::vector<float> d = Uniform<float>(n, 8);
+    if (n > 4) d[3] = 0.f;
+    double want = 0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) want += double{d[i]} * g[i * ld + j] * d[j];
+    EXPECT_NEAR(QuadForm(g.data(), ld, d.data(), n), want, 1e-12 * n) << n;
+  }
+}
+
 // A well-conditioned SPD matrix: G G^T / k + I.
 std::vector<double> Spd(int64_t n, uint32_t seed) {
   const int64_t k = n + 10;

@@ -1,8 +1,16 @@
 #include "quant/calib/activations.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "quant/calib/gemm.h"
 
 namespace glmq::calib {
+namespace {
+
+constexpr int64_t kRowsPerTask = 32;  // weight rows per RowsError GEMM call
+
+}  // namespace
 
 absl::StatusOr<ActivationModel> ActivationModel::FromGram(std::vector<double> gram,
                                                           int64_t cols) {
@@ -24,7 +32,26 @@ absl::StatusOr<ActivationModel> ActivationModel::FromSamples(std::vector<float> 
   m.cols_ = cols;
   m.x_ = std::move(x);
   m.n_ = n;
+  m.xt_.resize(m.x_.size());
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t j = 0; j < cols; ++j) m.xt_[j * n + t] = m.x_[t * cols + j];
   return m;
+}
+
+absl::Status ActivationModel::AddGramBlocks(const double* xtx, double scale, int64_t b) {
+  if (n_ <= 0 || b <= 0)
+    return absl::FailedPreconditionError("second-moment blocks need a sample model");
+  block_ = std::min(b, cols_);
+  const int64_t nb = (cols_ + block_ - 1) / block_;
+  blocks_.assign(static_cast<size_t>(nb * block_ * block_), 0.0);
+  for (int64_t k = 0; k < nb; ++k) {
+    const int64_t c0 = k * block_, len = std::min(block_, cols_ - c0);
+    double* dst = &blocks_[k * block_ * block_];
+    for (int64_t i = 0; i < len; ++i)
+      for (int64_t j = 0; j < len; ++j)
+        dst[i * block_ + j] = scale * xtx[(c0 + i) * cols_ + c0 + j];
+  }
+  return absl::OkStatus();
 }
 
 ActivationModel ActivationModel::Scaled(const std::vector<float>& s) const {
@@ -33,8 +60,17 @@ ActivationModel ActivationModel::Scaled(const std::vector<float>& s) const {
     for (int64_t i = 0; i < cols_; ++i)
       for (int64_t j = 0; j < cols_; ++j)
         m.gram_[i * cols_ + j] /= static_cast<double>(s[i]) * static_cast<double>(s[j]);
+  for (int64_t c0 = 0; block_ > 0 && c0 < cols_; c0 += block_) {
+    const int64_t len = std::min(block_, cols_ - c0);
+    double* blk = &m.blocks_[(c0 / block_) * block_ * block_];
+    for (int64_t i = 0; i < len; ++i)
+      for (int64_t j = 0; j < len; ++j)
+        blk[i * block_ + j] /= static_cast<double>(s[c0 + i]) * static_cast<double>(s[c0 + j]);
+  }
   for (int64_t t = 0; t < n_; ++t)
     for (int64_t j = 0; j < cols_; ++j) m.x_[t * cols_ + j] /= s[j];
+  for (int64_t j = 0; j < cols_; ++j)
+    for (int64_t t = 0; t < n_; ++t) m.xt_[j * n_ + t] /= s[j];
   return m;
 }
 
@@ -44,6 +80,12 @@ std::vector<float> ActivationModel::Diagonal() const {
     for (int64_t j = 0; j < cols_; ++j) d[j] = static_cast<float>(gram_[j * cols_ + j]);
     return d;
   }
+  if (block_ > 0) {
+    for (int64_t j = 0; j < cols_; ++j)
+      d[j] = static_cast<float>(blocks_[(j / block_) * block_ * block_ +
+                                        (j % block_) * (block_ + 1)]);
+    return d;
+  }
   for (int64_t t = 0; t < n_; ++t)
     for (int64_t j = 0; j < cols_; ++j) d[j] += x_[t * cols_ + j] * x_[t * cols_ + j] / n_;
   return d;
@@ -51,14 +93,17 @@ std::vector<float> ActivationModel::Diagonal() const {
 
 double ActivationModel::GroupError(const float* d, int64_t begin, int64_t n) const {
   double e = 0;
+  const double* g = nullptr;
+  int64_t ld = 0;
   if (!gram_.empty()) {
-    for (int64_t i = 0; i < n; ++i) {
-      if (d[i] == 0.f) continue;
-      const double* gi = &gram_[(begin + i) * cols_ + begin];
-      double s = 0;
-      for (int64_t j = 0; j < n; ++j) s += gi[j] * d[j];
-      e += d[i] * s;
-    }
+    g = &gram_[begin * cols_ + begin];
+    ld = cols_;
+  } else if (block_ > 0 && begin % block_ == 0 && n <= block_) {
+    g = &blocks_[(begin / block_) * block_ * block_];
+    ld = block_;
+  }
+  if (g != nullptr) {
+    e = QuadForm(g, ld, d, n);  // as a sum of rows d_j G[j, :] (G is symmetric)
     return e;
   }
   for (int64_t t = 0; t < n_; ++t) {
@@ -73,21 +118,20 @@ double ActivationModel::GroupError(const float* d, int64_t begin, int64_t n) con
 double ActivationModel::RowsError(const float* d, int64_t rows) const {
   double total = 0;
   // Whichever is cheaper: d^T G d costs cols^2 per row, the sample n*cols.
-  const bool use_gram = !gram_.empty() && (x_.empty() || cols_ <= n_);
+  if (!gram_.empty() && (x_.empty() || cols_ <= n_)) {
 #pragma omp parallel for reduction(+ : total) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* dr = d + r * cols_;
-    if (use_gram) {
-      total += GroupError(dr, 0, cols_);
-      continue;
-    }
+    for (int64_t r = 0; r < rows; ++r) total += GroupError(d + r * cols_, 0, cols_);
+    return total;
+  }
+  // P = D X^T ([rows, n]) by SubMatMul (P starts at 0 and gets -D X^T).
+  const int64_t n_tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+#pragma omp parallel for reduction(+ : total) schedule(dynamic)
+  for (int64_t task = 0; task < n_tasks; ++task) {
+    const int64_t r0 = task * kRowsPerTask, m = std::min(kRowsPerTask, rows - r0);
+    std::vector<float> p(static_cast<size_t>(m * n_), 0.f);
+    SubMatMul(m, n_, cols_, d + r0 * cols_, cols_, xt_.data(), n_, p.data(), n_);
     double e = 0;
-    for (int64_t t = 0; t < n_; ++t) {
-      const float* xt = &x_[t * cols_];
-      float s = 0;
-      for (int64_t j = 0; j < cols_; ++j) s += xt[j] * dr[j];
-      e += static_cast<double>(s) * s;
-    }
+    for (float v : p) e += static_cast<double>(v) * v;
     total += e / static_cast<double>(n_);
   }
   return total;

@@ -1,6 +1,6 @@
 // What the calibrated quantizers know about one linear layer's input x
 // ([cols] channels): its second moment G = E[x x^T] (from the GPTQ
-// statistics) and/or a subsample of rows, plus per-channel E|x| and E[x^2].
+// statistics, whole or only its diagonal blocks) and/or a subsample of rows.
 // It answers one question: the expected squared output error
 // E[(x . d)^2] = d^T G d of a weight-row error d (whole row or one group).
 #pragma once
@@ -19,6 +19,11 @@ class ActivationModel {
   // From n sample rows x[n, cols] - E over the sample.
   static absl::StatusOr<ActivationModel> FromSamples(std::vector<float> x, int64_t n,
                                                       int64_t cols);
+  // Adds the diagonal blocks [k b, (k + 1) b)^2 of E[x x^T] = scale * xtx
+  // (xtx: [cols, cols]) to a sample model: GroupError is then exact (all
+  // tokens) for groups inside one block, at cols * b doubles instead of
+  // cols^2. Error if the model has no samples or b <= 0.
+  absl::Status AddGramBlocks(const double* xtx, double scale, int64_t b);
 
   int64_t cols() const { return cols_; }
   bool has_gram() const { return !gram_.empty(); }
@@ -31,15 +36,21 @@ class ActivationModel {
   // E[x_j^2] per channel (the diagonal of G).
   std::vector<float> Diagonal() const;
 
-  // sum over the `rows` rows of d (each [cols]) of E[(x . d_r)^2].
+  // sum over the `rows` rows of d (each [cols]) of E[(x . d_r)^2]: with the
+  // whole G when the model has it and (no sample or cols <= n), else on the
+  // sample (a GEMM: rows * cols * n multiply-adds). OpenMP inside.
   double RowsError(const float* d, int64_t rows) const;
-  // E[(x[begin:begin+n] . d)^2] for one group of one row; d: [n].
+  // E[(x[begin:begin+n] . d)^2] for one group of one row; d: [n]. Whole G,
+  // else a diagonal block of G holding the group, else the sample.
   double GroupError(const float* d, int64_t begin, int64_t n) const;
 
  private:
   int64_t cols_ = 0;
-  std::vector<double> gram_;  // [cols, cols] or empty
-  std::vector<float> x_;      // [n, cols] or empty
+  std::vector<double> gram_;    // [cols, cols] or empty
+  int64_t block_ = 0;           // size of the diagonal blocks, 0 = none
+  std::vector<double> blocks_;  // [n_blocks, block, block] (last one partial)
+  std::vector<float> x_;        // [n, cols] or empty
+  std::vector<float> xt_;       // [cols, n]: x_ transposed (RowsError's GEMM)
   int64_t n_ = 0;
 };
 

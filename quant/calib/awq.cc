@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 
 #include "core/status.h"
 #include "quant/calib/group_fit.h"
@@ -35,6 +37,21 @@ void ClampQuantError(const EncodingTraits& t, const float* x, int64_t n, float l
   for (int64_t i = 0; i < n; ++i) c[i] = std::clamp(x[i], lo, hi);
   const GroupFit f = FitGroup(t, c, n, 1);
   for (int64_t i = 0; i < n; ++i) d[i] = DequantizeCode(f, QuantizeCode(t, f, c[i])) - x[i];
+}
+
+// Rows [0, rows) or a sorted uniform sample of `k` of them (seeded).
+std::vector<int64_t> SampleRows(int64_t rows, int64_t k, uint64_t seed) {
+  std::vector<int64_t> idx(static_cast<size_t>(rows));
+  std::iota(idx.begin(), idx.end(), 0);
+  if (k <= 0 || k >= rows) return idx;
+  std::mt19937_64 rng(seed);
+  for (int64_t i = 0; i < k; ++i) {  // partial Fisher-Yates
+    std::uniform_int_distribution<int64_t> pick(i, rows - 1);
+    std::swap(idx[i], idx[pick(rng)]);
+  }
+  idx.resize(k);
+  std::sort(idx.begin(), idx.end());
+  return idx;
 }
 
 }  // namespace
@@ -81,10 +98,22 @@ absl::StatusOr<AwqScaleResult> AwqSearchScale(const float* w, int64_t rows, int6
     xmax = std::max(xmax, v);
   }
   const float floor = std::max(xmax * 1e-8f, 1e-30f);
-  const size_t nw = static_cast<size_t>(rows * cols);
+  const std::vector<int64_t> pick = SampleRows(rows, options.search_rows, options.seed);
+  const int64_t n_rows = static_cast<int64_t>(pick.size());
+  std::vector<float> wsub;  // the sampled rows, [n_rows, cols]
+  const float* wp = w;
+  if (n_rows < rows) {
+    wsub.resize(static_cast<size_t>(n_rows * cols));
+    for (int64_t i = 0; i < n_rows; ++i)
+      std::copy_n(w + pick[i] * cols, cols, wsub.data() + i * cols);
+    wp = wsub.data();
+  }
+  const double to_all = static_cast<double>(rows) / static_cast<double>(n_rows);
+  const size_t nw = static_cast<size_t>(n_rows * cols);
   std::vector<float> ws(nw), d(nw);
   AwqScaleResult best;
   best.loss = -1;
+  best.rows_searched = n_rows;
   for (int k = 0; k < std::max(1, options.scale_grid); ++k) {
     const double alpha = static_cast<double>(k) / std::max(1, options.scale_grid);
     std::vector<float> s(cols);
@@ -96,13 +125,13 @@ absl::StatusOr<AwqScaleResult> AwqSearchScale(const float* w, int64_t rows, int6
     }
     const float norm = static_cast<float>(1.0 / std::sqrt(smax * smin));
     for (float& v : s) v *= norm;
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < cols; ++j) ws[r * cols + j] = w[r * cols + j] * s[j];
-    GLMQ_RETURN_IF_ERROR(FakeQuantize(ws.data(), rows, cols, spec, d.data()));
-    for (int64_t r = 0; r < rows; ++r)
+    for (int64_t r = 0; r < n_rows; ++r)
+      for (int64_t j = 0; j < cols; ++j) ws[r * cols + j] = wp[r * cols + j] * s[j];
+    GLMQ_RETURN_IF_ERROR(FakeQuantize(ws.data(), n_rows, cols, spec, d.data()));
+    for (int64_t r = 0; r < n_rows; ++r)
       for (int64_t j = 0; j < cols; ++j)
-        d[r * cols + j] = d[r * cols + j] / s[j] - w[r * cols + j];
-    const double loss = act.RowsError(d.data(), rows);
+        d[r * cols + j] = d[r * cols + j] / s[j] - wp[r * cols + j];
+    const double loss = act.RowsError(d.data(), n_rows) * to_all;
     if (k == 0) best.loss_rtn = loss;
     if (best.loss < 0 || loss < best.loss) {
       best.loss = loss;

@@ -34,6 +34,13 @@ struct AwqOptions {
   // Older variant (docs/calibration-results.md): rank by the diagonal
   // E[(x/s)_j^2] only. Ignored when rank_by_output.
   bool final_search = false;
+  // The alpha search evaluates its loss on at most this many weight rows
+  // (a uniform sample without replacement, fixed by `seed`; 0 = all rows):
+  // the loss is a sum over independent rows, so a sample estimates it, and
+  // the cost (20 rtn quantizations plus the output error per alpha) drops by
+  // rows / search_rows. The final encoding always covers every row.
+  int64_t search_rows = 1024;
+  uint64_t seed = 1;
 };
 
 // Fake quantization (quantize, then decode) of w [rows, cols] into out
@@ -47,13 +54,15 @@ struct AwqScaleResult {
   double alpha = 0;
   double loss = 0;           // sum_r E[(x . (w_r - Q(w_r s) / s))^2] at the best alpha
   double loss_rtn = 0;       // same at alpha = 0 (s = 1): plain RTN
+  int64_t rows_searched = 0; // rows the losses were summed over (the sample)
 };
 
 // Grid search of alpha: s = mean_abs^alpha / sqrt(max * min) (normalised so
 // the scales straddle 1, mean_abs clamped to >= 1e-8 relative to its max).
 // mean_abs: [cols] E|x_j| (for a GQA attention output, already pooled so
 // that channels sharing a v channel have equal values - the scales are then
-// equal too). Errors: size mismatches, bad spec.
+// equal too). The losses are over options.search_rows sampled rows (scaled
+// to all rows). Errors: size mismatches, bad spec.
 absl::StatusOr<AwqScaleResult> AwqSearchScale(const float* w, int64_t rows, int64_t cols,
                                               const ActivationModel& act,
                                               const std::vector<float>& mean_abs,

@@ -98,7 +98,9 @@ absl::Status AwqMethod::BeginTensor(const TensorQuantJob& job) {
   const TensorFold* f = FoldFor(name);
   if (f == nullptr) return absl::OkStatus();  // not an AWQ'd linear: plain RTN
   GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const InputStats> s, stats_(name));
-  GLMQ_ASSIGN_OR_RETURN(ActivationModel a, ActivationModelFor(*s));
+  GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo,
+                        GetGroupGeometry(job.spec.encoding, job.spec.group_size, job.cols));
+  GLMQ_ASSIGN_OR_RETURN(ActivationModel a, ActivationModelFor(*s, geo.g));
   if (a.cols() != job.cols)
     return absl::InvalidArgumentError(absl::StrCat(name, ": statistics of ", a.cols(),
                                                    " channels for ", job.cols, " columns"));

@@ -12,4 +12,8 @@ void SubMatMul(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, co
   gemm_impl::Kernel<double, 4>::Run(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
+double QuadForm(const double* g, int64_t ld, const float* d, int64_t n, double* v) {
+  return gemm_impl::Kernel<double, 4>::Quad(g, ld, d, n, v);
+}
+
 }  // namespace glmq::calib::gemm_avx2

@@ -56,6 +56,36 @@ struct Kernel {
       }
   }
 
+  // QuadForm (T = double): v in blocks of 4 vectors held in registers.
+  static double Quad(const T* g, int64_t ld, const float* d, int64_t n, T* v) {
+    int64_t i0 = 0;
+    for (; i0 + 4 * kLanes <= n; i0 += 4 * kLanes) {
+      V a0{}, a1{}, a2{}, a3{};
+      for (int64_t j = 0; j < n; ++j) {
+        if (d[j] == 0.f) continue;
+        const T dj = d[j];
+        const T* gj = g + j * ld + i0;
+        a0 += dj * Load(gj);
+        a1 += dj * Load(gj + kLanes);
+        a2 += dj * Load(gj + 2 * kLanes);
+        a3 += dj * Load(gj + 3 * kLanes);
+      }
+      std::memcpy(v + i0, &a0, sizeof(V));
+      std::memcpy(v + i0 + kLanes, &a1, sizeof(V));
+      std::memcpy(v + i0 + 2 * kLanes, &a2, sizeof(V));
+      std::memcpy(v + i0 + 3 * kLanes, &a3, sizeof(V));
+    }
+    for (int64_t i = i0; i < n; ++i) v[i] = 0;
+    for (int64_t j = 0; j < n && i0 < n; ++j) {
+      if (d[j] == 0.f) continue;
+      const T dj = d[j];
+      for (int64_t i = i0; i < n; ++i) v[i] += dj * g[j * ld + i];
+    }
+    T e = 0;
+    for (int64_t i = 0; i < n; ++i) e += d[i] * v[i];
+    return e;
+  }
+
   static void Run(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
                   int64_t ldb, T* c, int64_t ldc) {
     const int64_t n_tiles = n / kNr * kNr;

@@ -1,4 +1,6 @@
 // SubMatMul's scalar reference and the run-time dispatch.
+#include <vector>
+
 #include "core/cpu_features.h"
 #include "quant/calib/gemm.h"
 
@@ -8,12 +10,14 @@ void SubMatMul(int64_t, int64_t, int64_t, const float*, int64_t, const float*, i
                int64_t);
 void SubMatMul(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t,
                double*, int64_t);
+double QuadForm(const double*, int64_t, const float*, int64_t, double*);
 }  // namespace gemm_avx2
 namespace gemm_avx512 {
 void SubMatMul(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,
                int64_t);
 void SubMatMul(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t,
                double*, int64_t);
+double QuadForm(const double*, int64_t, const float*, int64_t, double*);
 }  // namespace gemm_avx512
 namespace {
 
@@ -43,7 +47,29 @@ void Dispatch(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T*
   Reference(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
+double QuadReference(const double* g, int64_t ld, const float* d, int64_t n, double* v) {
+  for (int64_t i = 0; i < n; ++i) v[i] = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    if (d[j] == 0.f) continue;
+    const double dj = d[j];
+    for (int64_t i = 0; i < n; ++i) v[i] += dj * g[j * ld + i];
+  }
+  double e = 0;
+  for (int64_t i = 0; i < n; ++i) e += d[i] * v[i];
+  return e;
+}
+
 }  // namespace
+
+double QuadForm(const double* g, int64_t ld, const float* d, int64_t n) {
+  if (n <= 0) return 0;
+  thread_local std::vector<double> v;
+  v.resize(static_cast<size_t>(n));
+  static const SimdLevel level = ActiveSimdLevel();
+  if (level == SimdLevel::kAvx512) return gemm_avx512::QuadForm(g, ld, d, n, v.data());
+  if (level == SimdLevel::kAvx2) return gemm_avx2::QuadForm(g, ld, d, n, v.data());
+  return QuadReference(g, ld, d, n, v.data());
+}
 
 void SubMatMul(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                int64_t ldb, float* c, int64_t ldc) {

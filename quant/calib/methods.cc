@@ -31,14 +31,22 @@ absl::Status AddQuantStats(const float* w, int64_t rows, int64_t cols, const Qua
   return absl::OkStatus();
 }
 
-absl::StatusOr<ActivationModel> ActivationModelFor(const InputStats& s) {
+absl::StatusOr<ActivationModel> ActivationModelFor(const InputStats& s, int64_t group) {
   if (s.count <= 0) return absl::InvalidArgumentError(absl::StrCat(s.weight, ": no rows"));
-  if (!s.xtx.empty()) {
+  const double inv_n = 1.0 / static_cast<double>(s.count);
+  if (!s.xtx.empty() && (s.n_samples() == 0 || s.cols <= s.n_samples())) {
     std::vector<double> g(s.xtx.size());
-    for (size_t i = 0; i < g.size(); ++i) g[i] = s.xtx[i] / static_cast<double>(s.count);
+    for (size_t i = 0; i < g.size(); ++i) g[i] = s.xtx[i] * inv_n;
     return ActivationModel::FromGram(std::move(g), s.cols);
   }
-  if (s.n_samples() > 0) return ActivationModel::FromSamples(s.samples, s.n_samples(), s.cols);
+  if (s.n_samples() > 0) {
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel m,
+                          ActivationModel::FromSamples(s.samples, s.n_samples(), s.cols));
+    if (!s.xtx.empty() && group > 0) {
+      GLMQ_RETURN_IF_ERROR(m.AddGramBlocks(s.xtx.data(), inv_n, group));
+    }
+    return m;
+  }
   return absl::FailedPreconditionError(
       absl::StrCat(s.weight, ": the statistics have neither X^T X nor samples (AWQ needs one)"));
 }

@@ -51,9 +51,12 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
                                      const AwqOptions& options,
                                      const std::function<void(int)>& on_layer = {});
 
-// The activation model of an input: E[x x^T] from X^T X when present, else
-// the row sample. Error when neither is there.
-absl::StatusOr<ActivationModel> ActivationModelFor(const InputStats& s);
+// The activation model of an input: the whole E[x x^T] from X^T X when
+// present and the input has no more channels than the row sample (exact and
+// cheap), else the row sample plus, with X^T X and group > 0, E[x x^T]'s
+// diagonal blocks of `group` channels (exact group errors; cols * group
+// doubles instead of cols^2). Error when neither is there.
+absl::StatusOr<ActivationModel> ActivationModelFor(const InputStats& s, int64_t group = 0);
 
 // AWQ quantization: the tool applies plan.folds to every tensor it writes
 // (TransformRows); quantized tensors then get the per-group clip search on
