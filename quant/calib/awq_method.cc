@@ -146,6 +146,8 @@ void AwqMethod::Describe(pb::CalibrationInfo* info) const {
   (*info->mutable_params())["final_search"] = options_.final_search ? 1 : 0;
   (*info->mutable_params())["searched_rtn"] = options_.searched_rtn ? 1 : 0;
   (*info->mutable_params())["rank_by_output"] = options_.rank_by_output ? 1 : 0;
+  (*info->mutable_params())["search_rows"] = static_cast<double>(options_.search_rows);
+  (*info->mutable_params())["seed"] = static_cast<double>(options_.seed);
 }
 
 }  // namespace glmq::calib

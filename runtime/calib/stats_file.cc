@@ -140,6 +140,9 @@ absl::StatusOr<InputStats> StatsFile::Load(const std::string& weight) const {
       s.samples.resize(a.n_values());
       std::memcpy(s.samples.data(), src, bytes);
     }
+    // The copy is what callers use: let the mapped pages go (they would
+    // otherwise stay resident, a second 8 cols^2 bytes for X^T X).
+    file_->DropRange(a.offset(), bytes);
   }
   if (s.sum_x2.size() != cols || s.sum_abs.size() != cols || s.cols <= 0 || s.count <= 0)
     return absl::DataLossError(absl::StrCat(path(), ": ", weight, " record is incomplete"));
