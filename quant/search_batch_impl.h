@@ -22,6 +22,11 @@ struct Types {
   typedef float F __attribute__((vector_size(4 * N)));
   typedef int32_t I __attribute__((vector_size(4 * N)));
   typedef double D __attribute__((vector_size(8 * N)));
+  // Half-width f64 work (Search::Refit): N/2 lanes, one register of doubles.
+  typedef float HF __attribute__((vector_size(2 * N)));
+  typedef double HD __attribute__((vector_size(4 * N)));
+  typedef int64_t HL __attribute__((vector_size(4 * N)));
+  typedef int32_t HI __attribute__((vector_size(2 * N)));
 };
 
 template <class A>
@@ -29,7 +34,6 @@ struct Search {
   static constexpr int N = A::N;
   using F = typename Types<N>::F;
   using I = typename Types<N>::I;
-  using D = typename Types<N>::D;
 
   static F Load(const float* p) {
     F v;
@@ -192,28 +196,48 @@ struct Search {
     }
   }
 
-  static D Wide(F v) { return __builtin_convertvector(v, D); }
-
-  // impl::Refit per lane; returns the lanes where it is valid.
+  // impl::Refit per lane (f64); returns the lanes where it is valid. Done
+  // in two halves of N/2 doubles, one register each: GCC lowers f64 vectors
+  // wider than a register element by element (scalar compares and blends
+  // were ~15 % of an int8 run).
   static I Refit(const EncodingTraits& t, const Sums& e, const Range& r, Cand* out) {
-    typedef int64_t L __attribute__((vector_size(8 * N)));
-    const D sxq = Wide(e.sxq), sqq = Wide(e.sqq), sq = Wide(e.sq), sx = Wide(r.sx),
-            sw = Wide(r.sw);
-    const D lim = D{} + 65504.0;
-    auto fits = [&](D v) -> L { return (v < 0 ? -v : v) <= lim; };
-    if (!t.has_min) {
-      const D s = sxq / sqq;
-      const L ok = (sqq > 0) & fits(s);
-      out->scale16 = A::ToF16(__builtin_convertvector(s, F));
-      return __builtin_convertvector(ok, I);
+    constexpr int H = N / 2;
+    using HF = typename Types<N>::HF;
+    using HD = typename Types<N>::HD;
+    using HL = typename Types<N>::HL;
+    using HI = typename Types<N>::HI;
+    auto half = [](const F& v, int h) {
+      HF x;
+      std::memcpy(&x, reinterpret_cast<const float*>(&v) + h * H, sizeof x);
+      return __builtin_convertvector(x, HD);
+    };
+    const HD lim = HD{} + 65504.0;
+    auto fits = [&](HD v) -> HL { return (v < 0 ? -v : v) <= lim; };
+    F s_out, m_out;
+    I ok_out;
+    for (int h = 0; h < 2; ++h) {
+      const HD sxq = half(e.sxq, h), sqq = half(e.sqq, h);
+      HD s, m = HD{};
+      HL ok;
+      if (!t.has_min) {
+        s = sxq / sqq;
+        ok = (sqq > 0) & fits(s);
+      } else {
+        const HD sq = half(e.sq, h), sx = half(r.sx, h), sw = half(r.sw, h);
+        const HD det = sqq * sw - sq * sq;
+        s = (sxq * sw - sq * sx) / det;
+        m = (sqq * sx - sq * sxq) / det;
+        ok = (det > 0) & fits(s) & fits(m) & (s > 0);
+      }
+      const HF sf = __builtin_convertvector(s, HF), mf = __builtin_convertvector(m, HF);
+      const HI oki = __builtin_convertvector(ok, HI);
+      std::memcpy(reinterpret_cast<float*>(&s_out) + h * H, &sf, sizeof sf);
+      std::memcpy(reinterpret_cast<float*>(&m_out) + h * H, &mf, sizeof mf);
+      std::memcpy(reinterpret_cast<int32_t*>(&ok_out) + h * H, &oki, sizeof oki);
     }
-    const D det = sqq * sw - sq * sq;
-    const D s = (sxq * sw - sq * sx) / det;
-    const D m = (sqq * sx - sq * sxq) / det;
-    const L ok = (det > 0) & fits(s) & fits(m) & (s > 0);
-    out->scale16 = A::ToF16(__builtin_convertvector(s, F));
-    out->min16 = A::ToF16(__builtin_convertvector(m, F));
-    return __builtin_convertvector(ok, I);
+    out->scale16 = A::ToF16(s_out);
+    if (t.has_min) out->min16 = A::ToF16(m_out);
+    return ok_out;
   }
 
   // Searches groups [0, nb) (nb <= N) whose values are xT / wT; writes the
