@@ -1,16 +1,22 @@
 // Calibration cost on synthetic GLM-4-shaped layers (never a test):
-// statistics collection per token, GPTQ and AWQ per linear layer.
-// Shapes are GLM-4-9B's divided by `scale` (hidden 4096, ffn 13696,
-// qkv rows 4608); peak RSS is reported as a counter.
+// statistics collection per token, GPTQ and AWQ per linear layer with their
+// default options. Shapes include GLM-4-9B's (hidden 4096, ffn 13696, qkv
+// rows 4608); peak RSS is reported as a counter. Set OMP_NUM_THREADS (and
+// OMP_WAIT_POLICY=passive on a shared machine) yourself.
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
 #include "quant/calib/activations.h"
 #include "quant/calib/awq.h"
 #include "quant/calib/gptq.h"
+#include "quant/encodings.h"
+#include "quant/quantize.h"
 #include "runtime/calib/stats.h"
 
 namespace glmq {
@@ -36,55 +42,97 @@ void BM_CollectStats(benchmark::State& state) {
   std::vector<float> x = Randn(256 * cols, 1);
   for (auto _ : state) {
     StatsCollector c(StatsOptions{});
-    for (int64_t t = 0; t < tokens; t += 256) c.Observe(0, LinearInput::kAttnQkv, x.data(), 256, cols);
+    for (int64_t t = 0; t < tokens; t += 256)
+      c.Observe(0, LinearInput::kAttnQkv, x.data(), 256, cols);
     benchmark::DoNotOptimize(c.Finish());
   }
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens) * state.iterations(),
                                                   benchmark::Counter::kIsRate);
   state.counters["peak_rss_MiB"] = PeakRssMiB();
 }
-BENCHMARK(BM_CollectStats)->Args({1024, 4096})->Args({1024, 16384})->Args({4096, 4096})
-    ->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_CollectStats)
+    ->Args({1024, 4096})
+    ->Args({1024, 16384})
+    ->Args({4096, 4096})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 // Args: rows, cols. GPTQ cost does not depend on the number of tokens
-// (only H does, through BM_CollectStats).
+// (only H does, through BM_CollectStats). H from 512 random tokens (rank
+// deficient for cols > 512: the dampening makes it definite, as with dead
+// channels in real statistics). {4096, 13696} is GLM-4-9B's ffn_down.
 void BM_GptqLinear(benchmark::State& state) {
-  const int64_t rows = state.range(0), cols = state.range(1), n = 2048;
-  std::vector<float> x = Randn(n * cols, 2), w = Randn(rows * cols, 3);
-  std::vector<double> h(cols * cols, 0.0);
-  StatsCollector c(StatsOptions{});
-  c.Observe(0, LinearInput::kAttnQkv, x.data(), n, cols);
-  h = c.Finish()[0].xtx;
-  for (double& v : h) v *= 2.0 / n;
+  const int64_t rows = state.range(0), cols = state.range(1), n = 512;
+  std::vector<double> h;
+  {
+    std::vector<float> x = Randn(n * cols, 2);
+    StatsCollector c(StatsOptions{});
+    c.Observe(0, LinearInput::kAttnQkv, x.data(), n, cols);
+    h = std::move(c.Finish()[0].xtx);
+  }
+  std::vector<float> w = Randn(rows * cols, 3);
   std::vector<uint8_t> out(rows * ((cols + 127) / 128) * 66);
   for (auto _ : state) {
-    auto r = calib::GptqQuantize(w.data(), rows, cols, h, {pb::ENCODING_Q4_SYM, 128, 0}, {},
-                                 out.data());
+    auto prep = calib::GptqPrepare(h.data(), cols, 2.0 / n, {});
+    if (!prep.ok()) state.SkipWithError(std::string(prep.status().message()).c_str());
+    auto r = calib::GptqQuantizeRows(*prep, w.data(), rows, {pb::ENCODING_Q4_SYM, 128, 0}, 128,
+                                     out.data());
     benchmark::DoNotOptimize(r);
   }
   state.counters["peak_rss_MiB"] = PeakRssMiB();
 }
-BENCHMARK(BM_GptqLinear)->Args({1152, 1024})->Args({1024, 3424})->Args({4608, 4096})
-    ->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_GptqLinear)
+    ->Args({1152, 1024})
+    ->Args({4608, 4096})
+    ->Args({4096, 13696})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
-// Args: rows, cols, sample tokens (AWQ's loss runs on the row sample).
+// Args: rows, cols, sample tokens. What `--method awq` does per linear by
+// default: the alpha search on AwqOptions::search_rows sampled weight rows
+// with the loss on the activation sample, then the final encoding of every
+// row, candidates ranked by the output error on E[x x^T]'s diagonal blocks
+// (here from the sample itself).
 void BM_AwqLinear(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1), n = state.range(2);
   std::vector<float> x = Randn(n * cols, 4), w = Randn(rows * cols, 5);
   std::vector<float> mean_abs(cols, 0.f);
   for (int64_t t = 0; t < n; ++t)
     for (int64_t j = 0; j < cols; ++j) mean_abs[j] += std::abs(x[t * cols + j]) / n;
+  const QuantSpec spec{pb::ENCODING_Q4_SYM, 128, 8};
+  // X^T X on the 128-channel diagonal blocks only (all AddGramBlocks reads);
+  // calloc leaves the rest of the cols^2 array untouched (not resident).
+  double* xtx = static_cast<double*>(std::calloc(cols * cols, sizeof(double)));
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = i / 128 * 128; j < std::min(cols, i / 128 * 128 + 128); ++j)
+        xtx[i * cols + j] += double{x[t * cols + i]} * x[t * cols + j];
   calib::ActivationModel act = calib::ActivationModel::FromSamples(x, n, cols).value();
-  const QuantSpec spec{pb::ENCODING_Q4_SYM, 128, 0};
+  if (!act.AddGramBlocks(xtx, 1.0 / n, 128).ok()) state.SkipWithError("blocks");
+  std::free(xtx);
+  GroupGeometry geo = GetGroupGeometry(spec.encoding, spec.group_size, cols).value();
+  std::vector<uint8_t> out(rows * geo.row_bytes);
   for (auto _ : state) {
     auto s = calib::AwqSearchScale(w.data(), rows, cols, act, mean_abs, spec, {}).value();
-    auto r = calib::AwqSearchClip(w.data(), rows, cols, act.Scaled(s.scale), spec, {});
+    const calib::ActivationModel scaled = act.Scaled(s.scale);
+    std::vector<float> ws(w);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < cols; ++j) ws[r * cols + j] *= s.scale[j];
+    QuantWeighting weighting;
+    weighting.rank = [&scaled](int64_t, int64_t begin, const float* d, int64_t len) {
+      return scaled.GroupError(d, begin, len);
+    };
+    auto r = QuantizeMatrixWeighted(ws.data(), rows, cols, spec, weighting, out.data(), nullptr);
     benchmark::DoNotOptimize(r);
   }
   state.counters["peak_rss_MiB"] = PeakRssMiB();
 }
-BENCHMARK(BM_AwqLinear)->Args({1152, 1024, 128})->Args({1152, 1024, 256})
-    ->Args({1152, 1024, 512})->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_AwqLinear)
+    ->Args({1152, 1024, 512})
+    ->Args({4608, 4096, 512})
+    ->Args({4096, 13696, 512})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace glmq

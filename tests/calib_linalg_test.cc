@@ -26,8 +26,10 @@ std::vector<T> Uniform(int64_t n, uint32_t seed) {
 template <typename T>
 void CheckSubMatMul(double tol) {
   // m, n, k not multiples of the register tile (4 x 2 vectors), k > kGemmKc.
-  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 45, 3},
-                         {133, 70, 300}, {64, 257, 128}}) {
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                         {7, 45, 3},
+                         {133, 70, 300},
+                         {64, 257, 128}}) {
     const int64_t lda = k + 3, ldb = n + 5, ldc = n + 1;
     std::vector<T> a = Uniform<T>(m * lda, 1), b = Uniform<T>(k * ldb, 2),
                    c = Uniform<T>(m * ldc, 3);

@@ -24,8 +24,7 @@ struct Kernel {
   }
 
   template <int kMr>
-  static void Tile(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
-                   int64_t ldc) {
+  static void Tile(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
     V acc[kMr][2];
     for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = V{};
     for (int64_t p = 0; p < k; ++p) {
@@ -46,8 +45,8 @@ struct Kernel {
   }
 
   // Columns [j0, n) that do not fill a register tile: plain dot products.
-  static void Tail(int64_t m, int64_t j0, int64_t n, int64_t k, const T* a, int64_t lda,
-                   const T* b, int64_t ldb, T* c, int64_t ldc) {
+  static void Tail(int64_t m, int64_t j0, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                   int64_t ldb, T* c, int64_t ldc) {
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = j0; j < n; ++j) {
         T s = 0;
@@ -86,8 +85,8 @@ struct Kernel {
     return e;
   }
 
-  static void Run(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-                  int64_t ldb, T* c, int64_t ldc) {
+  static void Run(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+                  T* c, int64_t ldc) {
     const int64_t n_tiles = n / kNr * kNr;
     for (int64_t i0 = 0; i0 < m; i0 += kMc) {
       const int64_t mb = std::min(kMc, m - i0);
@@ -98,7 +97,8 @@ struct Kernel {
         T* cb = c + i0 * ldc;
         for (int64_t j = 0; j < n_tiles; j += kNr) {
           int64_t i = 0;
-          for (; i + 4 <= mb; i += 4) Tile<4>(kb, ab + i * lda, lda, bb + j, ldb, cb + i * ldc + j, ldc);
+          for (; i + 4 <= mb; i += 4)
+            Tile<4>(kb, ab + i * lda, lda, bb + j, ldb, cb + i * ldc + j, ldc);
           for (; i < mb; ++i) Tile<1>(kb, ab + i * lda, lda, bb + j, ldb, cb + i * ldc + j, ldc);
         }
         if (n_tiles < n) Tail(mb, n_tiles, n, kb, ab, lda, bb, ldb, cb, ldc);

@@ -8,15 +8,15 @@ namespace glmq::calib {
 namespace gemm_avx2 {
 void SubMatMul(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,
                int64_t);
-void SubMatMul(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t,
-               double*, int64_t);
+void SubMatMul(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t, double*,
+               int64_t);
 double QuadForm(const double*, int64_t, const float*, int64_t, double*);
 }  // namespace gemm_avx2
 namespace gemm_avx512 {
 void SubMatMul(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,
                int64_t);
-void SubMatMul(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t,
-               double*, int64_t);
+void SubMatMul(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t, double*,
+               int64_t);
 double QuadForm(const double*, int64_t, const float*, int64_t, double*);
 }  // namespace gemm_avx512
 namespace {
@@ -24,8 +24,8 @@ namespace {
 // The definition: per element, the sum over each k block (ascending), then
 // subtracted, block by block.
 template <typename T>
-void Reference(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-               int64_t ldb, T* c, int64_t ldc) {
+void Reference(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+               T* c, int64_t ldc) {
   for (int64_t p0 = 0; p0 < k; p0 += kGemmKc) {
     const int64_t p1 = p0 + kGemmKc < k ? p0 + kGemmKc : k;
     for (int64_t i = 0; i < m; ++i)

@@ -9,7 +9,7 @@
 namespace glmq::calib {
 namespace {
 
-constexpr int64_t kPanel = 128;  // columns per Cholesky panel / rows per inverse block
+constexpr int64_t kPanel = 128;    // columns per Cholesky panel / rows per inverse block
 constexpr int64_t kRowBlock = 64;  // rows per parallel task of the trailing update
 
 double Dot(const double* x, const double* y, int64_t n) {
@@ -58,8 +58,7 @@ void UpdateTrailing(double* a, int64_t n, int64_t k0, int64_t k1, std::vector<do
     // Columns left of the block: a rectangle, all in the lower triangle.
     SubMatMul(i1 - i0, i0 - k1, kb, a + i0 * n + k0, n, pt.data(), m, a + i0 * n + k1, n);
     for (int64_t i = i0; i < i1; ++i)
-      for (int64_t j = i0; j <= i; ++j)
-        a[i * n + j] -= Dot(a + i * n + k0, a + j * n + k0, kb);
+      for (int64_t j = i0; j <= i; ++j) a[i * n + j] -= Dot(a + i * n + k0, a + j * n + k0, kb);
   }
 }
 
@@ -105,16 +104,15 @@ void InvertLowerInPlace(double* a, int64_t n) {
       const double inv = 1.0 / lr[i0 + r];
       for (int64_t j = 0; j <= i0 + r; ++j) tr[j] *= inv;
     }
-    for (int64_t r = 0; r < mb; ++r)
-      std::copy_n(t.data() + r * w, i0 + r + 1, a + (i0 + r) * n);
+    for (int64_t r = 0; r < mb; ++r) std::copy_n(t.data() + r * w, i0 + r + 1, a + (i0 + r) * n);
   }
 }
 
 absl::StatusOr<std::vector<double>> UpperCholeskyOfInverse(const std::vector<double>& h,
-                                                            int64_t n) {
+                                                           int64_t n) {
   if (n <= 0 || static_cast<int64_t>(h.size()) != n * n)
-    return absl::InvalidArgumentError(absl::StrCat("matrix of ", h.size(), " values is not ", n,
-                                                   " x ", n));
+    return absl::InvalidArgumentError(
+        absl::StrCat("matrix of ", h.size(), " values is not ", n, " x ", n));
   std::vector<double> a(h.rbegin(), h.rend());  // J H J
   absl::Status s = CholeskyLowerInPlace(a.data(), n);
   if (!s.ok()) return s;
