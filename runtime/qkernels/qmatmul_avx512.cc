@@ -186,7 +186,7 @@ void RowTileQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const ActQ
 
 // ---- GEMV (one token) ------------------------------------------------------
 
-constexpr int kGemvRows = 4;            // row streams per pass
+constexpr int kGemvRows = 8;            // row streams per pass (BM_QuantGemvDram: 8 > 6, 4)
 constexpr int64_t kGemvPrefetch = 1024; // bytes ahead in each row stream
 
 enum class Kind { kQ4Sym, kQ4Asym, kQ8 };
