@@ -152,7 +152,8 @@ class GlmqSource : public TensorSource {
   absl::Status Init(const std::string& path) {
     GLMQ_ASSIGN_OR_RETURN(file_, GlmqFile::Open(path));
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+    if (fd_ < 0)
+      return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
     ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     return absl::OkStatus();
   }

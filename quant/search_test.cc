@@ -81,7 +81,8 @@ TEST(LoadRow, LevelsAgreeAndFlagOutOfRange) {
   for (const DType dt : {DType::kBF16, DType::kF16})
     for (int bad = -1; bad < 3; ++bad) {
       std::vector<float> v = x;
-      if (bad >= 0) v[bad == 0 ? 3 : bad == 1 ? 40 : 76] = bad == 0 ? NAN : bad == 1 ? 7e4f : -INFINITY;
+      if (bad >= 0)
+        v[bad == 0 ? 3 : bad == 1 ? 40 : 76] = bad == 0 ? NAN : bad == 1 ? 7e4f : -INFINITY;
       std::vector<uint16_t> h(v.size());
       ConvertFromF32(dt, v.data(), h.data(), v.size());
       std::vector<float> ref(v.size()), got(v.size());
