@@ -211,6 +211,23 @@ inline void Chunk1(const __m512i* wv, const TokenAct& ta, int64_t e, __m512* gac
     gacc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c0, wv[k], av)), sc, gacc[k]);
 }
 
+// The 64 activations at e with their lane scales and accumulator start.
+template <int kBiasShift>
+struct LaneChunk {
+  __m512i av, c0;
+  __m512 sc;
+  LaneChunk(const TokenAct& ta, int64_t e)
+      : av(_mm512_loadu_si512(ta.q + e)),
+        c0(kBiasShift > 0
+               ? _mm512_slli_epi32(_mm512_loadu_si512(ta.lane_neg_sum + e / 4), kBiasShift)
+               : _mm512_setzero_si512()),
+        sc(_mm512_loadu_ps(ta.lane_scale + e / 4)) {}
+  // acc + lane scales x (dpbusd(w, a) - bias x lane sums); w: 64 biased u8.
+  __m512 Fma(__m512i w, __m512 acc) const {
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c0, w, av)), sc, acc);
+  }
+};
+
 // y[r + k] for k < R, one token, groups of whole 64-value chunks (Wide).
 template <int R, Kind K>
 void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
@@ -253,16 +270,16 @@ void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta
       }
       Chunk1<R, kShift>(wv, ta, begin, gacc);
     } else {  // byte chunk j: low nibbles = values 64j.., high = g/2 + 64j..
+      // Both nibble halves of one row at a time: the activations of the two
+      // chunks stay in registers and no row's values wait in a spill slot.
       const int64_t half = g / 2;
       for (int64_t i = 0; i < half; i += 64) {
-        __m512i hi[R];
+        const LaneChunk<kShift> lo(ta, begin + i), hi(ta, begin + half + i);
         for (int k = 0; k < R; ++k) {
           const __m512i v = _mm512_loadu_si512(vals[k] + i);
-          wv[k] = _mm512_and_si512(v, mask);
-          hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+          gacc[k] = lo.Fma(_mm512_and_si512(v, mask), gacc[k]);
+          gacc[k] = hi.Fma(_mm512_and_si512(_mm512_srli_epi16(v, 4), mask), gacc[k]);
         }
-        Chunk1<R, kShift>(wv, ta, begin + i, gacc);
-        Chunk1<R, kShift>(hi, ta, begin + half + i, gacc);
       }
     }
     for (int k = 0; k < R; ++k) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(scale[k]), gacc[k], acc[k]);
