@@ -209,6 +209,15 @@ absl::Status CheckImportance(const float* importance, int64_t cols) {
   return absl::OkStatus();
 }
 
+// Adds one row's search statistics (cols values) to `total`.
+void AddRow(const search::RowStats& rs, int64_t cols, QuantStats* total) {
+  total->sum_sq_err += rs.sum_sq_err;
+  total->sum_sq += rs.sum_sq;
+  total->weighted_sq_err += rs.weighted_sq_err;
+  total->max_abs_err = std::max(total->max_abs_err, rs.max_abs_err);
+  total->n_values += cols;
+}
+
 absl::Status BadRowError(int64_t row) {
   return absl::InvalidArgumentError(absl::StrCat(
       "row ", row, " holds a non-finite value or one too large for an f16 scale"));
@@ -251,11 +260,7 @@ absl::StatusOr<double> QuantizeMatrixRaw(DType dtype, const void* w, int64_t row
       search::RowStats rs;  // per row, then added, as QuantizeMatrixWeighted
       row_fn(geo, x, importance, importance, cols, spec.search_grid, out + r * geo.row_bytes,
              &rs);
-      local.sum_sq_err += rs.sum_sq_err;
-      local.sum_sq += rs.sum_sq;
-      local.weighted_sq_err += rs.weighted_sq_err;
-      local.max_abs_err = std::max(local.max_abs_err, rs.max_abs_err);
-      local.n_values += cols;
+      AddRow(rs, cols, &local);
     }
 #pragma omp critical
     total.Add(local);
@@ -316,11 +321,7 @@ absl::StatusOr<double> QuantizeMatrixWeighted(const float* w, int64_t rows, int6
       if (ctx.rank == nullptr) {  // the default search, SIMD (quant/search.h)
         search::RowStats rs;
         row_fn(geo, x, elem_w, importance, cols, spec.search_grid, row_out, &rs);
-        local.sum_sq_err += rs.sum_sq_err;
-        local.sum_sq += rs.sum_sq;
-        local.weighted_sq_err += rs.weighted_sq_err;
-        local.max_abs_err = std::max(local.max_abs_err, rs.max_abs_err);
-        local.n_values += cols;
+        AddRow(rs, cols, &local);
         continue;
       }
       for (int64_t gi = 0; gi < geo.n_groups; ++gi) {

@@ -198,19 +198,6 @@ struct TokenAct {
   const float* group_sum;
 };
 
-// gacc[k] += lane scales x (dpbusd(wv[k], a) - bias x lane sums) over the 64
-// activations at e: wv[k] holds the 64 biased u8 values of row k.
-template <int R, int kBiasShift>
-inline void Chunk1(const __m512i* wv, const TokenAct& ta, int64_t e, __m512* gacc) {
-  const __m512i av = _mm512_loadu_si512(ta.q + e);
-  const __m512 sc = _mm512_loadu_ps(ta.lane_scale + e / 4);
-  const __m512i c0 = kBiasShift > 0
-      ? _mm512_slli_epi32(_mm512_loadu_si512(ta.lane_neg_sum + e / 4), kBiasShift)
-      : _mm512_setzero_si512();
-  for (int k = 0; k < R; ++k)
-    gacc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c0, wv[k], av)), sc, gacc[k]);
-}
-
 // The 64 activations at e with their lane scales and accumulator start.
 template <int kBiasShift>
 struct LaneChunk {
@@ -256,22 +243,24 @@ void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta
       gacc[k] = _mm512_setzero_ps();
     }
     const int64_t begin = gi * g;
-    __m512i wv[R];
+    // One row's values at a time: the chunk's activations stay in registers
+    // and no row's values wait in a spill slot.
     if constexpr (K == Kind::kQ8) {
       for (int64_t i = 0; i < g; i += 64) {
-        for (int k = 0; k < R; ++k) wv[k] = _mm512_xor_si512(_mm512_loadu_si512(vals[k] + i), flip);
-        Chunk1<R, kShift>(wv, ta, begin + i, gacc);
+        const LaneChunk<kShift> a(ta, begin + i);
+        for (int k = 0; k < R; ++k)
+          gacc[k] = a.Fma(_mm512_xor_si512(_mm512_loadu_si512(vals[k] + i), flip), gacc[k]);
       }
     } else if (g == 64) {  // 32 bytes: low nibbles = values 0..31, high = 32..63
+      const LaneChunk<kShift> a(ta, begin);
       for (int k = 0; k < R; ++k) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(vals[k]));
-        wv[k] = _mm512_and_si512(
-            _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), mask);
+        gacc[k] = a.Fma(_mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v),
+                                                            _mm256_srli_epi16(v, 4), 1),
+                                         mask),
+                        gacc[k]);
       }
-      Chunk1<R, kShift>(wv, ta, begin, gacc);
     } else {  // byte chunk j: low nibbles = values 64j.., high = g/2 + 64j..
-      // Both nibble halves of one row at a time: the activations of the two
-      // chunks stay in registers and no row's values wait in a spill slot.
       const int64_t half = g / 2;
       for (int64_t i = 0; i < half; i += 64) {
         const LaneChunk<kShift> lo(ta, begin + i), hi(ta, begin + half + i);
@@ -304,10 +293,7 @@ void GemvQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const TokenAc
   }
   for (int64_t gi = 0; gi < geo.n_groups; gi += 2) {
     const bool pair = gi + 1 < geo.n_groups;
-    const int64_t e = gi * 32;
-    const __m512i av = _mm512_loadu_si512(ta.q + e);
-    const __m512 sc = _mm512_loadu_ps(ta.lane_scale + e / 4);
-    const __m512i c0 = _mm512_slli_epi32(_mm512_loadu_si512(ta.lane_neg_sum + e / 4), 7);
+    const LaneChunk<7> a(ta, gi * 32);
     for (int k = 0; k < R; ++k) {
       const uint8_t* g0 = row[k] + gi * gb;
       _mm_prefetch(reinterpret_cast<const char*>(g0) + kGemvPrefetch, _MM_HINT_T0);
@@ -322,8 +308,8 @@ void GemvQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const TokenAc
       std::memcpy(&hh, h, 4);
       const __m512 d = _mm512_permutexvar_ps(
           pair_idx, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hh)))));
-      const __m512i dot = _mm512_dpbusd_epi32(c0, wv, av);
-      acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(sc, d), acc[k]);
+      const __m512i dot = _mm512_dpbusd_epi32(a.c0, wv, a.av);
+      acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(a.sc, d), acc[k]);
     }
   }
   for (int k = 0; k < R; ++k) y[r + k] = HSum512(acc[k]);
