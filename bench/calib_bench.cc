@@ -14,6 +14,7 @@
 #include "benchmark/benchmark.h"
 #include "quant/calib/activations.h"
 #include "quant/calib/awq.h"
+#include "quant/calib/gemm.h"
 #include "quant/calib/gptq.h"
 #include "quant/encodings.h"
 #include "quant/quantize.h"
@@ -56,6 +57,31 @@ BENCHMARK(BM_CollectStats)
     ->Args({4096, 4096})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
+
+// One thread's SubMatMul (gemm.h) on GPTQ's shapes: Args m, n, k, f64?
+// (64 x 13696 x 128: a sweep tile's lazy update / a Cholesky row block).
+template <typename T>
+void SubMatMulLoop(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  std::vector<float> af = Randn(m * k, 1), bf = Randn(k * n, 2);
+  std::vector<T> a(af.begin(), af.end()), b(bf.begin(), bf.end()), c(m * n, T{0});
+  for (auto _ : state) {
+    calib::SubMatMul(m, n, k, a.data(), k, b.data(), n, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(
+      static_cast<double>(m * n * k) * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
+}
+void BM_SubMatMulF32(benchmark::State& state) { SubMatMulLoop<float>(state); }
+void BM_SubMatMulF64(benchmark::State& state) { SubMatMulLoop<double>(state); }
+BENCHMARK(BM_SubMatMulF32)
+    ->Args({64, 13696, 128})
+    ->Args({128, 256, 4096})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SubMatMulF64)
+    ->Args({64, 13696, 128})
+    ->Args({128, 256, 4096})
+    ->Unit(benchmark::kMillisecond);
 
 // Args: rows, cols. GPTQ cost does not depend on the number of tokens
 // (only H does, through BM_CollectStats). H from 512 random tokens (rank

@@ -25,11 +25,15 @@ std::vector<T> Uniform(int64_t n, uint32_t seed) {
 
 template <typename T>
 void CheckSubMatMul(double tol) {
-  // m, n, k not multiples of the register tile (4 x 2 vectors), k > kGemmKc.
+  // m, n, k not multiples of the register tile (AVX-512 12 x 2 vectors, AVX2
+  // 6 x 2; then 4- and 1-row tiles), k > kGemmKc; exact tiles too.
   for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
                          {7, 45, 3},
                          {133, 70, 300},
-                         {64, 257, 128}}) {
+                         {64, 257, 128},
+                         {12, 32, 256},
+                         {25, 96, 513},
+                         {141, 64, 37}}) {
     const int64_t lda = k + 3, ldb = n + 5, ldc = n + 1;
     std::vector<T> a = Uniform<T>(m * lda, 1), b = Uniform<T>(k * ldb, 2),
                    c = Uniform<T>(m * ldc, 3);

@@ -5,15 +5,15 @@ namespace glmq::calib::gemm_avx2 {
 
 void SubMatMul(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                int64_t ldb, float* c, int64_t ldc) {
-  gemm_impl::Kernel<float, 8>::Run(m, n, k, a, lda, b, ldb, c, ldc);
+  gemm_impl::Kernel<float, 8, 6>::Run(m, n, k, a, lda, b, ldb, c, ldc);
 }
 void SubMatMul(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
                int64_t ldb, double* c, int64_t ldc) {
-  gemm_impl::Kernel<double, 4>::Run(m, n, k, a, lda, b, ldb, c, ldc);
+  gemm_impl::Kernel<double, 4, 6>::Run(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 double QuadForm(const double* g, int64_t ld, const float* d, int64_t n, double* v) {
-  return gemm_impl::Kernel<double, 4>::Quad(g, ld, d, n, v);
+  return gemm_impl::Kernel<double, 4, 6>::Quad(g, ld, d, n, v);
 }
 
 }  // namespace glmq::calib::gemm_avx2

@@ -1,17 +1,19 @@
 // SubMatMul's blocked loop nest, instantiated per SIMD level (gemm_*.cc, each
 // compiled with its own -m flags) on GCC vector extensions of kLanes lanes.
-// Register tile: 4 rows x 2 vectors of C, accumulated over one k block.
+// Register tile: kMr rows x 2 vectors of C (AVX-512: 12 x 2 = 24 of the 32
+// registers accumulate; AVX2: 6 x 2 of 16), accumulated over one k block.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "quant/calib/gemm.h"
 
 namespace glmq::calib::gemm_impl {
 
-template <typename T, int kLanes>
+template <typename T, int kLanes, int kMr>
 struct Kernel {
   typedef T V __attribute__((vector_size(kLanes * sizeof(T))));
   static constexpr int kNr = 2 * kLanes;  // C columns per register tile
@@ -23,19 +25,26 @@ struct Kernel {
     return v;
   }
 
-  template <int kMr>
-  static void Tile(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
-    V acc[kMr][2];
-    for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = V{};
+  // C[mr, kNr] -= A B over one k block, from packed panels: ap[p * kMr + i]
+  // (A's rows of the tile, column p) and bp[p * kNr + j] (B's kNr columns).
+  // Per element the same sum as the reference: p ascending, then subtracted.
+  template <int mr>
+  static void Tile(int64_t k, const T* ap, const T* bp, T* c, int64_t ldc) {
+    V acc[mr][2];
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; ++i) acc[i][0] = acc[i][1] = V{};
     for (int64_t p = 0; p < k; ++p) {
-      const V b0 = Load(b + p * ldb), b1 = Load(b + p * ldb + kLanes);
-      for (int i = 0; i < kMr; ++i) {
-        const T av = a[i * lda + p];
+      const V b0 = Load(bp + p * kNr), b1 = Load(bp + p * kNr + kLanes);
+      const T* a = ap + p * kMr;
+#pragma GCC unroll 16
+      for (int i = 0; i < mr; ++i) {
+        const T av = a[i];
         acc[i][0] += av * b0;
         acc[i][1] += av * b1;
       }
     }
-    for (int i = 0; i < kMr; ++i) {
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; ++i) {
       V c0 = Load(c + i * ldc), c1 = Load(c + i * ldc + kLanes);
       c0 -= acc[i][0];
       c1 -= acc[i][1];
@@ -85,21 +94,47 @@ struct Kernel {
     return e;
   }
 
+  // Packing: A's block [mb, kb] into kMr-row panels (column-major within a
+  // panel), B's [kb, kNr] panel by panel, so that the tile reads both
+  // sequentially (B rows are ldb apart: unpacked, every p touched another
+  // page). Buffers are per thread, 64-byte aligned.
+  static T* Buffer(std::vector<T>& v, size_t n) {
+    if (v.size() < n + 64 / sizeof(T)) v.resize(n + 64 / sizeof(T));
+    const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
+    return reinterpret_cast<T*>((p + 63) & ~uintptr_t{63});
+  }
+
   static void Run(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
                   T* c, int64_t ldc) {
+    thread_local std::vector<T> a_buf, b_buf;
     const int64_t n_tiles = n / kNr * kNr;
-    for (int64_t i0 = 0; i0 < m; i0 += kMc) {
-      const int64_t mb = std::min(kMc, m - i0);
-      for (int64_t p0 = 0; p0 < k; p0 += kGemmKc) {
-        const int64_t kb = std::min(kGemmKc, k - p0);
+    const int64_t kc = std::min(kGemmKc, k);
+    T* bpack = Buffer(b_buf, static_cast<size_t>(kNr * kc));
+    T* apack = Buffer(a_buf, static_cast<size_t>((kMc + kMr) * kc));
+    for (int64_t p0 = 0; p0 < k; p0 += kGemmKc) {
+      const int64_t kb = std::min(kGemmKc, k - p0);
+      const T* bb = b + p0 * ldb;
+      for (int64_t i0 = 0; i0 < m; i0 += kMc) {
+        const int64_t mb = std::min(kMc, m - i0);
         const T* ab = a + i0 * lda + p0;
-        const T* bb = b + p0 * ldb;
         T* cb = c + i0 * ldc;
+        for (int64_t r0 = 0; r0 < mb; r0 += kMr) {
+          T* dst = apack + r0 * kb;
+          const int64_t rows = std::min<int64_t>(kMr, mb - r0);
+          for (int64_t p = 0; p < kb; ++p)
+            for (int64_t i = 0; i < kMr; ++i)
+              dst[p * kMr + i] = i < rows ? ab[(r0 + i) * lda + p] : T{0};
+        }
+        // The last rows (< kMr, all in the last panel, at offset r % kMr).
+        auto panel = [&](int64_t r) { return apack + (r / kMr * kMr) * kb + r % kMr; };
         for (int64_t j = 0; j < n_tiles; j += kNr) {
+          // B's panel [kb, kNr], packed, stays in L1 for all rows of the block.
+          for (int64_t p = 0; p < kb; ++p)
+            std::memcpy(bpack + p * kNr, bb + p * ldb + j, sizeof(T) * kNr);
           int64_t i = 0;
-          for (; i + 4 <= mb; i += 4)
-            Tile<4>(kb, ab + i * lda, lda, bb + j, ldb, cb + i * ldc + j, ldc);
-          for (; i < mb; ++i) Tile<1>(kb, ab + i * lda, lda, bb + j, ldb, cb + i * ldc + j, ldc);
+          for (; i + kMr <= mb; i += kMr) Tile<kMr>(kb, panel(i), bpack, cb + i * ldc + j, ldc);
+          for (; i + 4 <= mb; i += 4) Tile<4>(kb, panel(i), bpack, cb + i * ldc + j, ldc);
+          for (; i < mb; ++i) Tile<1>(kb, panel(i), bpack, cb + i * ldc + j, ldc);
         }
         if (n_tiles < n) Tail(mb, n_tiles, n, kb, ab, lda, bb, ldb, cb, ldc);
       }
