@@ -86,6 +86,42 @@ absl::Status Session::Forward(absl::Span<const int32_t> tokens, ForwardOutput wh
   return absl::OkStatus();
 }
 
+absl::Status Session::ForwardLayers(absl::Span<const int32_t> tokens, int first, int end,
+                                    std::vector<float>* hidden) {
+  const pb::HParams& hp = model_->hparams();
+  const int64_t n = static_cast<int64_t>(tokens.size()), width = hp.hidden_size();
+  const int n_layers = static_cast<int>(hp.n_layers());
+  if (pos_ != 0 || n <= 0 || n > config_.prefill_chunk || n > config_.max_context)
+    return absl::FailedPreconditionError(
+        absl::StrCat("ForwardLayers needs one chunk at position 0 (position ", pos_, ", ", n,
+                     " tokens, prefill_chunk ", config_.prefill_chunk, ")"));
+  if (first < 0 || first >= end || end > n_layers)
+    return absl::InvalidArgumentError(
+        absl::StrCat("layers [", first, ", ", end, ") outside [0, ", n_layers, ")"));
+  Backend& be = model_->backend();
+  if (first == 0) {
+    for (int64_t t = 0; t < n; ++t) {
+      if (tokens[t] < 0 || tokens[t] >= hp.padded_vocab_size())
+        return absl::OutOfRangeError(absl::StrCat("token id ", tokens[t], " at ", t,
+                                                  " is outside [0, ", hp.padded_vocab_size(), ")"));
+    }
+    GLMQ_RETURN_IF_ERROR(be.Embedding(model_->token_embd(), tokens.data(), n, residual_.data()));
+  } else {
+    if (static_cast<int64_t>(hidden->size()) != n * width)
+      return absl::InvalidArgumentError(
+          absl::StrCat("hidden state of ", hidden->size(), " values, expected ", n * width));
+    std::copy(hidden->begin(), hidden->end(), residual_.begin());
+  }
+  for (int i = first; i < end; ++i) GLMQ_RETURN_IF_ERROR(Layer(i, n));
+  hidden->assign(residual_.begin(), residual_.begin() + n * width);
+  if (end == n_layers) {
+    be.RmsNorm(residual_.data(), model_->output_norm().data(), n, width,
+               static_cast<float>(hp.norm_eps()), normed_.data());
+    if (observer_) observer_->Observe(-1, LinearInput::kOutput, normed_.data(), n, width);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Session::ForwardChunk(const int32_t* ids, int64_t n) {
   const pb::HParams& hp = model_->hparams();
   Backend& be = model_->backend();

@@ -45,6 +45,18 @@ class Session {
   // a token id is out of range; the session is then unchanged.
   absl::Status Forward(absl::Span<const int32_t> tokens, ForwardOutput what,
                        std::vector<float>* out);
+  // Calibration in passes over layer ranges (tools/calibrate.cc): runs
+  // layers [first, end) on one chunk of n <= prefill_chunk tokens at
+  // position 0 (call Reset() first). hidden: [n, hidden_size], the residual
+  // stream entering layer `first` (unused when first == 0: `tokens` are
+  // embedded), replaced by the one leaving layer end - 1. When end ==
+  // n_layers the output norm runs too and its result is shown to the
+  // observer (as Forward does). Each window fits one chunk, so layer i's
+  // attention needs only layer i's KV cache of this call: resuming later
+  // layers from `hidden` gives exactly what one Forward would. position()
+  // stays 0. Errors as Forward's.
+  absl::Status ForwardLayers(absl::Span<const int32_t> tokens, int first, int end,
+                             std::vector<float>* hidden);
   // Forgets the KV cache (position 0).
   void Reset() { pos_ = 0; }
   int64_t position() const { return pos_; }

@@ -133,7 +133,17 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
   meta.set_command_line(CommandLine());
   meta.set_created_utc(UtcNowRfc3339());
 
+  // Pass p records layers [first_p, end_p): it resumes every window from the
+  // residual stream where pass p - 1 left it (Session::ForwardLayers), so the
+  // forward pass runs once in total, only up to the last recorded layer, and
+  // a pass touches only its layers' weights.
   Progress progress("calibrate", static_cast<uint64_t>(starts.size()) * passes, "windows");
+  SessionOptions sopt;
+  sopt.max_context = a.ctx;
+  sopt.prefill_chunk = a.ctx;  // one chunk per window
+  sopt.all_logits = false;
+  std::vector<std::vector<float>> hidden(starts.size());  // [windows][ctx, hidden]
+  int done = 0;                                           // layers already run
   for (int pass = 0; pass < passes; ++pass) {
     StatsOptions so;
     so.collect_xtx = !a.no_xtx;
@@ -143,18 +153,16 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
     so.end_layer = std::min(end, first + (pass + 1) * per_pass);
     so.include_output = pass == passes - 1 && end == n_layers;
     StatsCollector collector(so);
-    SessionOptions sopt;
-    sopt.max_context = a.ctx;
-    sopt.all_logits = false;
     sopt.observer = &collector;
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Create(model.get(), sopt));
     for (size_t w = 0; w < starts.size(); ++w) {
       session->Reset();
-      GLMQ_RETURN_IF_ERROR(session->Forward(
-          absl::MakeConstSpan(ids.data() + starts[w], static_cast<size_t>(a.ctx)),
-          ForwardOutput::kNone, nullptr));
+      GLMQ_RETURN_IF_ERROR(session->ForwardLayers(
+          absl::MakeConstSpan(ids.data() + starts[w], static_cast<size_t>(a.ctx)), done,
+          so.end_layer, &hidden[w]));
       progress.Add(absl::StrCat("layers ", so.first_layer, "-", so.end_layer - 1), 1);
     }
+    done = so.end_layer;
     for (const InputStats& s : collector.Finish()) GLMQ_RETURN_IF_ERROR(writer->Add(s));
   }
   progress.Finish();

@@ -22,6 +22,24 @@ void PutU64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 uint32_t GetU32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
 uint64_t GetU64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
 
+constexpr char kXtxUpperF32[] = "xtx_upper_f32";
+
+// Packed f32 upper triangle (rows i, columns j >= i) -> symmetric f64 square.
+void ExpandUpper(const uint8_t* src, uint64_t cols, std::vector<double>* xtx) {
+  xtx->resize(cols * cols);
+  double* x = xtx->data();
+  uint64_t k = 0;
+  for (uint64_t i = 0; i < cols; ++i) {
+    const uint64_t len = cols - i;
+    std::vector<float> row(len);
+    std::memcpy(row.data(), src + 4 * k, 4 * len);
+    for (uint64_t j = 0; j < len; ++j) x[i * cols + i + j] = row[j];
+    k += len;
+  }
+  for (uint64_t i = 0; i < cols; ++i)
+    for (uint64_t j = 0; j < i; ++j) x[i * cols + j] = x[j * cols + i];
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StatsWriter>> StatsWriter::Create(const std::string& path) {
@@ -54,7 +72,19 @@ absl::Status StatsWriter::Add(const InputStats& s) {
   rec->set_n_samples(s.n_samples());
   GLMQ_RETURN_IF_ERROR(WriteArray(rec, "sum_x2", s.sum_x2.data(), s.sum_x2.size(), true));
   GLMQ_RETURN_IF_ERROR(WriteArray(rec, "sum_abs", s.sum_abs.data(), s.sum_abs.size(), true));
-  GLMQ_RETURN_IF_ERROR(WriteArray(rec, "xtx", s.xtx.data(), s.xtx.size(), true));
+  if (!s.xtx.empty()) {
+    // X^T X is symmetric: only its upper triangle, rows packed, as f32
+    // (specs/calibration.md: a quarter of the f64 square's bytes).
+    const uint64_t cols = static_cast<uint64_t>(s.cols);
+    if (s.xtx.size() != cols * cols)
+      return absl::InvalidArgumentError(
+          absl::StrCat(s.weight, ": X^T X of ", s.xtx.size(), " values for ", cols, " columns"));
+    std::vector<float> upper;
+    upper.reserve(cols * (cols + 1) / 2);
+    for (uint64_t i = 0; i < cols; ++i)
+      for (uint64_t j = i; j < cols; ++j) upper.push_back(static_cast<float>(s.xtx[i * cols + j]));
+    GLMQ_RETURN_IF_ERROR(WriteArray(rec, kXtxUpperF32, upper.data(), upper.size(), false));
+  }
   return WriteArray(rec, "samples", s.samples.data(), s.samples.size(), false);
 }
 
@@ -85,8 +115,10 @@ absl::StatusOr<std::unique_ptr<StatsFile>> StatsFile::Open(const std::string& pa
   };
   if (size < kHeaderBytes || std::memcmp(p, kMagic, 8) != 0)
     return bad("not a glmq calibration statistics file (bad magic)");
-  if (GetU32(p + 8) != kStatsFileVersion)
-    return bad(absl::StrCat("version ", GetU32(p + 8), ", this glmq reads ", kStatsFileVersion));
+  const uint32_t version = GetU32(p + 8);
+  if (version < kStatsFileMinVersion || version > kStatsFileVersion)
+    return bad(absl::StrCat("version ", version, ", this glmq reads versions ",
+                            kStatsFileMinVersion, " to ", kStatsFileVersion));
   const uint64_t off = GetU64(p + 16), len = GetU64(p + 24);
   if (off < kHeaderBytes || off > size || len > size - off)
     return bad(absl::StrCat("metadata [", off, ", +", len, ") outside the file of ", size, " bytes"));
@@ -127,8 +159,12 @@ absl::StatusOr<InputStats> StatsFile::Load(const std::string& weight) const {
       return absl::DataLossError(absl::StrCat(path(), ": ", weight, " ", a.what(),
                                               " checksum mismatch"));
     const std::string& w = a.what();
-    const bool is_f64 = w != "samples";
-    uint64_t expect = w == "xtx" ? cols * cols : w == "samples" ? rec->n_samples() * cols : cols;
+    const bool packed = w == kXtxUpperF32;  // version 2
+    const bool is_f64 = w != "samples" && !packed;
+    const uint64_t expect = w == "xtx"       ? cols * cols
+                            : packed         ? cols * (cols + 1) / 2
+                            : w == "samples" ? rec->n_samples() * cols
+                                             : cols;
     if (a.f64() != is_f64 || a.n_values() != expect)
       return absl::DataLossError(absl::StrCat(path(), ": ", weight, " ", w, " has ",
                                               a.n_values(), " values, expected ", expect));
@@ -136,6 +172,8 @@ absl::StatusOr<InputStats> StatsFile::Load(const std::string& weight) const {
       std::vector<double>& dst = w == "sum_x2" ? s.sum_x2 : w == "sum_abs" ? s.sum_abs : s.xtx;
       dst.resize(a.n_values());
       std::memcpy(dst.data(), src, bytes);
+    } else if (packed) {
+      ExpandUpper(src, cols, &s.xtx);
     } else if (w == "samples") {
       s.samples.resize(a.n_values());
       std::memcpy(s.samples.data(), src, bytes);

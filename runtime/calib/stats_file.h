@@ -1,8 +1,10 @@
 // The calibration statistics file written by `glmq calibrate` and read by
 // `glmq quantize --calib` (specs/calibration.md):
-//   [0, 40)  header: "GLMQCALB", u32 version (1), u32 0, u64 metadata
+//   [0, 40)  header: "GLMQCALB", u32 version (2), u32 0, u64 metadata
 //            offset, u64 metadata size, u64 XXH64 of the metadata
-//   arrays   f64/f32 little-endian, 8-aligned, each with its own XXH64
+//   arrays   f64/f32 little-endian, 8-aligned, each with its own XXH64;
+//            X^T X as the packed f32 upper triangle ("xtx_upper_f32",
+//            version 2) or, in version 1 files, the f64 square ("xtx")
 //   metadata calib.pb.StatsMetadata (protobuf), at the end so that inputs
 //            stream out as they are finished
 // Written atomically (temp + rename); every offset, size and checksum is
@@ -21,7 +23,9 @@
 
 namespace glmq {
 
-inline constexpr uint32_t kStatsFileVersion = 1;
+// Written: 2 (X^T X as packed f32 upper triangle). Read: 1 and 2.
+inline constexpr uint32_t kStatsFileVersion = 2;
+inline constexpr uint32_t kStatsFileMinVersion = 1;
 
 // The tensor whose values identify the calibrated model
 // (StatsMetadata.weights_xxh64).
