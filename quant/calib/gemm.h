@@ -18,9 +18,11 @@ void SubMatMul(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, co
                int64_t ldb, double* c, int64_t ldc);
 
 // d^T G d for the symmetric n x n matrix G at g (leading dimension ld) and
-// d[n]: v = sum_j d_j G[j, :] (j ascending, skipping d_j == 0), then
-// sum_i d_i v_i (i ascending) - the SIMD versions differ only by FMA
-// rounding in v. AWQ's per-group output error (activations.h).
+// d[n]. The scalar reference: v = sum_j d_j G[j, :] (j ascending, skipping
+// d_j == 0), then sum_i d_i v_i (i ascending). The SIMD versions read only
+// G's upper triangle plus diagonal blocks (the mirrored terms doubled, about
+// half the multiply-adds) and so differ from it by f64 rounding (summation
+// order). AWQ's per-group output error (activations.h).
 double QuadForm(const double* g, int64_t ld, const float* d, int64_t n);
 
 // k is processed in blocks of this many (A's block and B's panel stay in cache).
