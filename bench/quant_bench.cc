@@ -5,10 +5,12 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "quant/encodings.h"
 #include "quant/quantize.h"
 #include "runtime/qkernels/qmatmul.h"
 
@@ -95,6 +97,62 @@ BENCHMARK(BM_QuantGemvDram)
     ->Args({pb::ENCODING_Q4_SYM, 128})
     ->Args({pb::ENCODING_Q4_ASYM, 128})
     ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+// The GEMVs of GLM-4-9B decode steps in their order, with the barrier after
+// each: per layer attn_qkv [4608, 4096], attn_output [4096, 4096],
+// ffn_gate_up [27392, 4096], ffn_down [4096, 13696], for as many layers as
+// fill ~1 GB (so every step reads from DRAM). Random codes with a valid f16
+// scale (the kernels' speed does not depend on the values). Compare with
+// BM_QuantGemvDram (one shape, no layer mix) and BM_MemoryRead.
+void BM_QuantDecodeLayers(benchmark::State& state) {
+  const auto enc = static_cast<pb::Encoding>(state.range(0));
+  const int group = static_cast<int>(state.range(1));
+  const int64_t shapes[4][2] = {{4608, 4096}, {4096, 4096}, {27392, 4096}, {4096, 13696}};
+  struct Mat {
+    std::vector<uint8_t> bytes;
+    int64_t rows, cols;
+  };
+  std::vector<Mat> mats;
+  uint64_t layer_bytes = 0;
+  for (const auto& s : shapes) layer_bytes += *QuantizedBytes({enc, group, 0}, s[0], s[1]);
+  const int64_t layers = std::max<int64_t>(2, (int64_t{1} << 30) / layer_bytes);
+  std::mt19937 rng(7);
+  for (int64_t l = 0; l < layers; ++l) {
+    for (const auto& s : shapes) {
+      const GroupGeometry geo = *GetGroupGeometry(enc, group, s[1]);
+      Mat m{std::vector<uint8_t>(s[0] * geo.row_bytes), s[0], s[1]};
+      for (auto& b : m.bytes) b = static_cast<uint8_t>(rng());
+      for (int64_t gi = 0; gi < s[0] * geo.n_groups; ++gi) {  // f16 scale 2^-6 (and min)
+        uint8_t* h = m.bytes.data() + gi * geo.group_bytes;
+        for (int64_t k = 0; k < geo.traits->group_header_bytes; k += 2) h[k] = 0, h[k + 1] = 0x24;
+      }
+      mats.push_back(std::move(m));
+    }
+  }
+  std::vector<float> x(13696, 0.5f), y(27392);
+  int64_t i = 0;
+  uint64_t bytes = 0;
+  double sec[4] = {}, by[4] = {};
+  for (auto _ : state) {
+    const Mat& m = mats[i];
+    const auto t0 = std::chrono::steady_clock::now();
+    QuantMatMul({enc, group, m.rows, m.cols, m.bytes.data(), m.bytes.size()}, x.data(), 1,
+                y.data());
+    sec[i % 4] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    by[i % 4] += m.bytes.size();
+    bytes += m.bytes.size();
+    i = (i + 1) % static_cast<int64_t>(mats.size());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  const char* names[4] = {"qkv", "o", "gate_up", "down"};
+  for (int k = 0; k < 4; ++k) state.counters[names[k]] = by[k] / sec[k] / 1e9;
+}
+BENCHMARK(BM_QuantDecodeLayers)
+    ->Args({pb::ENCODING_Q8_SYM, 32})
+    ->Args({pb::ENCODING_Q4_SYM, 128})
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(2.0)
     ->UseRealTime();
 
 void BM_MemoryRead(benchmark::State& state) {
