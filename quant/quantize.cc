@@ -22,6 +22,8 @@ void QuantStats::Add(const QuantStats& o) {
   n_values += o.n_values;
 }
 
+int DefaultSearchGrid(pb::Encoding encoding) { return encoding == pb::ENCODING_Q8_SYM ? 1 : 8; }
+
 namespace {
 
 constexpr float kF16Max = 65504.f;
@@ -134,7 +136,11 @@ double Score(const GroupContext& ctx, const float* x, int64_t n, Candidate c, bo
 }
 
 // Quantizes one group of n valid values (g - n padding values are q = 0).
-// w: per-element error weights (null = 1).
+// w: per-element error weights (null = 1). The rank path: unlike the
+// default search (quant/search_impl.h), which refits only the best bases,
+// this refits every base, so its candidates include whatever the default
+// search could pick and ranking by the caller's score never loses to it
+// (calib_math_test RankByOutputErrorNeverLosesToRtnPerGroup).
 void QuantizeGroup(const GroupGeometry& geo, const float* x, const float* w, int64_t n, int grid,
                    const GroupContext& ctx, int8_t* q, int8_t* tmp, uint8_t* out) {
   const EncodingTraits& t = *geo.traits;

@@ -15,14 +15,21 @@
 
 namespace glmq {
 
+// The scale search's default grid for an encoding: 8 for q4 / q4a; 1 for
+// q8 (only the absmax candidate and its refit: on N(0, 0.02) and on the
+// trained fixtures' weights shrinking never won, the same bytes as grid 8,
+// docs/benchmarks.md).
+int DefaultSearchGrid(pb::Encoding encoding);
+
 struct QuantSpec {
   pb::Encoding encoding = pb::ENCODING_Q8_SYM;
   int group_size = 32;  // 0 = one group per row
   // Scale search: 0 = plain absmax / min-max RTN (QuantizeRowRef); otherwise
-  // the number of shrink factors tried per group (each followed by one
-  // weighted least-squares refit of scale [and min]). The absmax candidate
-  // is always tried, so the search is never worse than RTN.
-  int search_grid = 8;
+  // the number of shrink factors tried per group, the two best (q4a: four)
+  // of which get one weighted least-squares refit of scale [and min]
+  // (specs/encodings.md, "Searched RTN"). The absmax candidate is always tried, so the search is
+  // never worse than RTN. Defaults to the encoding's DefaultSearchGrid.
+  int search_grid = DefaultSearchGrid(encoding);
 };
 
 // Error sums over the quantized values (padding excluded). Additive: merge
@@ -48,8 +55,10 @@ absl::StatusOr<double> QuantizeMatrix(const float* w, int64_t rows, int64_t cols
                                       uint8_t* out, QuantStats* stats);
 
 // How QuantizeMatrixWeighted's scale search scores a candidate of one group.
-// The candidates are always QuantizeMatrix's (the plain RTN one, the
-// shrunken ones and their least-squares refits).
+// The candidates are QuantizeMatrix's bases (the plain RTN one, the shrunken
+// ones); with `rank`, every base also gets its least-squares refit (the
+// default search refits only the best ones, specs/encodings.md), so ranking
+// never loses to QuantizeMatrix's choice.
 struct QuantWeighting {
   // [cols] non-negative per-input-channel weights, or null (all 1).
   const float* importance = nullptr;

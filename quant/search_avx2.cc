@@ -47,18 +47,6 @@ struct V2x256 {
     const uint32_t hi = _mm256_movemask_ps(_mm256_cmp_ps(x.b, y.b, _CMP_EQ_OQ));
     return lo | (hi << 8);
   }
-  static int FindKey(const uint32_t* keys, int n, uint32_t key) {
-    const __m256i k = _mm256_set1_epi32(static_cast<int>(key));
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys + i));
-      const uint32_t m = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(v, k)));
-      if (m != 0) return i + __builtin_ctz(m);
-    }
-    for (; i < n; ++i)
-      if (keys[i] == key) return i;
-    return -1;
-  }
   static void StoreI8(int8_t* q, T v) {
     const __m256i a = _mm256_cvtps_epi32(v.a), b = _mm256_cvtps_epi32(v.b);
     const __m256i w = _mm256_packs_epi32(a, b);        // a0-3 b0-3 | a4-7 b4-7 (int16)

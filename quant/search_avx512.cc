@@ -26,16 +26,6 @@ struct V512 {
   static float HMin(T v) { return _mm512_reduce_min_ps(v); }
   static float HMax(T v) { return _mm512_reduce_max_ps(v); }
   static uint32_t EqMask(T a, T b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
-  static int FindKey(const uint32_t* keys, int n, uint32_t key) {
-    const __m512i k = _mm512_set1_epi32(static_cast<int>(key));
-    for (int i = 0; i < n; i += 16) {
-      const __mmask16 valid = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
-      const __mmask16 m =
-          _mm512_mask_cmpeq_epi32_mask(valid, _mm512_maskz_loadu_epi32(valid, keys + i), k);
-      if (m != 0) return i + __builtin_ctz(m);
-    }
-    return -1;
-  }
   static void StoreI8(int8_t* q, T v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
   }

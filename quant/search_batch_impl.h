@@ -176,12 +176,23 @@ struct Search {
     return kSums ? 2 : 3;
   }
 
+  // n_c <= J candidates in one pass of n_c chains (a last, partial pass of
+  // J chains would compute J - n_c unused ones).
+  template <bool kMin, bool kW, bool kSums, int J>
+  static void EvalUpTo(const EncodingTraits& t, const float* xT, const float* wT, int64_t g,
+                       const Cand* c, int n_c, Sums* out) {
+    if constexpr (J > 1) {
+      if (n_c < J) return EvalUpTo<kMin, kW, kSums, J - 1>(t, xT, wT, g, c, n_c, out);
+    }
+    EvalJ<kMin, kW, kSums, J>(t, xT, wT, g, c, n_c, out);
+  }
+
   template <bool kMin, bool kW, bool kSums>
   static void EvalAll(const EncodingTraits& t, const float* xT, const float* wT, int64_t g,
                       const Cand* c, int n_c, Sums* out) {
     constexpr int J = PassCands<kMin, kSums>();
     for (int j = 0; j < n_c; j += J)
-      EvalJ<kMin, kW, kSums, J>(t, xT, wT, g, c + j, std::min(J, n_c - j), out + j);
+      EvalUpTo<kMin, kW, kSums, J>(t, xT, wT, g, c + j, std::min(J, n_c - j), out + j);
   }
 
   template <bool kSums>
@@ -240,24 +251,47 @@ struct Search {
     return ok_out;
   }
 
+  static Sums Select(I m, const Sums& a, const Sums& b) {  // per lane
+    return Sums{Select(m, a.err, b.err), Select(m, a.sxq, b.sxq), Select(m, a.sqq, b.sqq),
+                Select(m, a.sq, b.sq)};
+  }
+
   // Searches groups [0, nb) (nb <= N) whose values are xT / wT; writes the
-  // chosen scale and min of each into scale16 / min16.
+  // chosen scale and min of each into scale16 / min16. impl::SearchGroup
+  // per lane: all bases, the refits of the best (impl::TopBases), the replay.
   static void Batch(const EncodingTraits& t, const float* xT, const float* wT, int64_t g,
                     int grid, uint16_t* scale16, uint16_t* min16) {
-    constexpr int kMax = 64;
+    constexpr int kMax = 64, kR = impl::kMaxRefits;
     const Range r = GetRange(xT, wT, g, t.has_min);
-    const int n_cand = std::min(kMax, grid <= 0 ? 1 : (t.q_min == -t.q_max - 1 ? 2 * grid : grid));
-    Cand base[kMax], refit[kMax];
-    Sums sb[kMax], sr[kMax];
-    I has[kMax];
+    const int n_cand = std::min(kMax, impl::NumBases(t, grid)), n_top = impl::NumRefits(t);
+    Cand base[kMax];
+    Sums sb[kMax];
     for (int k = 0; k < n_cand; ++k) base[k] = Make(t, r, k, grid);
     Eval<true>(t, xT, wT, g, base, n_cand, sb);
-    int n_refit = 0;
-    for (int k = 0; k < n_cand && grid > 0; ++k) {
-      refit[k] = base[k];
-      has[k] = Refit(t, sb[k], r, &refit[k]);
-      n_refit = k + 1;
+    // TopBases::Add per lane: the lowest-error bases in (err, k) order.
+    I top_k[kR];
+    Sums top_s[kR] = {};
+    for (int j = 0; j < kR; ++j) top_k[j] = I{} - 1;
+    for (int k = 0; k < n_cand; ++k) {
+      I vk = I{} + k, inserted = I{};
+      Sums vs = sb[k];
+      for (int j = 0; j < n_top; ++j) {
+        const I m = inserted | (top_k[j] < 0) | (vs.err < top_s[j].err);
+        const I ok = top_k[j];
+        const Sums os = top_s[j];
+        top_k[j] = Select(m, vk, ok);
+        top_s[j] = Select(m, vs, os);
+        vk = Select(m, ok, vk);
+        vs = Select(m, os, vs);
+        inserted |= m;
+      }
     }
+    // Slots j < min(n_top, n_cand) hold a base in every lane.
+    const int n_refit = grid > 0 ? std::min(n_top, n_cand) : 0;
+    Cand refit[kR] = {};
+    Sums sr[kR];
+    I has[kR];
+    for (int j = 0; j < n_refit; ++j) has[j] = Refit(t, top_s[j], r, &refit[j]);
     Eval<false>(t, xT, wT, g, refit, n_refit, sr);
     const I active = r.amax > 0.f;
     Cand best = base[0];
@@ -270,7 +304,7 @@ struct Search {
     };
     for (int k = 0; k < n_cand; ++k) {
       if (k > 0) take(I{} - 1, base[k], sb[k].err);
-      if (k < n_refit) take(has[k], refit[k], sr[k].err);
+      for (int j = 0; j < n_refit; ++j) take(has[j] & (top_k[j] == k), refit[j], sr[j].err);
     }
     for (int l = 0; l < N; ++l) {
       scale16[l] = static_cast<uint16_t>(best.scale16[l]);

@@ -27,11 +27,6 @@ float Tree(const float* l) {
 struct ScalarK : ScalarRangeEval {
   static uint16_t ToF16(float v) { return F32ToF16(v); }
   static float ToF32(uint16_t h) { return F16ToF32(h); }
-  static int FindKey(const uint32_t* keys, int n, uint32_t key) {
-    for (int i = 0; i < n; ++i)
-      if (keys[i] == key) return i;
-    return -1;
-  }
   static FinalSums Final(const float* x, const float* imp, int64_t n, const CandidateF& c,
                          bool has_min, int8_t* q) {
     return ScalarPasses::Final(x, imp, n, c, has_min, q);

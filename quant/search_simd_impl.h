@@ -24,7 +24,6 @@ struct Passes : ScalarRangeEval {
     return static_cast<uint16_t>(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
   static float ToF32(uint16_t h) { return _cvtsh_ss(h); }
-  static int FindKey(const uint32_t* keys, int n, uint32_t key) { return V::FindKey(keys, n, key); }
 
   // Single groups (the ragged last group of a row) take Range and Eval from
   // the scalar spec (ScalarRangeEval); full groups go through the

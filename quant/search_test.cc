@@ -1,7 +1,9 @@
 // The scale search's SIMD versions (search_avx2.cc, search_avx512.cc) write
 // the same bytes and the same error sums as the scalar spec
 // (search_scalar.cc), for every encoding, group size, grid and weighting,
-// including ragged tails, signed zeros, ties and all-zero groups.
+// including ragged tails, signed zeros, ties and all-zero groups. Grid 1
+// (q8's default: one base, one refit), 3 (q4a: a partial pass of
+// candidates) and 8 (q4: 16 bases, the refits of the best two).
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -48,7 +50,7 @@ TEST(ScaleSearch, SimdMatchesScalarBitForBit) {
   for (auto e : {pb::ENCODING_Q8_SYM, pb::ENCODING_Q4_SYM, pb::ENCODING_Q4_ASYM})
     for (int g : {0, 32, 64, 128, 256})
       for (int64_t cols : {16, 33, 256, 320, 13696 / 8, 4096})
-        for (int grid : {0, 2, 8})
+        for (int grid : {0, 1, 3, 8})
           for (int kind = 0; kind < 5; ++kind) {
             const GroupGeometry geo = *GetGroupGeometry(e, g, cols);
             const std::vector<float> x = Values(cols, ++seed, kind);

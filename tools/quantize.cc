@@ -273,7 +273,7 @@ absl::StatusOr<TensorResult> QuantizeTensor(const pb::TensorEntry& in, const Ten
   TensorResult res;
   GLMQ_RETURN_IF_ERROR(wb.Wait());
   GLMQ_RETURN_IF_ERROR(writer.BeginTensor(out));  // quant_nmse is set at the end
-  TensorQuantJob job{&out, {p.rule.encoding(), p.rule.group_size(), 8}, p.rows, p.cols};
+  TensorQuantJob job{&out, {p.rule.encoding(), p.rule.group_size()}, p.rows, p.cols};
   const bool quantize = !p.copy && t->quantized;
   if (quantize) GLMQ_RETURN_IF_ERROR(method.BeginTensor(job));
   for (int64_t r0 = 0; r0 < p.rows; r0 += p.chunk_rows) {
@@ -316,7 +316,7 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibMethod(const QuantizeArgs&
     const pb::QuantRule rule = scheme.Choose(*e);
     const EncodingTraits* t = FindEncoding(rule.encoding());
     if (t == nullptr || !t->quantized) return std::nullopt;
-    return QuantSpec{rule.encoding(), rule.group_size(), 8};
+    return QuantSpec{rule.encoding(), rule.group_size()};
   };
   CalibMethodOptions co;
   co.method = args.method;
@@ -423,7 +423,8 @@ RunFn SetupQuantize(CLI::App* sub) {
   sub->add_option("--calib", args->calib,
                   "calibration statistics (glmq calibrate) for imatrix, awq, gptq");
   sub->add_option("--search-grid", args->search_grid,
-                  "scale candidates per group (0 = plain absmax RTN; default 8)");
+                  "shrink steps of the scale search per group (0 = plain absmax RTN; default 8 for "
+                  "q4/q4a, 1 for q8)");
   return [args]() { return RunQuantize(*args); };
 }
 
