@@ -49,10 +49,19 @@ absl::Status CheckRows(const pb::TensorEntry& e, int64_t b, int64_t end) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<absl::Span<const uint8_t>> NameTensor(absl::StatusOr<absl::Span<const uint8_t>> r,
+                                                     const pb::TensorEntry& e) {
+  if (!r.ok()) return Annotate(r.status(), absl::StrCat("tensor '", e.name(), "'"));
+  return r;
+}
+
 class HfSource : public HfTensorSource {
  public:
-  absl::Status Init(const std::string& dir) {
+  absl::Status Init(const std::string& dir, bool direct_io) {
     GLMQ_ASSIGN_OR_RETURN(ckpt_, HfCheckpoint::Open(dir));
+    for (const auto& shard : ckpt_->shards()) {
+      GLMQ_ASSIGN_OR_RETURN(readers_[shard.get()], DirectReader::Open(shard->path(), direct_io));
+    }
     std::vector<SafetensorsTensor> infos;
     for (const HfTensor& t : ckpt_->tensors()) infos.push_back(*t.tensor);
     auto mapped = MapHfTensors(ckpt_->hparams(), infos);
@@ -68,13 +77,38 @@ class HfSource : public HfTensorSource {
 
   const pb::ModelMetadata& metadata() const override { return metadata_; }
 
+  absl::StatusOr<absl::Span<const uint8_t>> ReadRowsInto(const pb::TensorEntry& entry,
+                                                         int64_t row_begin, int64_t row_end,
+                                                         AlignedBuffer* buf) const override {
+    GLMQ_ASSIGN_OR_RETURN(const CanonicalTensor* c, Find(entry));
+    GLMQ_RETURN_IF_ERROR(CheckRows(c->entry, row_begin, row_end));
+    // The rows' ranges in the shards, in order (a fused tensor's parts).
+    std::vector<FileRange> ranges;
+    const bool one_row = c->entry.shape_size() == 1;
+    const uint64_t row_bytes = TensorCols(c->entry) * DTypeSize(c->sources[0].dtype);
+    int64_t part_row0 = 0;  // first canonical row of this part
+    for (const SafetensorsTensor& s : c->sources) {
+      const HfTensor* hf = ckpt_->Find(s.name);
+      const DirectReader* file = readers_.at(hf->shard).get();
+      if (one_row) {  // one row: the parts laid end to end
+        if (row_begin < row_end) ranges.push_back({file, hf->tensor->offset, s.size});
+        continue;
+      }
+      const int64_t part_rows = static_cast<int64_t>(s.size / row_bytes);
+      const int64_t b = std::max(row_begin, part_row0),
+                    e = std::min(row_end, part_row0 + part_rows);
+      if (b < e)
+        ranges.push_back(
+            {file, hf->tensor->offset + (b - part_row0) * row_bytes, (e - b) * row_bytes});
+      part_row0 += part_rows;
+    }
+    return NameTensor(DirectReader::ReadRanges(ranges, buf), entry);
+  }
+
   absl::Status ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin, int64_t row_end,
                            uint8_t* out) const override {
-    auto it = by_name_.find(entry.name());
-    if (it == by_name_.end()) {
-      return absl::NotFoundError(absl::StrCat(ckpt_->dir(), ": no tensor '", entry.name(), "'"));
-    }
-    const CanonicalTensor& c = canonical_[it->second];
+    GLMQ_ASSIGN_OR_RETURN(const CanonicalTensor* cp, Find(entry));
+    const CanonicalTensor& c = *cp;
     GLMQ_RETURN_IF_ERROR(CheckRows(c.entry, row_begin, row_end));
     if (c.entry.shape_size() == 1) {  // one row: the parts laid end to end
       if (row_begin == row_end) return absl::OkStatus();
@@ -133,9 +167,19 @@ class HfSource : public HfTensorSource {
   }
 
  private:
+  absl::StatusOr<const CanonicalTensor*> Find(const pb::TensorEntry& entry) const {
+    auto it = by_name_.find(entry.name());
+    if (it == by_name_.end()) {
+      return absl::NotFoundError(absl::StrCat(ckpt_->dir(), ": no tensor '", entry.name(), "'"));
+    }
+    return &canonical_[it->second];
+  }
+
   std::unique_ptr<HfCheckpoint> ckpt_;
   std::vector<CanonicalTensor> canonical_;
   absl::flat_hash_map<std::string, size_t> by_name_;
+  // ReadRowsInto's readers, one per shard.
+  absl::flat_hash_map<const SafetensorsFile*, std::unique_ptr<DirectReader>> readers_;
   pb::ModelMetadata metadata_;
 };
 
@@ -149,8 +193,9 @@ class GlmqSource : public TensorSource {
   ~GlmqSource() override {
     if (fd_ >= 0) ::close(fd_);
   }
-  absl::Status Init(const std::string& path) {
+  absl::Status Init(const std::string& path, bool direct_io) {
     GLMQ_ASSIGN_OR_RETURN(file_, GlmqFile::Open(path));
+    GLMQ_ASSIGN_OR_RETURN(reader_, DirectReader::Open(path, direct_io));
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0)
       return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
@@ -158,17 +203,19 @@ class GlmqSource : public TensorSource {
     return absl::OkStatus();
   }
   const pb::ModelMetadata& metadata() const override { return file_->metadata(); }
+
+  absl::StatusOr<absl::Span<const uint8_t>> ReadRowsInto(const pb::TensorEntry& entry,
+                                                         int64_t row_begin, int64_t row_end,
+                                                         AlignedBuffer* buf) const override {
+    GLMQ_ASSIGN_OR_RETURN(const FileRange r, Range(entry, row_begin, row_end));
+    return NameTensor(DirectReader::ReadRanges({r}, buf), entry);
+  }
+
   absl::Status ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin, int64_t row_end,
                            uint8_t* out) const override {
+    GLMQ_ASSIGN_OR_RETURN(const FileRange r, Range(entry, row_begin, row_end));
+    const uint64_t pos = r.pos, len = r.len;
     const pb::TensorEntry* e = file_->FindTensor(entry.name());
-    if (e == nullptr) {
-      return absl::NotFoundError(absl::StrCat(file_->path(), ": no tensor '", entry.name(), "'"));
-    }
-    GLMQ_RETURN_IF_ERROR(CheckRows(*e, row_begin, row_end));
-    GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(*e));
-    absl::Span<const uint8_t> data = file_->TensorData(*e);  // validated at Open
-    const uint64_t off = row_begin * row_bytes, len = (row_end - row_begin) * row_bytes;
-    uint64_t pos = static_cast<uint64_t>(data.data() - file_->mapped().data()) + off;
     for (uint64_t done = 0; done < len;) {
       const ssize_t n = ::pread(fd_, out + done, len - done, static_cast<off_t>(pos + done));
       if (n < 0 && errno == EINTR) continue;
@@ -182,7 +229,23 @@ class GlmqSource : public TensorSource {
   }
 
  private:
+  // The file bytes of rows [row_begin, row_end) of `entry`.
+  absl::StatusOr<FileRange> Range(const pb::TensorEntry& entry, int64_t row_begin,
+                                  int64_t row_end) const {
+    const pb::TensorEntry* e = file_->FindTensor(entry.name());
+    if (e == nullptr) {
+      return absl::NotFoundError(absl::StrCat(file_->path(), ": no tensor '", entry.name(), "'"));
+    }
+    GLMQ_RETURN_IF_ERROR(CheckRows(*e, row_begin, row_end));
+    GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(*e));
+    absl::Span<const uint8_t> data = file_->TensorData(*e);  // validated at Open
+    const uint64_t off = row_begin * row_bytes, len = (row_end - row_begin) * row_bytes;
+    return FileRange{reader_.get(),
+                     static_cast<uint64_t>(data.data() - file_->mapped().data()) + off, len};
+  }
+
   std::unique_ptr<GlmqFile> file_;
+  std::unique_ptr<DirectReader> reader_;  // ReadRowsInto
   int fd_ = -1;
 };
 
@@ -218,15 +281,29 @@ const pb::TensorEntry* TensorSource::FindTensor(absl::string_view name) const {
   return nullptr;
 }
 
-absl::StatusOr<std::unique_ptr<HfTensorSource>> OpenHfCheckpoint(const std::string& dir) {
+absl::StatusOr<absl::Span<const uint8_t>> TensorSource::ReadRowsInto(const pb::TensorEntry& entry,
+                                                                     int64_t row_begin,
+                                                                     int64_t row_end,
+                                                                     AlignedBuffer* buf) const {
+  GLMQ_RETURN_IF_ERROR(CheckRows(entry, row_begin, row_end));
+  GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(entry));
+  const uint64_t len = row_bytes * (row_end - row_begin);
+  buf->Reserve(len);
+  GLMQ_RETURN_IF_ERROR(ReadRowsRaw(entry, row_begin, row_end, buf->data()));
+  return absl::Span<const uint8_t>(buf->data(), len);
+}
+
+absl::StatusOr<std::unique_ptr<HfTensorSource>> OpenHfCheckpoint(const std::string& dir,
+                                                                 bool direct_io) {
   auto s = std::make_unique<HfSource>();
-  GLMQ_RETURN_IF_ERROR(s->Init(dir));
+  GLMQ_RETURN_IF_ERROR(s->Init(dir, direct_io));
   return s;
 }
 
-absl::StatusOr<std::unique_ptr<TensorSource>> OpenGlmqSource(const std::string& path) {
+absl::StatusOr<std::unique_ptr<TensorSource>> OpenGlmqSource(const std::string& path,
+                                                             bool direct_io) {
   auto s = std::make_unique<GlmqSource>();
-  GLMQ_RETURN_IF_ERROR(s->Init(path));
+  GLMQ_RETURN_IF_ERROR(s->Init(path, direct_io));
   return s;
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/direct_read.h"
 #include "format/glmq.pb.h"
 
 namespace glmq {
@@ -29,6 +31,16 @@ class TensorSource {
   // product of all dims but the last; a 1-D tensor is one row.
   virtual absl::Status ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin,
                                    int64_t row_end, uint8_t* out) const = 0;
+
+  // The same bytes as ReadRowsRaw, read into `buf` and returned as a span
+  // inside it (valid until `buf` is reused). The .glmq and HF sources read
+  // them with O_DIRECT where the file system allows (core/direct_read.h):
+  // no page-cache copy in the kernel, nothing left in the page cache, and no
+  // copy in user space for rows that lie in one file range. For streaming
+  // a model once (glmq quantize); ReadRowsRaw goes through the page cache.
+  virtual absl::StatusOr<absl::Span<const uint8_t>> ReadRowsInto(const pb::TensorEntry& entry,
+                                                                 int64_t row_begin, int64_t row_end,
+                                                                 AlignedBuffer* buf) const;
 
   // The same rows as f32 ([rows, cols] row-major): f16/bf16 converted,
   // quantized (q8/q4/q4a) .glmq tensors decoded with quant/dequantize.h
@@ -58,10 +70,13 @@ class HfTensorSource : public TensorSource {
 };
 
 // Opens an HF checkpoint folder (validating it; see hf_checkpoint.h) and maps
-// its tensors onto canonical ones. Vision models are rejected.
-absl::StatusOr<std::unique_ptr<HfTensorSource>> OpenHfCheckpoint(const std::string& dir);
+// its tensors onto canonical ones. Vision models are rejected. `direct_io`
+// = false makes ReadRowsInto use pread (DirectReader's fallback).
+absl::StatusOr<std::unique_ptr<HfTensorSource>> OpenHfCheckpoint(const std::string& dir,
+                                                                 bool direct_io = true);
 
-// Opens a .glmq file through GlmqFile (validated there).
-absl::StatusOr<std::unique_ptr<TensorSource>> OpenGlmqSource(const std::string& path);
+// Opens a .glmq file through GlmqFile (validated there); `direct_io` as above.
+absl::StatusOr<std::unique_ptr<TensorSource>> OpenGlmqSource(const std::string& path,
+                                                             bool direct_io = true);
 
 }  // namespace glmq

@@ -1,6 +1,7 @@
 // glmq convert on the three trained fixtures: every canonical tensor must be
 // bit-identical to its safetensors source (fused tensors to the row
 // concatenation of their parts), read back independently of the converter.
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -96,6 +97,40 @@ TEST_P(Fixtures, ConvertIsBitExact) {
   ASSERT_TRUE((*gsrc)->ReadRowsF32(*(*gsrc)->FindTensor(qkv->name()), 200, 380, b.data()).ok());
   EXPECT_EQ(a, b);
   EXPECT_FALSE((*hsrc)->ReadRowsF32(*qkv, 300, 400, a.data()).ok());  // past the end
+  fs::remove(out);
+}
+
+// ReadRowsInto (O_DIRECT where the file system allows it, and the forced
+// pread fallback) returns ReadRowsRaw's bytes for every tensor of the HF
+// folder and of its .glmq, in chunks of 37 rows (crossing q|k|v and
+// gate|up inside fused tensors, unaligned file offsets).
+TEST_P(Fixtures, ReadRowsIntoMatchesReadRowsRaw) {
+  const std::string dir = kModels + GetParam();
+  const std::string out = TempPath(std::string(GetParam()) + "-into");
+  ASSERT_TRUE(ConvertHfToGlmq(dir, out, {}).ok());
+  for (const bool direct : {true, false}) {
+    auto g = OpenGlmqSource(out, direct);
+    auto h = OpenHfCheckpoint(dir, direct);
+    ASSERT_TRUE(g.ok() && h.ok());
+    const std::vector<const TensorSource*> sources = {g->get(), h->get()};
+    for (const TensorSource* src : sources) {
+      AlignedBuffer buf;
+      for (const pb::TensorEntry& e : src->metadata().tensors()) {
+        const int64_t rows = TensorRows(e);
+        const uint64_t row_bytes = *RowBytes(e);
+        for (int64_t r0 = 0; r0 < rows; r0 += 37) {
+          const int64_t r1 = std::min(rows, r0 + 37);
+          std::string want(row_bytes * (r1 - r0), '\0');
+          ASSERT_TRUE(src->ReadRowsRaw(e, r0, r1, reinterpret_cast<uint8_t*>(want.data())).ok());
+          auto got = src->ReadRowsInto(e, r0, r1, &buf);
+          ASSERT_TRUE(got.ok()) << got.status();
+          ASSERT_EQ(std::string(reinterpret_cast<const char*>(got->data()), got->size()), want)
+              << e.name() << " rows " << r0 << " direct " << direct;
+        }
+      }
+      EXPECT_FALSE(src->ReadRowsInto(src->metadata().tensors(0), 0, 1 << 20, &buf).ok());
+    }
+  }
   fs::remove(out);
 }
 
