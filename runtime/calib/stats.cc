@@ -1,31 +1,41 @@
 #include "runtime/calib/stats.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "quant/calib/gemm.h"
 
 namespace glmq {
 
 void AccumulateXtxUpper(const float* x, int64_t n, int64_t cols, std::vector<double>* acc) {
   // Tokens in blocks of 64 summed in f32 (short sums, then f64 across
-  // blocks: f32 rounding stays ~1e-6 relative), rows of the triangle in
-  // parallel.
-  constexpr int64_t kBlock = 64;
+  // blocks: f32 rounding stays ~1e-6 relative). Each block's sums are one
+  // f32 GEMM, x_b^T x_b, by row tiles of 64 channels (in parallel), each
+  // over its columns from the tile's first channel on (the upper triangle
+  // plus the tile's diagonal block).
+  constexpr int64_t kBlock = 64, kRows = 64;
   double* a = acc->data();
+  std::vector<float> xt(static_cast<size_t>(cols * kBlock));  // [cols, kb]
+  const int64_t n_tiles = (cols + kRows - 1) / kRows;
+  for (int64_t t0 = 0; t0 < n; t0 += kBlock) {
+    const int64_t kb = std::min(kBlock, n - t0);
+    for (int64_t t = 0; t < kb; ++t)
+      for (int64_t c = 0; c < cols; ++c) xt[c * kb + t] = x[(t0 + t) * cols + c];
 #pragma omp parallel
-  {
-    std::vector<float> row(cols);
-#pragma omp for schedule(dynamic, 8)
-    for (int64_t i = 0; i < cols; ++i) {
-      for (int64_t t0 = 0; t0 < n; t0 += kBlock) {
-        const int64_t t1 = std::min(n, t0 + kBlock);
-        std::fill(row.begin() + i, row.end(), 0.f);
-        for (int64_t t = t0; t < t1; ++t) {
-          const float* xt = x + t * cols;
-          const float xi = xt[i];
-          if (xi == 0.f) continue;
-          for (int64_t j = i; j < cols; ++j) row[j] += xi * xt[j];
+    {
+      std::vector<float> tmp;
+#pragma omp for schedule(dynamic)
+      for (int64_t tile = 0; tile < n_tiles; ++tile) {
+        const int64_t i0 = tile * kRows, mb = std::min(kRows, cols - i0), w = cols - i0;
+        tmp.assign(static_cast<size_t>(mb * w), 0.f);
+        // tmp = -x_b[:, i0:i0+mb]^T x_b[:, i0:]
+        calib::SubMatMul(mb, w, kb, xt.data() + i0 * kb, kb, x + t0 * cols + i0, cols, tmp.data(),
+                         w);
+        for (int64_t i = 0; i < mb; ++i) {
+          double* ai = a + (i0 + i) * cols + i0;
+          const float* ti = tmp.data() + i * w;
+          for (int64_t j = i; j < w; ++j) ai[j] -= ti[j];
         }
-        double* ai = a + i * cols;
-        for (int64_t j = i; j < cols; ++j) ai[j] += row[j];
       }
     }
   }
