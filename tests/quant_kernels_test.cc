@@ -49,10 +49,10 @@ std::vector<float> Activations(int64_t n_tokens, int64_t cols, uint32_t seed) {
   return x;
 }
 
-void Check(const Problem& p, int64_t n_tokens, uint32_t seed) {
+void Check(const Problem& p, int64_t n_tokens, uint32_t seed, int n_threads = 0) {
   SCOPED_TRACE(testing::Message() << "enc " << p.spec.encoding << " g" << p.spec.group_size
                                   << " rows " << p.rows << " cols " << p.cols << " tokens "
-                                  << n_tokens);
+                                  << n_tokens << " threads " << n_threads);
   const std::vector<float> x = Activations(n_tokens, p.cols, seed);
   std::vector<float> ys(n_tokens * p.rows);
   ASSERT_EQ(QuantMatMulAtLevel(SimdLevel::kScalar, p.view(), x.data(), n_tokens, ys.data()),
@@ -77,7 +77,7 @@ void Check(const Problem& p, int64_t n_tokens, uint32_t seed) {
     if (level == SimdLevel::kAvx2 && !f.avx2) continue;
     if (level == SimdLevel::kAvx512 && !(f.avx512 && f.avx512_vnni)) continue;
     std::vector<float> yv(n_tokens * p.rows, -1.f);
-    QuantMatMulAtLevel(level, p.view(), x.data(), n_tokens, yv.data());
+    QuantMatMulAtLevel(level, p.view(), x.data(), n_tokens, yv.data(), n_threads);
     for (int64_t t = 0; t < n_tokens; ++t)
       for (int64_t r = 0; r < p.rows; ++r) {
         double abs_sum = 0;
@@ -103,14 +103,36 @@ TEST(QuantMatMul, RaggedAndOddRows) {
   uint32_t seed = 100;
   for (auto e : {pb::ENCODING_Q8_SYM, pb::ENCODING_Q4_SYM, pb::ENCODING_Q4_ASYM}) {
     // Per-row groups of odd / non-multiple-of-32 width (scalar fallback).
-    for (int64_t cols : {1, 7, 33, 101}) Check(Make(e, 0, 5, cols, ++seed), 3, ++seed);
+    for (int64_t cols : {1, 7, 33, 101}) {
+      const Problem q = Make(e, 0, 5, cols, ++seed);
+      Check(q, 3, ++seed);
+    }
     // GLM-4 ffn_down width 13696 = 53.5 x 256: the last g256 group is padded.
     const Problem p = Make(e, 256, 6, 13696, ++seed);
     Check(p, 1, ++seed);
     Check(p, 6, ++seed);
-    Check(Make(e, 128, 4, 13696, ++seed), 2, ++seed);
-    Check(Make(e, 0, 4, 13696, ++seed), 5, ++seed);
+    const Problem g128 = Make(e, 128, 4, 13696, ++seed);
+    Check(g128, 2, ++seed);
+    const Problem per_row = Make(e, 0, 4, 13696, ++seed);
+    Check(per_row, 5, ++seed);
   }
+}
+
+// The GEMV (every token past the last tile of 4) splits each thread's rows
+// into 8 blocks read as 8 streams, with the leftover rows one at a time:
+// row counts around multiples of 8 and of the 16-row chunks, 1-3 threads.
+TEST(QuantMatMul, GemvRowStreamsAndLeftovers) {
+  uint32_t seed = 500;
+  const std::pair<pb::Encoding, int> cases[] = {{pb::ENCODING_Q8_SYM, 32},
+                                                {pb::ENCODING_Q8_SYM, 128},
+                                                {pb::ENCODING_Q4_SYM, 128},
+                                                {pb::ENCODING_Q4_ASYM, 64}};
+  for (const auto& [e, g] : cases)
+    for (int64_t rows : {8, 16, 23, 64, 131}) {
+      const Problem p = Make(e, g, rows, 256, ++seed);
+      for (int threads : {1, 2, 3})
+        for (int64_t n : {1, 5}) Check(p, n, ++seed, threads);
+    }
 }
 
 TEST(QuantMatMul, SimdLevelsRunWhenAvailable) {

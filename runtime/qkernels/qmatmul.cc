@@ -55,9 +55,14 @@ SimdLevel QuantMatMulAtLevel(SimdLevel level, const QuantWeightView& w, const fl
   const int64_t n_chunks = (w.rows + kRowChunk - 1) / kRowChunk;
   const qk::ActQ& a = act;
   if (n_threads <= 0) n_threads = omp_get_max_threads();
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_chunks > 1 && n_threads > 1)
-  for (int64_t c = 0; c < n_chunks; ++c)
-    kernel(w, geo, a, c * kRowChunk, std::min(w.rows, (c + 1) * kRowChunk), y);
+  // One contiguous range of whole chunks per thread, in one kernel call (the
+  // GEMV streams each cover a part of it: qmatmul_avx512.cc).
+#pragma omp parallel num_threads(n_threads) if (n_chunks > 1 && n_threads > 1)
+  {
+    const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+    const int64_t c0 = n_chunks * id / nt, c1 = n_chunks * (id + 1) / nt;
+    if (c0 < c1) kernel(w, geo, a, c0 * kRowChunk, std::min(w.rows, c1 * kRowChunk), y);
+  }
   return level;
 }
 

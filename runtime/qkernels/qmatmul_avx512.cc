@@ -9,7 +9,7 @@
 //
 // Decode (tokens beyond the last tile of 4, i.e. every token of a decode
 // step) runs the GEMV kernels below instead: kGemvRows weight rows stream
-// at once (more streams in flight keep the memory system busy), the stored
+// at once, each from its own block of the thread's rows (GemvRows), the stored
 // values enter vpdpbusd biased to u8 (q8: w ^ 0x80 = w + 128; q4: the
 // nibble = value + 8) and the int32 accumulator starts at -bias x the
 // activations' lane sums, so the offset needs no work per group; block
@@ -215,10 +215,11 @@ struct LaneChunk {
   }
 };
 
-// y[r + k] for k < R, one token, groups of whole 64-value chunks (Wide).
+// y[r + k * stride] for k < R, one token, groups of whole 64-value chunks
+// (Wide).
 template <int R, Kind K>
 void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
-          float* y) {
+          int64_t stride, float* y) {
   constexpr int kShift = K == Kind::kQ8 ? 7 : K == Kind::kQ4Sym ? 3 : 0;
   const int64_t g = geo.g, hdr = geo.traits->group_header_bytes;
   const __m512i mask = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -228,7 +229,7 @@ void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta
   for (int k = 0; k < R; ++k) {
     acc[k] = _mm512_setzero_ps();
     off[k] = 0.f;
-    row[k] = w.data + (r + k) * geo.row_bytes;
+    row[k] = w.data + (r + k * stride) * geo.row_bytes;
   }
   for (int64_t gi = 0; gi < geo.n_groups; ++gi) {
     __m512 gacc[R];
@@ -273,7 +274,7 @@ void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta
     }
     for (int k = 0; k < R; ++k) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(scale[k]), gacc[k], acc[k]);
   }
-  for (int k = 0; k < R; ++k) y[r + k] = HSum512(acc[k]) + off[k];
+  for (int k = 0; k < R; ++k) y[r + k * stride] = HSum512(acc[k]) + off[k];
 }
 
 // q8 g32 (34-byte groups): two groups per 512-bit product, lanes 0-7 / 8-15
@@ -281,7 +282,7 @@ void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta
 // padded to 64 values, so the activations read past it are zero).
 template <int R>
 void GemvQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
-               float* y) {
+               int64_t stride, float* y) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   const int64_t gb = geo.group_bytes;
@@ -289,7 +290,7 @@ void GemvQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const TokenAc
   const uint8_t* row[R];
   for (int k = 0; k < R; ++k) {
     acc[k] = _mm512_setzero_ps();
-    row[k] = w.data + (r + k) * geo.row_bytes;
+    row[k] = w.data + (r + k * stride) * geo.row_bytes;
   }
   for (int64_t gi = 0; gi < geo.n_groups; gi += 2) {
     const bool pair = gi + 1 < geo.n_groups;
@@ -312,31 +313,37 @@ void GemvQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const TokenAc
       acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(a.sc, d), acc[k]);
     }
   }
-  for (int k = 0; k < R; ++k) y[r + k] = HSum512(acc[k]);
+  for (int k = 0; k < R; ++k) y[r + k * stride] = HSum512(acc[k]);
 }
 
 template <int R>
 void GemvDispatch(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta,
-                  int64_t r, float* y) {
+                  int64_t r, int64_t stride, float* y) {
   const EncodingTraits& tr = *geo.traits;
   if (tr.value_bits == 8) {
-    if (geo.g == 32) return GemvQ8G32<R>(w, geo, ta, r, y);
-    return Gemv<R, Kind::kQ8>(w, geo, ta, r, y);
+    if (geo.g == 32) return GemvQ8G32<R>(w, geo, ta, r, stride, y);
+    return Gemv<R, Kind::kQ8>(w, geo, ta, r, stride, y);
   }
-  if (tr.has_min) return Gemv<R, Kind::kQ4Asym>(w, geo, ta, r, y);
-  Gemv<R, Kind::kQ4Sym>(w, geo, ta, r, y);
+  if (tr.has_min) return Gemv<R, Kind::kQ4Asym>(w, geo, ta, r, stride, y);
+  Gemv<R, Kind::kQ4Sym>(w, geo, ta, r, stride, y);
 }
 
-// Rows [r0, r1) of token t: kGemvRows rows per pass, then one at a time.
+// Rows [r0, r1) of token t. The range is cut into kGemvRows blocks of n
+// consecutive rows, and pass p reads row p of every block: each of the
+// kGemvRows streams walks its block's memory front to back, the pattern
+// the L2 streamer follows. (Passes over kGemvRows consecutive rows put
+// several streams in one 4 KiB page, in no order; 4096-column int4 rows,
+// 2,112 B, then ran ~30 % slower per byte: docs/benchmarks.md.) The rows
+// left over run one at a time.
 void GemvRows(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t t,
               int64_t r0, int64_t r1, float* y) {
   const int64_t lanes = a.padded / 4;
   const TokenAct ta{a.q.data() + t * a.padded, a.lane_scale.data() + t * lanes,
                     a.lane_neg_sum.data() + t * lanes, a.group_sum.data() + t * a.n_groups};
   float* yt = y + t * w.rows;
-  int64_t r = r0;
-  for (; r + kGemvRows <= r1; r += kGemvRows) GemvDispatch<kGemvRows>(w, geo, ta, r, yt);
-  for (; r < r1; ++r) GemvDispatch<1>(w, geo, ta, r, yt);
+  const int64_t n = (r1 - r0) / kGemvRows;
+  for (int64_t p = 0; p < n; ++p) GemvDispatch<kGemvRows>(w, geo, ta, r0 + p, n, yt);
+  for (int64_t r = r0 + n * kGemvRows; r < r1; ++r) GemvDispatch<1>(w, geo, ta, r, 1, yt);
 }
 
 // Tiles of 4 tokens through `tile`, the remaining tokens through the GEMV.
