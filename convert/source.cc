@@ -190,16 +190,9 @@ class HfSource : public HfTensorSource {
 // pages never enter our address space (no RSS to drop).
 class GlmqSource : public TensorSource {
  public:
-  ~GlmqSource() override {
-    if (fd_ >= 0) ::close(fd_);
-  }
   absl::Status Init(const std::string& path, bool direct_io) {
     GLMQ_ASSIGN_OR_RETURN(file_, GlmqFile::Open(path));
     GLMQ_ASSIGN_OR_RETURN(reader_, DirectReader::Open(path, direct_io));
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0)
-      return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
-    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     return absl::OkStatus();
   }
   const pb::ModelMetadata& metadata() const override { return file_->metadata(); }
@@ -214,18 +207,7 @@ class GlmqSource : public TensorSource {
   absl::Status ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin, int64_t row_end,
                            uint8_t* out) const override {
     GLMQ_ASSIGN_OR_RETURN(const FileRange r, Range(entry, row_begin, row_end));
-    const uint64_t pos = r.pos, len = r.len;
-    const pb::TensorEntry* e = file_->FindTensor(entry.name());
-    for (uint64_t done = 0; done < len;) {
-      const ssize_t n = ::pread(fd_, out + done, len - done, static_cast<off_t>(pos + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        return absl::DataLossError(absl::StrCat(file_->path(), ": tensor '", e->name(),
-                                                "': cannot read ", len, " bytes at ", pos, ": ",
-                                                n < 0 ? std::strerror(errno) : "end of file"));
-      done += static_cast<uint64_t>(n);
-    }
-    return absl::OkStatus();
+    return Annotate(reader_->ReadAt(r.pos, r.len, out), absl::StrCat("tensor '", entry.name(), "'"));
   }
 
  private:
@@ -245,8 +227,7 @@ class GlmqSource : public TensorSource {
   }
 
   std::unique_ptr<GlmqFile> file_;
-  std::unique_ptr<DirectReader> reader_;  // ReadRowsInto
-  int fd_ = -1;
+  std::unique_ptr<DirectReader> reader_;
 };
 
 }  // namespace

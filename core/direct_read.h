@@ -77,6 +77,11 @@ class DirectReader {
   static absl::StatusOr<absl::Span<const uint8_t>> ReadRanges(absl::Span<const FileRange> ranges,
                                                               AlignedBuffer* buf);
 
+  // Buffered pread of exactly len bytes at pos into out (any alignment).
+  absl::Status ReadAt(uint64_t pos, uint64_t len, uint8_t* out) const {
+    return PRead(fd_, pos, len, out);
+  }
+
  private:
   DirectReader(std::string path, uint64_t size, int fd, int direct_fd)
       : path_(std::move(path)), size_(size), fd_(fd), direct_fd_(direct_fd) {}
