@@ -59,11 +59,12 @@ inline std::string Convert(const std::string& model) {
   EXPECT_EQ(Glmq("convert " + kModels + model + " -o " + path, &out), 0) << out;
   return path;
 }
-inline std::string Calibrate(const std::string& model_path, const std::string& name) {
+inline std::string Calibrate(const std::string& model_path, const std::string& name,
+                             const std::string& extra_args = "") {
   const std::string stats = Dir() + "/" + name + ".stats";
   std::string out;
   EXPECT_EQ(Glmq("calibrate " + model_path + " --text " + Slice("train.txt", 0, 200000) +
-                     " --windows 16 --ctx 128 -o " + stats, &out),
+                     " --windows 16 --ctx 128 " + extra_args + " -o " + stats, &out),
             0)
       << out;
   return stats;

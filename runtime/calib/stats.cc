@@ -41,7 +41,8 @@ void AccumulateXtxUpper(const float* x, int64_t n, int64_t cols, std::vector<dou
   }
 }
 
-void StatsCollector::Reservoir(InputStats& s, const float* x, int64_t n_tokens) {
+void StatsCollector::Reservoir(Entry& e, const float* x, int64_t n_tokens) {
+  InputStats& s = e.stats;
   const int64_t cap = options_.max_samples, cols = s.cols;
   for (int64_t t = 0; t < n_tokens; ++t) {
     const int64_t seen = s.count + t;  // rows before this one
@@ -50,7 +51,7 @@ void StatsCollector::Reservoir(InputStats& s, const float* x, int64_t n_tokens) 
       continue;
     }
     std::uniform_int_distribution<int64_t> pick(0, seen);
-    const int64_t slot = pick(rng_);
+    const int64_t slot = pick(e.rng);
     if (slot < cap) std::copy(x + t * cols, x + (t + 1) * cols, s.samples.begin() + slot * cols);
   }
 }
@@ -72,6 +73,10 @@ void StatsCollector::Observe(int layer, LinearInput which, const float* x, int64
     s.sum_x2.assign(cols, 0.0);
     s.sum_abs.assign(cols, 0.0);
     if (options_.collect_xtx) s.xtx.assign(cols * cols, 0.0);
+    std::seed_seq seq{static_cast<uint32_t>(options_.seed),
+                      static_cast<uint32_t>(options_.seed >> 32), static_cast<uint32_t>(key_layer),
+                      static_cast<uint32_t>(which)};
+    e.rng.seed(seq);
   }
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* xt = x + t * cols;
@@ -81,7 +86,7 @@ void StatsCollector::Observe(int layer, LinearInput which, const float* x, int64
     }
   }
   if (options_.collect_xtx) AccumulateXtxUpper(x, n_tokens, cols, &s.xtx);
-  if (options_.max_samples > 0) Reservoir(s, x, n_tokens);
+  if (options_.max_samples > 0) Reservoir(e, x, n_tokens);
   s.count += n_tokens;
 }
 

@@ -32,7 +32,7 @@ struct StatsOptions {
 
 class StatsCollector : public ActivationObserver {
  public:
-  explicit StatsCollector(StatsOptions options) : options_(options), rng_(options.seed) {}
+  explicit StatsCollector(StatsOptions options) : options_(options) {}
   void Observe(int layer, LinearInput which, const float* x, int64_t n_tokens,
                int64_t cols) override;
   // Completes X^T X (accumulated as the upper triangle) and hands over the
@@ -42,10 +42,12 @@ class StatsCollector : public ActivationObserver {
  private:
   struct Entry {
     InputStats stats;
+    // Its own generator, seeded from (seed, layer, kind): the sample does not
+    // depend on which other inputs a pass records (--layers-per-pass).
+    std::mt19937_64 rng;
   };
-  void Reservoir(InputStats& s, const float* x, int64_t n_tokens);
+  void Reservoir(Entry& e, const float* x, int64_t n_tokens);
   StatsOptions options_;
-  std::mt19937_64 rng_;
   std::map<std::pair<int, int>, Entry> entries_;  // (layer or 1<<30 for output, kind)
 };
 
