@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "convert/convert.h"
@@ -69,6 +70,14 @@ absl::StatusOr<uint64_t> Fingerprint(const WeightSource& src) {
   return WeightsFingerprint(v);
 }
 
+// Unmaps the pages of layer `layer`'s tensors ("blk.N.*"): the page cache
+// keeps them, but they leave this process's resident set.
+void DropLayerPages(const GlmqFile& file, int layer) {
+  const std::string prefix = absl::StrCat("blk.", layer, ".");
+  for (const pb::TensorEntry& e : file.metadata().tensors())
+    if (absl::StartsWith(e.name(), prefix)) file.mapped().DropRange(e.offset(), e.size());
+}
+
 // "FIRST:END" -> [first, end) within [0, n_layers].
 absl::Status ParseLayers(const std::string& s, int n_layers, int* first, int* end) {
   *first = 0;
@@ -101,6 +110,7 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
   } else {
     GLMQ_ASSIGN_OR_RETURN(tok, Tokenizer::FromDir(a.tokenizer));
   }
+  const GlmqFile& file = src->file();  // owned by the model from here on
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(std::move(src)));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
   const std::vector<int32_t> ids = tok->Encode(text, /*allow_special=*/false);
@@ -164,6 +174,9 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
     }
     done = so.end_layer;
     for (const InputStats& s : collector.Finish()) GLMQ_RETURN_IF_ERROR(writer->Add(s));
+    // No later pass reads these layers again: unmap their pages, so that the
+    // process holds about one pass's weights rather than all it has run.
+    for (int l = so.first_layer; l < so.end_layer; ++l) DropLayerPages(file, l);
   }
   progress.Finish();
   GLMQ_RETURN_IF_ERROR(writer->Finish());
