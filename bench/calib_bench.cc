@@ -153,9 +153,16 @@ void BM_AwqLinear(benchmark::State& state) {
   }
   state.counters["peak_rss_MiB"] = PeakRssMiB();
 }
+// The 9B's attn_qkv and ffn_down at 128, 256 and 512 sample tokens: how
+// AWQ's cost follows the calibration tokens (the sample is capped at
+// --samples, 512, so more tokens than that cost it nothing more).
 BENCHMARK(BM_AwqLinear)
     ->Args({1152, 1024, 512})
+    ->Args({4608, 4096, 128})
+    ->Args({4608, 4096, 256})
     ->Args({4608, 4096, 512})
+    ->Args({4096, 13696, 128})
+    ->Args({4096, 13696, 256})
     ->Args({4096, 13696, 512})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
