@@ -58,7 +58,8 @@ TEST(CalibE2E, StatsFileRoundTrips) {
 }
 
 // One layer per pass (each pass resumes from the residual stream and unmaps
-// the layers it is done with) records the same sums as one pass over all.
+// the layers it is done with) records the same statistics, activation
+// samples included, as one pass over all layers.
 TEST(CalibE2E, LayersPerPassRecordsTheSameStatistics) {
   const std::string model = Convert("glm4-tiny-chat");
   auto all = StatsFile::Open(Calibrate(model, "pass-all"));
