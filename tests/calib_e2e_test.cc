@@ -62,8 +62,12 @@ TEST(CalibE2E, StatsFileRoundTrips) {
 // samples included, as one pass over all layers.
 TEST(CalibE2E, LayersPerPassRecordsTheSameStatistics) {
   const std::string model = Convert("glm4-tiny-chat");
-  auto all = StatsFile::Open(Calibrate(model, "pass-all"));
-  auto one = StatsFile::Open(Calibrate(model, "pass-one", "--layers-per-pass 1"));
+  std::string log_all, log_one;
+  auto all = StatsFile::Open(Calibrate(model, "pass-all", "", &log_all));
+  auto one = StatsFile::Open(Calibrate(model, "pass-one", "--layers-per-pass 1", &log_one));
+  // The default fits the fixture's 4 small layers into one pass.
+  EXPECT_THAT(log_all, HasSubstr("passes: 1 of <= 4 layers"));
+  EXPECT_THAT(log_one, HasSubstr("passes: 4 of <= 1 layers"));
   ASSERT_TRUE(all.ok() && one.ok());
   const calib::pb::StatsMetadata& m = (*all)->metadata();
   ASSERT_EQ((*one)->metadata().inputs_size(), m.inputs_size());

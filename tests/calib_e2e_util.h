@@ -60,13 +60,14 @@ inline std::string Convert(const std::string& model) {
   return path;
 }
 inline std::string Calibrate(const std::string& model_path, const std::string& name,
-                             const std::string& extra_args = "") {
+                             const std::string& extra_args = "", std::string* log = nullptr) {
   const std::string stats = Dir() + "/" + name + ".stats";
   std::string out;
   EXPECT_EQ(Glmq("calibrate " + model_path + " --text " + Slice("train.txt", 0, 200000) +
                      " --windows 16 --ctx 128 " + extra_args + " -o " + stats, &out),
             0)
       << out;
+  if (log != nullptr) *log = out;
   return stats;
 }
 

@@ -35,7 +35,7 @@ struct CalibrateArgs {
   int64_t ctx = 256;
   int64_t samples = 512;
   bool no_xtx = false;
-  int layers_per_pass = 0;  // 0 = all layers in one pass
+  int layers_per_pass = 0;  // 0 = as many as kPassStatsBudget allows
   std::string layers;       // "FIRST:END": record only these layers (benchmarks)
   std::string tokenizer;    // HF folder to take the tokenizer from instead of the file's
   uint64_t seed = 1;
@@ -68,6 +68,21 @@ absl::StatusOr<uint64_t> Fingerprint(const WeightSource& src) {
   std::vector<float> v(static_cast<size_t>(n));
   ConvertToF32(dt, t.data, v.data(), n);
   return WeightsFingerprint(v);
+}
+
+// Statistics a pass may hold at once when --layers-per-pass is 0: GLM-4-9B
+// gets 2 layers per pass (1.8 GiB each), the fixtures all of theirs.
+constexpr uint64_t kPassStatsBudget = uint64_t{4} << 30;
+
+// Bytes one layer's statistics take while they are gathered: per linear
+// input, Σx² and Σ|x| (f64), XᵀX (f64, cols²) and the sample (f32 rows).
+uint64_t LayerStatsBytes(const pb::HParams& hp, bool xtx, int64_t samples) {
+  const int64_t cols[] = {hp.hidden_size(), hp.n_heads() * hp.head_dim(), hp.hidden_size(),
+                          hp.ffn_hidden_size()};
+  uint64_t bytes = 0;
+  for (int64_t c : cols)
+    bytes += static_cast<uint64_t>(c) * (16 + (xtx ? 8 * c : 0) + 4 * std::max<int64_t>(0, samples));
+  return bytes;
 }
 
 // Unmaps the pages of layer `layer`'s tensors ("blk.N.*"): the page cache
@@ -122,7 +137,12 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
   const int n_layers = static_cast<int>(model->hparams().n_layers());
   int first = 0, end = n_layers;
   GLMQ_RETURN_IF_ERROR(ParseLayers(a.layers, n_layers, &first, &end));
-  const int per_pass = a.layers_per_pass > 0 ? a.layers_per_pass : end - first;
+  int per_pass = a.layers_per_pass;
+  if (per_pass <= 0) {
+    const uint64_t layer = LayerStatsBytes(model->hparams(), !a.no_xtx, a.samples);
+    per_pass = static_cast<int>(std::clamp<uint64_t>(kPassStatsBudget / std::max<uint64_t>(layer, 1),
+                                                     1, static_cast<uint64_t>(end - first)));
+  }
   const int passes = (end - first + per_pass - 1) / per_pass;
 
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<StatsWriter> writer, StatsWriter::Create(a.output));
@@ -180,9 +200,11 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
   }
   progress.Finish();
   GLMQ_RETURN_IF_ERROR(writer->Finish());
-  std::fprintf(stderr, "wrote %s: %d inputs, %lld windows x %lld tokens, %.1f s\n",
+  std::fprintf(stderr,
+               "wrote %s: %d inputs, %lld windows x %lld tokens, passes: %d of <= %d layers, "
+               "%.1f s\n",
                a.output.c_str(), meta.inputs_size(), static_cast<long long>(starts.size()),
-               static_cast<long long>(a.ctx), progress.elapsed_seconds());
+               static_cast<long long>(a.ctx), passes, per_pass, progress.elapsed_seconds());
   return absl::OkStatus();
 }
 
@@ -196,7 +218,8 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--samples", a->samples, "activation rows kept per input for AWQ (0 = none)");
   sub->add_flag("--no-xtx", a->no_xtx, "skip X^T X (GPTQ): imatrix/AWQ statistics only");
   sub->add_option("--layers-per-pass", a->layers_per_pass,
-                  "record K layers per pass over the text (bounds memory; 0 = all at once)");
+                  "record K layers per pass over the text (bounds memory; 0 = as many as keep "
+                  "the statistics of a pass within 4 GiB)");
   sub->add_option("--seed", a->seed, "seed of the activation sample");
   sub->add_option("--tokenizer", a->tokenizer,
                   "HF folder whose tokenizer to use (for a .glmq without one, e.g. glmq synth "
