@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -6,6 +7,7 @@
 #include "core/dtype.h"
 #include "core/file.h"
 #include "core/json.h"
+#include "core/progress.h"
 #include "core/status.h"
 #include "gtest/gtest.h"
 
@@ -111,6 +113,35 @@ TEST(Json, TypedFieldsNameTheField) {
   EXPECT_EQ(GetIntOrIntList(*j, "c", "x")->size(), 2u);
   EXPECT_EQ(*GetOptionalInt(*j, "zz", 7, "x"), 7);
   EXPECT_FALSE(ParseJson("{\"a\": ", "broken.json").ok());
+}
+
+// Not a terminal (a log): plain lines, no escape codes, each with the ETA,
+// then a summary line; nothing at all when off.
+TEST(Progress, LogModeWritesPlainLinesWithEta) {
+  Progress::SetModeForTest(Progress::Mode::kLog, std::chrono::milliseconds(0));
+  ::testing::internal::CaptureStderr();
+  {
+    Progress p("calibrate", 4, "windows");
+    for (int i = 0; i < 4; ++i) p.Add("layers 0-1", 1);
+    p.Finish();
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(log.find('\r'), std::string::npos) << log;
+  EXPECT_EQ(log.find('\033'), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 5) << log;  // 4 updates + summary
+  EXPECT_NE(log.find("calibrate 1/4 windows"), std::string::npos) << log;
+  EXPECT_NE(log.find("ETA 0:00  layers 0-1\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("calibrate 4/4 windows"), std::string::npos) << log;
+  EXPECT_NE(log.find("in 0:00\n"), std::string::npos) << log;
+
+  Progress::SetModeForTest(Progress::Mode::kOff, std::chrono::milliseconds(0));
+  ::testing::internal::CaptureStderr();
+  {
+    Progress p("quiet", 2, "windows");
+    p.Add("x", 2);
+    p.Finish();
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
 }  // namespace

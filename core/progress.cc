@@ -9,19 +9,34 @@
 
 namespace glmq {
 namespace {
-int g_force = -1;  // -1: decide by isatty; 0/1 forced by tests
-}
+bool g_forced = false;  // SetModeForTest was called
+Progress::Mode g_mode = Progress::Mode::kOff;
+std::chrono::milliseconds g_interval{0};
+}  // namespace
 
-void Progress::SetEnabledForTest(bool enabled) { g_force = enabled ? 1 : 0; }
+void Progress::SetModeForTest(Mode mode, std::chrono::milliseconds interval) {
+  g_forced = true;
+  g_mode = mode;
+  g_interval = interval;
+}
 
 Progress::Progress(absl::string_view title, uint64_t total, absl::string_view unit)
     : title_(std::string(title)), unit_(std::string(unit)), total_(total) {
-  enabled_ = g_force >= 0 ? g_force == 1 : IsTerminal(STDERR_FILENO);
+  if (g_forced) {
+    mode_ = g_mode;
+    interval_ = g_interval;
+  } else if (IsTerminal(STDERR_FILENO)) {
+    mode_ = Mode::kTerminal;
+    interval_ = std::chrono::milliseconds(100);
+  } else {
+    mode_ = Mode::kLog;
+    interval_ = std::chrono::seconds(30);
+  }
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 
 Progress::~Progress() {
-  if (enabled_ && !finished_) std::fputs("\n", stderr);
+  if (mode_ == Mode::kTerminal && !finished_) std::fputs("\n", stderr);
 }
 
 double Progress::elapsed_seconds() const {
@@ -31,9 +46,9 @@ double Progress::elapsed_seconds() const {
 void Progress::Update(absl::string_view item, uint64_t done) {
   item_ = std::string(item);
   done_ = done;
-  if (!enabled_) return;
+  if (mode_ == Mode::kOff) return;
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_draw_ < std::chrono::milliseconds(100)) return;
+  if (now - last_draw_ < interval_) return;
   last_draw_ = now;
   Draw(false);
 }
@@ -41,7 +56,7 @@ void Progress::Update(absl::string_view item, uint64_t done) {
 void Progress::Finish() {
   if (finished_) return;
   finished_ = true;
-  if (enabled_) Draw(true);
+  if (mode_ != Mode::kOff) Draw(true);
 }
 
 void Progress::Draw(bool final) {
@@ -60,8 +75,12 @@ void Progress::Draw(bool final) {
                                  ? absl::StrFormat("ETA %s", FormatDuration((total_ - done_) / rate))
                                  : std::string("ETA ?"));
   std::string item = item_.size() > 48 ? "..." + item_.substr(item_.size() - 45) : item_;
-  std::fprintf(stderr, "\r\033[K%s %s  %s  %s  %s%s", title_.c_str(), amounts.c_str(),
-               speed.c_str(), eta.c_str(), final ? "" : item.c_str(), final ? "\n" : "");
+  // A terminal line is redrawn in place and ends at Finish; a log line ends now.
+  const bool terminal = mode_ == Mode::kTerminal;
+  const std::string tail = final || item.empty() ? "" : "  " + item;
+  std::fprintf(stderr, "%s%s %s  %s  %s%s%s", terminal ? "\r\033[K" : "", title_.c_str(),
+               amounts.c_str(), speed.c_str(), eta.c_str(), tail.c_str(),
+               final || !terminal ? "\n" : "");
   std::fflush(stderr);
 }
 
