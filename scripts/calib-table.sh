@@ -8,7 +8,7 @@
 #   scripts/calib-table.sh [BUILD_DIR [WORK_DIR]]
 #
 # env: SHARED (default ../shared), WINDOWS (calibration windows of 256
-#      tokens, default 128 = 32,768 tokens), MAX_WINDOWS (valid windows
+#      tokens, default 256 = 65,536 tokens, calibrate's default), MAX_WINDOWS (valid windows
 #      scored, default 100), MODELS (default "glm4-tiny-chat glm4-tiny-0414";
 #      glm4-tiny-chat-hf holds glm4-tiny-chat's weights, so its rows would
 #      repeat them: the script checks that its quantized tensors are the
@@ -21,7 +21,7 @@ WORK=${2:-/tmp/glmq-calib-table}
 G="$BUILD/tools/glmq"
 SHARED=${SHARED:-../shared}
 T="$SHARED/fixtures/text"
-WINDOWS=${WINDOWS:-128}
+WINDOWS=${WINDOWS:-256}
 MW=${MAX_WINDOWS:-100}
 LOCK=${LOCK:-}
 read -r -a MODELS <<<"${MODELS:-glm4-tiny-chat glm4-tiny-0414}"

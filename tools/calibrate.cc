@@ -31,7 +31,7 @@ namespace {
 
 struct CalibrateArgs {
   std::string model, text, output;
-  int64_t windows = 128;  // 0 = all windows of the text
+  int64_t windows = 256;  // 0 = all windows of the text
   int64_t ctx = 256;
   int64_t samples = 512;
   bool no_xtx = false;
