@@ -81,7 +81,8 @@ uint64_t LayerStatsBytes(const pb::HParams& hp, bool xtx, int64_t samples) {
                           hp.ffn_hidden_size()};
   uint64_t bytes = 0;
   for (int64_t c : cols)
-    bytes += static_cast<uint64_t>(c) * (16 + (xtx ? 8 * c : 0) + 4 * std::max<int64_t>(0, samples));
+    bytes +=
+        static_cast<uint64_t>(c) * (16 + (xtx ? 8 * c : 0) + 4 * std::max<int64_t>(0, samples));
   return bytes;
 }
 
@@ -140,8 +141,8 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
   int per_pass = a.layers_per_pass;
   if (per_pass <= 0) {
     const uint64_t layer = LayerStatsBytes(model->hparams(), !a.no_xtx, a.samples);
-    per_pass = static_cast<int>(std::clamp<uint64_t>(kPassStatsBudget / std::max<uint64_t>(layer, 1),
-                                                     1, static_cast<uint64_t>(end - first)));
+    per_pass = static_cast<int>(std::clamp<uint64_t>(
+        kPassStatsBudget / std::max<uint64_t>(layer, 1), 1, static_cast<uint64_t>(end - first)));
   }
   const int passes = (end - first + per_pass - 1) / per_pass;
 
