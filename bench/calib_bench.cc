@@ -145,9 +145,8 @@ void BM_AwqLinear(benchmark::State& state) {
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < cols; ++j) ws[r * cols + j] *= s.scale[j];
     QuantWeighting weighting;
-    weighting.rank = [&scaled](int64_t, int64_t begin, const float* d, int64_t len) {
-      return scaled.GroupError(d, begin, len);
-    };
+    weighting.rank = [&scaled](int64_t, int64_t begin, const float* d, int64_t len, int64_t k,
+                               double* err) { scaled.GroupErrors(d, begin, len, k, err); };
     auto r = QuantizeMatrixWeighted(ws.data(), rows, cols, spec, weighting, out.data(), nullptr);
     benchmark::DoNotOptimize(r);
   }

@@ -118,31 +118,29 @@ Candidate MakeCandidate(const EncodingTraits& t, float mn, float mx, float amax,
   return c;
 }
 
-// Scores a candidate whose codes are q: the weighted squared error of e, or
-// the caller's rank of d = deq - x.
-using RankFn = std::function<double(int64_t, int64_t, const float*, int64_t)>;
+// Ranking state of one thread: the group's position and room for every
+// candidate's codes and difference d = deq - x.
+using RankFn = std::function<void(int64_t, int64_t, const float*, int64_t, int64_t, double*)>;
 struct GroupContext {
   const RankFn* rank = nullptr;
   int64_t row = 0, begin = 0;
-  float* d = nullptr;  // [g] scratch for rank
+  std::vector<Candidate> cands;
+  std::vector<int8_t> codes;  // [candidates, g]
+  std::vector<float> d;       // [candidates, n]
+  std::vector<double> err;    // [candidates]
 };
 
-double Score(const GroupContext& ctx, const float* x, int64_t n, Candidate c, bool has_min,
-             const int8_t* q, const Eval& e) {
-  if (ctx.rank == nullptr) return e.err;
-  const float s = F16ToF32(c.scale16), m = has_min ? F16ToF32(c.min16) : 0.f;
-  for (int64_t i = 0; i < n; ++i) ctx.d[i] = (s * static_cast<float>(q[i]) + m) - x[i];
-  return (*ctx.rank)(ctx.row, ctx.begin, ctx.d, n);
-}
-
-// Quantizes one group of n valid values (g - n padding values are q = 0).
-// w: per-element error weights (null = 1). The rank path: unlike the
-// default search (quant/search_impl.h), which refits only the best bases,
-// this refits every base, so its candidates include whatever the default
-// search could pick and ranking by the caller's score never loses to it
-// (calib_math_test RankByOutputErrorNeverLosesToRtnPerGroup).
+// Quantizes one group of n valid values (g - n padding values are q = 0),
+// choosing among the candidates by the caller's rank. w: per-element error
+// weights of the refits (null = 1). Unlike the default search
+// (quant/search_impl.h), which refits only the best bases, this refits every
+// base, so its candidates include whatever the default search could pick and
+// ranking by the caller's score never loses to it (calib_math_test
+// RankByOutputErrorNeverLosesToRtnPerGroup). All candidates are ranked in one
+// call, in the order base 0, its refit, base 1, its refit, ...; the first of
+// least score wins.
 void QuantizeGroup(const GroupGeometry& geo, const float* x, const float* w, int64_t n, int grid,
-                   const GroupContext& ctx, int8_t* q, int8_t* tmp, uint8_t* out) {
+                   GroupContext& ctx, uint8_t* out) {
   const EncodingTraits& t = *geo.traits;
   float mn = x[0], mx = x[0], amax = 0.f, signed_max = 0.f;
   for (int64_t i = 0; i < n; ++i) {
@@ -153,33 +151,39 @@ void QuantizeGroup(const GroupGeometry& geo, const float* x, const float* w, int
       signed_max = x[i];
     }
   }
-  std::fill(q, q + geo.g, 0);
-  Candidate best = MakeCandidate(t, mn, mx, amax, signed_max, 0, grid);
-  double best_err = Score(ctx, x, n, best, t.has_min, q, Evaluate(t, x, w, n, best, q));
   const int n_candidates = grid <= 0 ? 1 : (t.q_min == -t.q_max - 1 ? 2 * grid : grid);
-  for (int k = 0; k < n_candidates && amax > 0.f; ++k) {
-    Candidate c = k == 0 ? best : MakeCandidate(t, mn, mx, amax, signed_max, k, grid);
-    Eval e = Evaluate(t, x, w, n, c, tmp);
-    if (k > 0) {
-      const double err = Score(ctx, x, n, c, t.has_min, tmp, e);
-      if (err < best_err) {
-        best_err = err;
-        best = c;
-        std::copy(tmp, tmp + n, q);
-      }
-    }
-    Candidate r = c;
-    if (grid > 0 && Refit(t, e, &r)) {
-      e = Evaluate(t, x, w, n, r, tmp);
-      const double err = Score(ctx, x, n, r, t.has_min, tmp, e);
-      if (err < best_err) {
-        best_err = err;
-        best = r;
-        std::copy(tmp, tmp + n, q);
-      }
-    }
+  const size_t most = 2 * static_cast<size_t>(n_candidates) + 1;
+  if (ctx.cands.size() < most) {
+    ctx.cands.resize(most);
+    ctx.codes.resize(most * geo.g);
+    ctx.d.resize(most * geo.g);
+    ctx.err.resize(most);
   }
-  PackGroup(geo, best.scale16, best.min16, q, out);
+  int64_t count = 0;
+  // Evaluates c into the next slot; returns its Eval (for the refit).
+  auto add = [&](Candidate c) {
+    int8_t* q = &ctx.codes[count * geo.g];
+    std::fill(q, q + geo.g, 0);
+    const Eval e = Evaluate(t, x, w, n, c, q);
+    const float s = F16ToF32(c.scale16), m = t.has_min ? F16ToF32(c.min16) : 0.f;
+    float* d = &ctx.d[count * n];
+    for (int64_t i = 0; i < n; ++i) d[i] = (s * static_cast<float>(q[i]) + m) - x[i];
+    ctx.cands[count++] = c;
+    return e;
+  };
+  const Candidate base0 = MakeCandidate(t, mn, mx, amax, signed_max, 0, grid);
+  Eval e0 = add(base0);
+  for (int k = 0; k < n_candidates && amax > 0.f; ++k) {
+    const Candidate c = k == 0 ? base0 : MakeCandidate(t, mn, mx, amax, signed_max, k, grid);
+    const Eval e = k == 0 ? e0 : add(c);
+    Candidate r = c;
+    if (grid > 0 && Refit(t, e, &r)) add(r);
+  }
+  (*ctx.rank)(ctx.row, ctx.begin, ctx.d.data(), n, count, ctx.err.data());
+  int64_t best = 0;
+  for (int64_t i = 1; i < count; ++i)
+    if (ctx.err[i] < ctx.err[best]) best = i;
+  PackGroup(geo, ctx.cands[best].scale16, ctx.cands[best].min16, &ctx.codes[best * geo.g], out);
 }
 
 // Index of the first row with a non-finite value or a value too large for
@@ -303,12 +307,10 @@ absl::StatusOr<double> QuantizeMatrixWeighted(const float* w, int64_t rows, int6
   const search::RowFn row_fn = search::SelectRowFn(ActiveSimdLevel());
 #pragma omp parallel
   {
-    std::vector<int8_t> q(geo.g), tmp(geo.g);
-    std::vector<float> deq(cols), row_w(weighting.magnitude ? cols : 0), d(geo.g);
+    std::vector<float> deq(cols), row_w(weighting.magnitude ? cols : 0);
     QuantStats local;
     GroupContext ctx;
     ctx.rank = weighting.rank ? &weighting.rank : nullptr;
-    ctx.d = d.data();
 #pragma omp for schedule(dynamic, 16)
     for (int64_t r = 0; r < rows; ++r) {
       const float* x = w + r * cols;
@@ -335,7 +337,7 @@ absl::StatusOr<double> QuantizeMatrixWeighted(const float* w, int64_t rows, int6
         const int64_t n = std::min<int64_t>(geo.g, cols - begin);
         ctx.begin = begin;
         QuantizeGroup(geo, x + begin, elem_w ? elem_w + begin : nullptr, n, spec.search_grid, ctx,
-                      q.data(), tmp.data(), row_out + gi * geo.group_bytes);
+                      row_out + gi * geo.group_bytes);
       }
       DequantizeRowRef(geo, row_out, cols, deq.data());
       for (int64_t c = 0; c < cols; ++c) {

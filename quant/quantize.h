@@ -66,12 +66,16 @@ struct QuantWeighting {
   // sigma2_r = mean_c w[r, c]^2 (llama.cpp's use of an imatrix): within a
   // channel, large weights count more. Used by the refits too.
   bool magnitude = false;
-  // If set, candidates are ranked by rank(row, begin, d, n) instead of the
-  // weighted squared error, d = deq - w over the n values of the group that
-  // starts at column `begin` (e.g. the output error d^T E[x x^T] d). The
-  // refits stay weighted least squares. Called concurrently from OpenMP
-  // threads: must be thread-safe.
-  std::function<double(int64_t row, int64_t begin, const float* d, int64_t n)> rank;
+  // If set, candidates are ranked by rank instead of the weighted squared
+  // error: rank(row, begin, d, n, k, err) scores the k candidates of one
+  // group at once, err[c] for d + c n = deq_c - w over the n values of the
+  // group that starts at column `begin` (e.g. the output error
+  // d^T E[x x^T] d); the first candidate of least err wins. The refits stay
+  // weighted least squares. Called concurrently from OpenMP threads: must be
+  // thread-safe.
+  std::function<void(int64_t row, int64_t begin, const float* d, int64_t n, int64_t k,
+                     double* err)>
+      rank;
 };
 
 // QuantizeMatrix with a QuantWeighting; QuantizeMatrix(..., importance, ...)

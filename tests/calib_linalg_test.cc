@@ -77,6 +77,27 @@ TEST(CalibGemm, QuadFormMatchesDefinition) {
   }
 }
 
+// The batched form gives each vector exactly QuadForm's value, whatever the
+// batch size (full blocks and the remainder), with zeros in d and a partial
+// last chunk (n = 131).
+TEST(CalibGemm, QuadFormsEqualsQuadFormPerVector) {
+  for (int64_t n : {5, 32, 128, 131}) {
+    const int64_t ld = n + 3;
+    std::vector<double> g = Uniform<double>(n * ld, 9);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < i; ++j) g[i * ld + j] = g[j * ld + i];
+    for (int64_t k : {1, 2, 3, 4, 5, 9, 33}) {
+      std::vector<float> d = Uniform<float>(k * n, 10 + k);
+      for (int64_t c = 0; c < k; ++c) d[c * n + (c * 7) % n] = 0.f;
+      if (k > 2) std::fill(d.begin() + n, d.begin() + 2 * n, 0.f);  // an all-zero vector
+      std::vector<double> e(k, -1.0);
+      QuadForms(g.data(), ld, d.data(), n, k, e.data());
+      for (int64_t c = 0; c < k; ++c)
+        EXPECT_EQ(e[c], QuadForm(g.data(), ld, d.data() + c * n, n)) << n << " " << k << " " << c;
+    }
+  }
+}
+
 // A well-conditioned SPD matrix: G G^T / k + I.
 std::vector<double> Spd(int64_t n, uint32_t seed) {
   const int64_t k = n + 10;

@@ -303,9 +303,8 @@ TEST(CalibAwq, RankByOutputErrorNeverLosesToRtnPerGroup) {
     std::vector<uint8_t> rtn_bytes(rows * geo.row_bytes), ranked_bytes(rows * geo.row_bytes);
     ASSERT_TRUE(QuantizeMatrix(w.data(), rows, cols, spec, nullptr, rtn_bytes.data(), nullptr).ok());
     QuantWeighting weighting;
-    weighting.rank = [&act](int64_t, int64_t begin, const float* d, int64_t len) {
-      return act.GroupError(d, begin, len);
-    };
+    weighting.rank = [&act](int64_t, int64_t begin, const float* d, int64_t len, int64_t k,
+                            double* err) { act.GroupErrors(d, begin, len, k, err); };
     ASSERT_TRUE(QuantizeMatrixWeighted(w.data(), rows, cols, spec, weighting, ranked_bytes.data(),
                                        nullptr).ok());
     const std::vector<float> rq = Decode(spec, rtn_bytes, rows, cols);

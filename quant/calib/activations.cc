@@ -91,18 +91,29 @@ std::vector<float> ActivationModel::Diagonal() const {
   return d;
 }
 
+const double* ActivationModel::GramBlock(int64_t begin, int64_t n, int64_t* ld) const {
+  if (!gram_.empty()) {
+    *ld = cols_;
+    return &gram_[begin * cols_ + begin];
+  }
+  if (block_ > 0 && begin % block_ == 0 && n <= block_) {
+    *ld = block_;
+    return &blocks_[(begin / block_) * block_ * block_];
+  }
+  return nullptr;
+}
+
+void ActivationModel::GroupErrors(const float* d, int64_t begin, int64_t n, int64_t k,
+                                  double* e) const {
+  int64_t ld = 0;
+  if (const double* g = GramBlock(begin, n, &ld)) return QuadForms(g, ld, d, n, k, e);
+  for (int64_t c = 0; c < k; ++c) e[c] = GroupError(d + c * n, begin, n);
+}
+
 double ActivationModel::GroupError(const float* d, int64_t begin, int64_t n) const {
   double e = 0;
-  const double* g = nullptr;
   int64_t ld = 0;
-  if (!gram_.empty()) {
-    g = &gram_[begin * cols_ + begin];
-    ld = cols_;
-  } else if (block_ > 0 && begin % block_ == 0 && n <= block_) {
-    g = &blocks_[(begin / block_) * block_ * block_];
-    ld = block_;
-  }
-  if (g != nullptr) {
+  if (const double* g = GramBlock(begin, n, &ld)) {
     e = QuadForm(g, ld, d, n);  // as a sum of rows d_j G[j, :] (G is symmetric)
     return e;
   }

@@ -43,8 +43,14 @@ class ActivationModel {
   // E[(x[begin:begin+n] . d)^2] for one group of one row; d: [n]. Whole G,
   // else a diagonal block of G holding the group, else the sample.
   double GroupError(const float* d, int64_t begin, int64_t n) const;
+  // GroupError of k differences d + c n over the same group: e[c]. With the
+  // Gram matrix or its blocks, one QuadForms call (the same values).
+  void GroupErrors(const float* d, int64_t begin, int64_t n, int64_t k, double* e) const;
 
  private:
+  // G's block for the group [begin, begin + n) (whole G or a diagonal
+  // block), with its leading dimension, or null (use the sample).
+  const double* GramBlock(int64_t begin, int64_t n, int64_t* ld) const;
   int64_t cols_ = 0;
   std::vector<double> gram_;    // [cols, cols] or empty
   int64_t block_ = 0;           // size of the diagonal blocks, 0 = none

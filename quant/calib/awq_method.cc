@@ -124,9 +124,8 @@ absl::Status AwqMethod::QuantizeRows(const TensorQuantJob& job, const float* w, 
   std::vector<float> importance;
   if (act_ && options_.rank_by_output) {
     const ActivationModel* act = &*act_;
-    weighting.rank = [act](int64_t, int64_t begin, const float* d, int64_t n) {
-      return act->GroupError(d, begin, n);
-    };
+    weighting.rank = [act](int64_t, int64_t begin, const float* d, int64_t n, int64_t k,
+                           double* err) { act->GroupErrors(d, begin, n, k, err); };
   } else if (act_ && options_.final_search) {
     spec.search_grid = job.spec.search_grid;
     importance = act_->Diagonal();

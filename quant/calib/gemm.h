@@ -24,6 +24,10 @@ void SubMatMul(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, co
 // half the multiply-adds) and so differ from it by f64 rounding (summation
 // order). AWQ's per-group output error (activations.h).
 double QuadForm(const double* g, int64_t ld, const float* d, int64_t n);
+// QuadForm of k vectors at once: e[c] = QuadForm(g, ld, d + c n, n), the same
+// value on each SIMD level (up to the sign of a zero), reading G once per few
+// vectors instead of once per vector. AWQ ranks all candidates of a group so.
+void QuadForms(const double* g, int64_t ld, const float* d, int64_t n, int64_t k, double* e);
 
 // k is processed in blocks of this many (A's block and B's panel stay in cache).
 constexpr int64_t kGemmKc = 256;

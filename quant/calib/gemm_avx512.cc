@@ -15,5 +15,9 @@ void SubMatMul(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, co
 double QuadForm(const double* g, int64_t ld, const float* d, int64_t n, double* v) {
   return gemm_impl::Kernel<double, 8, 12>::Quad(g, ld, d, n, v);
 }
+void QuadForms(const double* g, int64_t ld, const float* d, int64_t n, int64_t k, double* v,
+               double* e) {
+  gemm_impl::Kernel<double, 8, 12>::QuadMany<4>(g, ld, d, n, k, v, e);
+}
 
 }  // namespace glmq::calib::gemm_avx512

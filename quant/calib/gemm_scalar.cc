@@ -11,6 +11,7 @@ void SubMatMul(int64_t, int64_t, int64_t, const float*, int64_t, const float*, i
 void SubMatMul(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t, double*,
                int64_t);
 double QuadForm(const double*, int64_t, const float*, int64_t, double*);
+void QuadForms(const double*, int64_t, const float*, int64_t, int64_t, double*, double*);
 }  // namespace gemm_avx2
 namespace gemm_avx512 {
 void SubMatMul(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,
@@ -18,6 +19,7 @@ void SubMatMul(int64_t, int64_t, int64_t, const float*, int64_t, const float*, i
 void SubMatMul(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t, double*,
                int64_t);
 double QuadForm(const double*, int64_t, const float*, int64_t, double*);
+void QuadForms(const double*, int64_t, const float*, int64_t, int64_t, double*, double*);
 }  // namespace gemm_avx512
 namespace {
 
@@ -69,6 +71,19 @@ double QuadForm(const double* g, int64_t ld, const float* d, int64_t n) {
   if (level == SimdLevel::kAvx512) return gemm_avx512::QuadForm(g, ld, d, n, v.data());
   if (level == SimdLevel::kAvx2) return gemm_avx2::QuadForm(g, ld, d, n, v.data());
   return QuadReference(g, ld, d, n, v.data());
+}
+
+void QuadForms(const double* g, int64_t ld, const float* d, int64_t n, int64_t k, double* e) {
+  if (n <= 0) {
+    for (int64_t c = 0; c < k; ++c) e[c] = 0;
+    return;
+  }
+  thread_local std::vector<double> v;
+  v.resize(static_cast<size_t>(4 * n));
+  static const SimdLevel level = ActiveSimdLevel();
+  if (level == SimdLevel::kAvx512) return gemm_avx512::QuadForms(g, ld, d, n, k, v.data(), e);
+  if (level == SimdLevel::kAvx2) return gemm_avx2::QuadForms(g, ld, d, n, k, v.data(), e);
+  for (int64_t c = 0; c < k; ++c) e[c] = QuadReference(g, ld, d + c * n, n, v.data());
 }
 
 void SubMatMul(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
