@@ -1,11 +1,11 @@
 #include "runtime/calib/calib_method.h"
 
-#include <cstdio>
 #include <mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/progress.h"
 #include "core/status.h"
 #include "runtime/calib/stats_file.h"
 
@@ -128,12 +128,12 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
           absl::StrCat(o.stats_path, " has no X^T X (it was calibrated with --no-xtx)"));
     inner = calib::MakeGptqMethod(stats, o.gptq);
   } else if (o.method == "awq") {
+    Progress progress("AWQ scale search", static_cast<uint64_t>(hp.n_layers()), "layers");
     GLMQ_ASSIGN_OR_RETURN(calib::AwqPlan plan,
                           calib::BuildAwqPlan(hp, weights, stats, spec, o.awq, [&](int layer) {
-                            std::fprintf(stderr, "\rAWQ scale search: layer %d/%lld", layer + 1,
-                                         static_cast<long long>(hp.n_layers()));
+                            progress.Update(absl::StrCat("layer ", layer), layer + 1);
                           }));
-    std::fprintf(stderr, "\n");
+    progress.Finish();
     inner = std::make_unique<AwqAdapter>(std::move(plan), stats, o.awq);
   } else {
     return absl::InvalidArgumentError(
