@@ -140,12 +140,14 @@ TEST(QuantMatMul, SimdLevelsRunWhenAvailable) {
   const std::vector<float> x = Activations(1, 256, 3);
   std::vector<float> y(4);
   const CpuFeatures& f = GetCpuFeatures();
-  if (f.avx2)
+  if (f.avx2) {
     EXPECT_EQ(QuantMatMulAtLevel(SimdLevel::kAvx2, p.view(), x.data(), 1, y.data()),
               SimdLevel::kAvx2);
-  if (f.avx512 && f.avx512_vnni)
+  }
+  if (f.avx512 && f.avx512_vnni) {
     EXPECT_EQ(QuantMatMulAtLevel(SimdLevel::kAvx512, p.view(), x.data(), 1, y.data()),
               SimdLevel::kAvx512);
+  }
 }
 
 TEST(QuantMatMul, BadViewIsRejected) {
