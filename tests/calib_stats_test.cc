@@ -81,6 +81,31 @@ InputStats MakeStats() {
   return c.Finish()[0];
 }
 
+// What calibrate's default pass size is computed from, for the shapes of the
+// real glm-4-9b-chat and GLM-4-32B-0414 configs (../shared/reference): 2
+// and 1 layers fit its 4 GiB budget (specs/calibration.md).
+TEST(CalibStats, LayerStatsBytesOfRealShapes) {
+  pb::HParams glm9b;
+  glm9b.set_hidden_size(4096);
+  glm9b.set_n_heads(32);
+  glm9b.set_head_dim(128);
+  glm9b.set_ffn_hidden_size(13696);
+  StatsOptions o;  // X^T X and 512 sample rows
+  // qkv, attn_output, gate_up: 4096 channels; ffn_down: 13696.
+  EXPECT_EQ(LayerStatsBytes(glm9b, o),
+            3 * 4096ull * (16 + 8 * 4096 + 4 * 512) + 13696ull * (16 + 8 * 13696 + 4 * 512));
+  EXPECT_EQ((4ull << 30) / LayerStatsBytes(glm9b, o), 2u);
+  pb::HParams glm32b;
+  glm32b.set_hidden_size(6144);
+  glm32b.set_n_heads(48);
+  glm32b.set_head_dim(128);
+  glm32b.set_ffn_hidden_size(23040);
+  EXPECT_EQ((4ull << 30) / LayerStatsBytes(glm32b, o), 0u);  // clamped to 1 layer
+  o.collect_xtx = false;
+  o.max_samples = 0;
+  EXPECT_EQ(LayerStatsBytes(glm9b, o), (3 * 4096ull + 13696) * 16);
+}
+
 TEST(CalibStats, FileRoundTripAndCorruption) {
   const std::string path = TempPath("calib_roundtrip.stats");
   const InputStats s = MakeStats();

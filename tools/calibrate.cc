@@ -74,18 +74,6 @@ absl::StatusOr<uint64_t> Fingerprint(const WeightSource& src) {
 // gets 2 layers per pass (1.8 GiB each), the fixtures all of theirs.
 constexpr uint64_t kPassStatsBudget = uint64_t{4} << 30;
 
-// Bytes one layer's statistics take while they are gathered: per linear
-// input, Σx² and Σ|x| (f64), XᵀX (f64, cols²) and the sample (f32 rows).
-uint64_t LayerStatsBytes(const pb::HParams& hp, bool xtx, int64_t samples) {
-  const int64_t cols[] = {hp.hidden_size(), hp.n_heads() * hp.head_dim(), hp.hidden_size(),
-                          hp.ffn_hidden_size()};
-  uint64_t bytes = 0;
-  for (int64_t c : cols)
-    bytes +=
-        static_cast<uint64_t>(c) * (16 + (xtx ? 8 * c : 0) + 4 * std::max<int64_t>(0, samples));
-  return bytes;
-}
-
 // Unmaps the pages of layer `layer`'s tensors ("blk.N.*"): the page cache
 // keeps them, but they leave this process's resident set.
 void DropLayerPages(const GlmqFile& file, int layer) {
@@ -140,7 +128,10 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
   GLMQ_RETURN_IF_ERROR(ParseLayers(a.layers, n_layers, &first, &end));
   int per_pass = a.layers_per_pass;
   if (per_pass <= 0) {
-    const uint64_t layer = LayerStatsBytes(model->hparams(), !a.no_xtx, a.samples);
+    StatsOptions so;
+    so.collect_xtx = !a.no_xtx;
+    so.max_samples = a.samples;
+    const uint64_t layer = LayerStatsBytes(model->hparams(), so);
     per_pass = static_cast<int>(std::clamp<uint64_t>(
         kPassStatsBudget / std::max<uint64_t>(layer, 1), 1, static_cast<uint64_t>(end - first)));
   }

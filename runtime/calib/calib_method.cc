@@ -76,8 +76,9 @@ absl::Status CheckStatsMatchModel(const StatsFile& file, const pb::HParams& hp,
   const calib::pb::StatsMetadata& m = file.metadata();
   for (const calib::pb::InputRecord& r : m.inputs()) {
     int64_t want = hp.hidden_size();
-    if (absl::EndsWith(r.weight(), "attn_output.weight")) want = hp.n_heads() * hp.head_dim();
-    if (absl::EndsWith(r.weight(), "ffn_down.weight")) want = hp.ffn_hidden_size();
+    for (int k = 0; k <= static_cast<int>(LinearInput::kOutput); ++k)
+      if (LinearWeightName(r.layer(), static_cast<LinearInput>(k)) == r.weight())
+        want = LinearInputCols(hp, static_cast<LinearInput>(k));
     if (r.layer() >= hp.n_layers() || r.cols() != want)
       return absl::FailedPreconditionError(absl::StrCat(
           file.path(), ": statistics for ", r.weight(), " (layer ", r.layer(), ", ", r.cols(),

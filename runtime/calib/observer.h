@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "format/glmq.pb.h"
+
 namespace glmq {
 
 // The linear layers of a GLM-4 block plus the output projection, named by
@@ -23,6 +25,13 @@ inline std::string LinearWeightName(int layer, LinearInput which) {
   static const char* const kNames[] = {"attn_qkv", "attn_output", "ffn_gate_up", "ffn_down"};
   if (which == LinearInput::kOutput) return "output.weight";
   return "blk." + std::to_string(layer) + "." + kNames[static_cast<int>(which)] + ".weight";
+}
+
+// Channels of that input in a model of these hyperparameters.
+inline int64_t LinearInputCols(const pb::HParams& hp, LinearInput which) {
+  if (which == LinearInput::kAttnOutput) return hp.n_heads() * hp.head_dim();
+  if (which == LinearInput::kFfnDown) return hp.ffn_hidden_size();
+  return hp.hidden_size();
 }
 
 class ActivationObserver {

@@ -41,6 +41,17 @@ void AccumulateXtxUpper(const float* x, int64_t n, int64_t cols, std::vector<dou
   }
 }
 
+uint64_t LayerStatsBytes(const pb::HParams& hp, const StatsOptions& options) {
+  uint64_t bytes = 0;
+  for (LinearInput which : {LinearInput::kAttnQkv, LinearInput::kAttnOutput,
+                            LinearInput::kFfnGateUp, LinearInput::kFfnDown}) {
+    const uint64_t c = static_cast<uint64_t>(LinearInputCols(hp, which));
+    bytes += c * (16 + (options.collect_xtx ? 8 * c : 0) +
+                  4 * static_cast<uint64_t>(std::max<int64_t>(0, options.max_samples)));
+  }
+  return bytes;
+}
+
 void StatsCollector::Reservoir(Entry& e, const float* x, int64_t n_tokens) {
   InputStats& s = e.stats;
   const int64_t cap = options_.max_samples, cols = s.cols;

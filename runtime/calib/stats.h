@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "format/glmq.pb.h"
 #include "quant/calib/input_stats.h"
 #include "runtime/calib/observer.h"
 
@@ -50,6 +51,11 @@ class StatsCollector : public ActivationObserver {
   StatsOptions options_;
   std::map<std::pair<int, int>, Entry> entries_;  // (layer or 1<<30 for output, kind)
 };
+
+// Bytes a StatsCollector holds for one layer of this model while recording
+// it: per linear input, Σx² and Σ|x| (f64), X^T X (f64, cols², if
+// collect_xtx) and the sample (f32, max_samples rows).
+uint64_t LayerStatsBytes(const pb::HParams& hp, const StatsOptions& options);
 
 // Adds X^T X of x [n, cols] to the upper triangle of acc [cols, cols].
 void AccumulateXtxUpper(const float* x, int64_t n, int64_t cols, std::vector<double>* acc);
