@@ -37,14 +37,14 @@ struct Candidate {
   uint16_t min16 = 0;
 };
 
-// Weighted error of one candidate; fills q and the sums needed for a
-// least-squares refit.
+// One candidate's codes q, its difference diff = deq - x (what the caller
+// ranks) and the weighted sums a least-squares refit needs.
 struct Eval {
-  double err = 0, sxq = 0, sqq = 0, sq = 0, sx = 0, sw = 0;
+  double sxq = 0, sqq = 0, sq = 0, sx = 0, sw = 0;
 };
 
 Eval Evaluate(const EncodingTraits& t, const float* x, const float* w, int64_t n, Candidate c,
-              int8_t* q) {
+              int8_t* q, float* diff) {
   Eval e;
   const float s = F16ToF32(c.scale16);
   const float m = t.has_min ? F16ToF32(c.min16) : 0.f;
@@ -53,9 +53,8 @@ Eval Evaluate(const EncodingTraits& t, const float* x, const float* w, int64_t n
   for (int64_t i = 0; i < n; ++i) {
     const float qi = RoundClampF((x[i] - m) * is, lo, hi);
     q[i] = static_cast<int8_t>(qi);
-    const float d = x[i] - (s * qi + m);
+    diff[i] = (s * qi + m) - x[i];
     const double wi = w ? w[i] : 1.0;
-    e.err += wi * d * d;
     e.sxq += wi * x[i] * qi;
     e.sqq += wi * qi * qi;
     e.sq += wi * qi;
@@ -152,7 +151,7 @@ void QuantizeGroup(const GroupGeometry& geo, const float* x, const float* w, int
     }
   }
   const int n_candidates = grid <= 0 ? 1 : (t.q_min == -t.q_max - 1 ? 2 * grid : grid);
-  const size_t most = 2 * static_cast<size_t>(n_candidates) + 1;
+  const size_t most = 2 * static_cast<size_t>(n_candidates);  // every base and its refit
   if (ctx.cands.size() < most) {
     ctx.cands.resize(most);
     ctx.codes.resize(most * geo.g);
@@ -164,10 +163,7 @@ void QuantizeGroup(const GroupGeometry& geo, const float* x, const float* w, int
   auto add = [&](Candidate c) {
     int8_t* q = &ctx.codes[count * geo.g];
     std::fill(q, q + geo.g, 0);
-    const Eval e = Evaluate(t, x, w, n, c, q);
-    const float s = F16ToF32(c.scale16), m = t.has_min ? F16ToF32(c.min16) : 0.f;
-    float* d = &ctx.d[count * n];
-    for (int64_t i = 0; i < n; ++i) d[i] = (s * static_cast<float>(q[i]) + m) - x[i];
+    const Eval e = Evaluate(t, x, w, n, c, q, &ctx.d[count * n]);
     ctx.cands[count++] = c;
     return e;
   };
