@@ -16,7 +16,7 @@
 #include "quant/calib/awq.h"
 #include "quant/calib/gemm.h"
 #include "quant/calib/gptq.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "quant/quantize.h"
 #include "runtime/calib/stats.h"
 

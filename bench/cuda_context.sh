@@ -1,6 +1,6 @@
 #!/bin/bash
 # Measures what specs/vram.md §4 allows for the CUDA context
-# (kCudaContextBytes, runtime/plan/memory.h) on GPU 0: builds
+# (kCudaContextBytes, plan/memory.h) on GPU 0: builds
 # bench/cuda_context_probe.cu with nvcc and runs it with lazy and eager
 # module loading. Without a GPU it builds, says so, and exits 0.
 #   bash bench/cuda_context.sh            # CUDA_ARCH=90 (Hopper) by default

@@ -1,5 +1,5 @@
 // What a CUDA context and a cuBLAS handle take of device memory: the term
-// specs/vram.md §4 allows for with kCudaContextBytes (runtime/plan/memory.h).
+// specs/vram.md §4 allows for with kCudaContextBytes (plan/memory.h).
 // Reads the device's used memory (nvidia-smi, then total - free from
 // cudaMemGetInfo) before the first CUDA call and after each step, and prints
 // one line per step. Built and run by bench/cuda_context.sh; exits 0 with a

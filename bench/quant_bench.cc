@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "core/cpu_features.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "quant/quantize.h"
-#include "runtime/qkernels/qmatmul.h"
+#include "runtime/cpu/qmatmul.h"
 
 namespace glmq {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "convert/hf_checkpoint.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq {
 

@@ -9,7 +9,7 @@
 #include "convert/hf_config.h"
 #include "core/status.h"
 #include "core/tensor.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 
 namespace glmq {
 namespace {

@@ -13,7 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "convert/safetensors.h"
 #include "core/dtype.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq {
 

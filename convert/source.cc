@@ -17,7 +17,7 @@
 #include "core/status.h"
 #include "format/reader.h"
 #include "quant/dequantize.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 
 namespace glmq {
 

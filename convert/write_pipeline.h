@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 #include "format/writer.h"
 
 namespace glmq {

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/tensor.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 
 namespace glmq {
 

@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/file.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq {
 
@@ -44,7 +44,6 @@ class GlmqFile {
   // Decompresses an embedded tokenizer file by name ("tokenizer.model").
   absl::StatusOr<std::string> EmbeddedFile(absl::string_view name) const;
 
-  // Added by the format work.
   // Recomputes one tensor's checksum; the error names the tensor.
   absl::Status VerifyTensorChecksum(const pb::TensorEntry& entry) const;
   // The tensor data section [data_offset, data_offset + data_size).

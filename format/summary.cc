@@ -5,7 +5,7 @@
 #include "absl/strings/strip.h"
 #include "format/entry_check.h"
 #include "google/protobuf/util/json_util.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 
 namespace glmq {
 

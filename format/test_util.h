@@ -17,10 +17,10 @@
 #include "core/checksum.h"
 #include "core/file.h"
 #include "core/status.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 #include "format/header.h"
 #include "format/writer.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 
 namespace glmq::testing {
 

@@ -13,7 +13,7 @@
 #include "absl/types/span.h"
 #include "core/checksum.h"
 #include "core/file.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq {
 
@@ -59,7 +59,7 @@ class GlmqWriter {
   pb::TensorEntry current_;
   Xxh64 current_hash_;
   bool finished_ = false;
-  // Added by the format work (private state only).
+  // Error state and the tensor being written.
   absl::Status Fail(absl::Status s);  // remembers the first error, returns it
   absl::Status CheckUsable() const;
   absl::Status StartEntry(pb::TensorEntry entry, uint64_t* expected_bytes);

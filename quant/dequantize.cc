@@ -2,7 +2,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "quant/reference.h"
 
 namespace glmq {

@@ -7,7 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq {
 

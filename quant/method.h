@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 #include "quant/quantize.h"
 
 namespace glmq {

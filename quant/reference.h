@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
-#include "format/glmq.pb.h"
-#include "quant/encodings.h"
+#include "schema/glmq.pb.h"
+#include "schema/encodings.h"
 
 namespace glmq {
 

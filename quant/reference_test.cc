@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "quant/dequantize.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "quant/quantize.h"
 #include "quant/reference.h"
 

@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 
 namespace glmq {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "core/cpu_features.h"
 #include "core/dtype.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 
 namespace glmq::search {
 

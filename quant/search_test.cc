@@ -11,7 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "core/dtype.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "quant/search.h"
 
 namespace glmq {

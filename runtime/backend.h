@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 #include "core/dtype.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq {
 

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/dtype.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq {
 

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "runtime/cpu/cpu_backend.h"
 
 namespace glmq {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 #include "runtime/backend.h"
 #include "runtime/weights.h"
 

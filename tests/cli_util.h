@@ -1,10 +1,7 @@
 // Runs the real `glmq` binary from a test: exit code and merged output.
-// GLMQ_CLI: the binary's path (a compile definition); default: the build tree's.
+// GLMQ_CLI: the binary's path, a compile definition of tests declared with
+// glmq_test(... CLI).
 #pragma once
-
-#ifndef GLMQ_CLI
-#define GLMQ_CLI GLMQ_BINARY_DIR "/tools/glmq"
-#endif
 
 #include <sys/wait.h>
 

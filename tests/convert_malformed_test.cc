@@ -19,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 const std::string kModels = std::string(GLMQ_SHARED_DIR) + "/fixtures/models/";
-const std::string kGlmq = std::string(GLMQ_BINARY_DIR) + "/tools/glmq";
+const std::string kGlmq = GLMQ_CLI;
 
 class Malformed : public ::testing::Test {
  protected:

@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "convert/convert.h"
 #include "core/progress.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "tools/command.h"
 
 namespace glmq::tools {

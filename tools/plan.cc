@@ -6,10 +6,10 @@
 
 #include "core/file.h"
 #include "core/status.h"
-#include "runtime/plan/memory.h"
-#include "runtime/plan/report.h"
-#include "runtime/plan/source.h"
-#include "runtime/plan/svg.h"
+#include "plan/memory.h"
+#include "plan/report.h"
+#include "plan/source.h"
+#include "plan/svg.h"
 #include "tools/command.h"
 
 namespace glmq::tools {

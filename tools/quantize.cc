@@ -21,7 +21,7 @@
 #include "core/progress.h"
 #include "core/status.h"
 #include "format/writer.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "quant/method.h"
 #include "quant/scheme.h"
 #include "runtime/calib/calib_method.h"

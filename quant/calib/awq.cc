@@ -7,7 +7,7 @@
 
 #include "core/status.h"
 #include "quant/calib/group_fit.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "quant/reference.h"
 
 namespace glmq::calib {

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "quant/calib/methods.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 
 namespace glmq::calib {
 namespace {

@@ -9,7 +9,7 @@
 #include "quant/calib/gemm.h"
 #include "quant/calib/group_fit.h"
 #include "quant/calib/linalg.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "quant/reference.h"
 
 namespace glmq::calib {

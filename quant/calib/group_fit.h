@@ -10,7 +10,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 
 namespace glmq::calib {
 

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "quant/calib/imatrix.h"
-#include "quant/encodings.h"
+#include "schema/encodings.h"
 #include "quant/reference.h"
 
 namespace glmq::calib {

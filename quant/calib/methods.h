@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 #include "quant/calib/awq.h"
 #include "quant/calib/awq_layer.h"
 #include "quant/calib/gptq.h"

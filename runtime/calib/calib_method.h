@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 #include "quant/calib/methods.h"
 
 namespace glmq {

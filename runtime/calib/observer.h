@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq {
 

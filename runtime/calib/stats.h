@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "format/glmq.pb.h"
+#include "schema/glmq.pb.h"
 #include "quant/calib/input_stats.h"
 #include "runtime/calib/observer.h"
 

@@ -9,10 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "quant/dequantize.h"
-#include "quant/encodings.h"
-#if GLMQ_HAVE_QKERNELS
-#include "runtime/qkernels/qmatmul.h"
-#endif
+#include "schema/encodings.h"
+#include "runtime/cpu/qmatmul.h"
 
 namespace glmq {
 namespace {
@@ -56,7 +54,6 @@ absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_t
     }
     return absl::OkStatus();
   }
-#if GLMQ_HAVE_QKERNELS
   if (traits->quantized) {
     QuantWeightView q{w.encoding, w.group_size, w.rows, w.cols,
                       static_cast<const uint8_t*>(w.data), w.size};
@@ -65,10 +62,8 @@ absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_t
     QuantMatMul(q, x, n_tokens, y, parallel ? n_threads_ : 1);
     return absl::OkStatus();
   }
-#endif
-  return absl::UnimplementedError(absl::StrCat("matmul: encoding ", traits->name,
-                                               " is not supported by the CPU backend",
-                                               traits->quantized ? " (no quantized kernels in this build)" : ""));
+  return absl::UnimplementedError(
+      absl::StrCat("matmul: encoding ", traits->name, " is not supported by the CPU backend"));
 }
 
 absl::Status CpuBackend::Embedding(const WeightView& table, const int32_t* ids, int64_t n,

@@ -1,6 +1,6 @@
 // The CPU implementation of Backend (runtime/backend.h): dense matmuls from
 // the kernel table of the active SIMD level (kernels.h), OpenMP over output
-// rows; quantized weights go to QuantMatMul (runtime/qkernels/qmatmul.h).
+// rows; quantized weights go to QuantMatMul (runtime/cpu/qmatmul.h).
 // Not thread-safe: one forward pass at a time per object (it parallelizes
 // internally).
 #pragma once

@@ -1,0 +1,165 @@
+// QuantMatMul: every SIMD level the CPU has against the scalar reference,
+// and the scalar reference against an f64 product of the dequantized
+// weights. Budgets: SIMD vs scalar differ only in f32 summation order
+// (int32 block products are exact): |dy| <= 2e-6 * sum|w x| + 1e-7.
+// Scalar vs exact: activation rounding, |dy| <= sum_c |w_c| amax_b(c)/254
+// plus f32 slack.
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "gtest/gtest.h"
+#include "quant/dequantize.h"
+#include "quant/quantize.h"
+#include "runtime/cpu/qmatmul.h"
+
+namespace glmq {
+namespace {
+
+struct Problem {
+  QuantSpec spec;
+  int64_t rows, cols;
+  std::vector<uint8_t> q;
+  std::vector<float> deq;
+  QuantWeightView view() const {
+    return {spec.encoding, spec.group_size, rows, cols, q.data(), q.size()};
+  }
+};
+
+Problem Make(pb::Encoding e, int g, int64_t rows, int64_t cols, uint32_t seed) {
+  Problem p{{e, g, 2}, rows, cols, {}, {}};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, 0.05f);
+  std::vector<float> w(rows * cols);
+  for (auto& v : w) v = d(rng) + (e == pb::ENCODING_Q4_ASYM ? 0.02f : 0.f);
+  p.q.resize(*QuantizedBytes(p.spec, rows, cols));
+  EXPECT_TRUE(QuantizeMatrix(w.data(), rows, cols, p.spec, nullptr, p.q.data(), nullptr).ok());
+  p.deq.resize(rows * cols);
+  EXPECT_TRUE(DequantizeRows(e, g, rows, cols, p.q, 0, rows, p.deq.data()).ok());
+  return p;
+}
+
+std::vector<float> Activations(int64_t n_tokens, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> x(n_tokens * cols);
+  for (auto& v : x) v = d(rng);
+  if (cols > 10) x[7] = 25.f;  // an outlier channel, as in real activations
+  return x;
+}
+
+void Check(const Problem& p, int64_t n_tokens, uint32_t seed, int n_threads = 0) {
+  SCOPED_TRACE(testing::Message() << "enc " << p.spec.encoding << " g" << p.spec.group_size
+                                  << " rows " << p.rows << " cols " << p.cols << " tokens "
+                                  << n_tokens << " threads " << n_threads);
+  const std::vector<float> x = Activations(n_tokens, p.cols, seed);
+  std::vector<float> ys(n_tokens * p.rows);
+  ASSERT_EQ(QuantMatMulAtLevel(SimdLevel::kScalar, p.view(), x.data(), n_tokens, ys.data()),
+            SimdLevel::kScalar);
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t r = 0; r < p.rows; ++r) {
+      double exact = 0, abs_sum = 0, bound = 0;
+      const float* xt = x.data() + t * p.cols;
+      for (int64_t c = 0; c < p.cols; ++c) {
+        exact += static_cast<double>(p.deq[r * p.cols + c]) * xt[c];
+        abs_sum += std::fabs(static_cast<double>(p.deq[r * p.cols + c]) * xt[c]);
+        double amax = 0;
+        for (int64_t k = c / 32 * 32; k < std::min(p.cols, c / 32 * 32 + 32); ++k)
+          amax = std::max(amax, std::fabs(static_cast<double>(xt[k])));
+        bound += std::fabs(p.deq[r * p.cols + c]) * amax / 254.0;
+      }
+      ASSERT_NEAR(ys[t * p.rows + r], exact, bound * 1.01 + 1e-5 * abs_sum + 1e-6)
+          << "scalar vs exact, t " << t << " r " << r;
+    }
+  const CpuFeatures& f = GetCpuFeatures();
+  for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (level == SimdLevel::kAvx2 && !f.avx2) continue;
+    if (level == SimdLevel::kAvx512 && !(f.avx512 && f.avx512_vnni)) continue;
+    std::vector<float> yv(n_tokens * p.rows, -1.f);
+    QuantMatMulAtLevel(level, p.view(), x.data(), n_tokens, yv.data(), n_threads);
+    for (int64_t t = 0; t < n_tokens; ++t)
+      for (int64_t r = 0; r < p.rows; ++r) {
+        double abs_sum = 0;
+        for (int64_t c = 0; c < p.cols; ++c)
+          abs_sum += std::fabs(static_cast<double>(p.deq[r * p.cols + c]) * x[t * p.cols + c]);
+        ASSERT_NEAR(yv[t * p.rows + r], ys[t * p.rows + r], 2e-6 * abs_sum + 1e-7)
+            << SimdLevelName(level) << " t " << t << " r " << r;
+      }
+  }
+}
+
+TEST(QuantMatMul, EveryEncodingGroupAndTokenCount) {
+  uint32_t seed = 1;
+  for (auto e : {pb::ENCODING_Q8_SYM, pb::ENCODING_Q4_SYM, pb::ENCODING_Q4_ASYM})
+    for (int g : {0, 32, 64, 128, 256})
+      for (int64_t cols : {64, 96, 320, 416}) {
+        const Problem p = Make(e, g, 19, cols, ++seed);
+        for (int64_t n : {1, 2, 3, 4, 5, 8, 17}) Check(p, n, ++seed);
+      }
+}
+
+TEST(QuantMatMul, RaggedAndOddRows) {
+  uint32_t seed = 100;
+  for (auto e : {pb::ENCODING_Q8_SYM, pb::ENCODING_Q4_SYM, pb::ENCODING_Q4_ASYM}) {
+    // Per-row groups of odd / non-multiple-of-32 width (scalar fallback).
+    for (int64_t cols : {1, 7, 33, 101}) {
+      const Problem q = Make(e, 0, 5, cols, ++seed);
+      Check(q, 3, ++seed);
+    }
+    // GLM-4 ffn_down width 13696 = 53.5 x 256: the last g256 group is padded.
+    const Problem p = Make(e, 256, 6, 13696, ++seed);
+    Check(p, 1, ++seed);
+    Check(p, 6, ++seed);
+    const Problem g128 = Make(e, 128, 4, 13696, ++seed);
+    Check(g128, 2, ++seed);
+    const Problem per_row = Make(e, 0, 4, 13696, ++seed);
+    Check(per_row, 5, ++seed);
+  }
+}
+
+// The GEMV (every token past the last tile of 4) splits each thread's rows
+// into 8 blocks read as 8 streams, with the leftover rows one at a time:
+// row counts around multiples of 8 and of the 16-row chunks, 1-3 threads.
+TEST(QuantMatMul, GemvRowStreamsAndLeftovers) {
+  uint32_t seed = 500;
+  const std::pair<pb::Encoding, int> cases[] = {{pb::ENCODING_Q8_SYM, 32},
+                                                {pb::ENCODING_Q8_SYM, 128},
+                                                {pb::ENCODING_Q4_SYM, 128},
+                                                {pb::ENCODING_Q4_ASYM, 64}};
+  for (const auto& [e, g] : cases)
+    for (int64_t rows : {8, 16, 23, 64, 131}) {
+      const Problem p = Make(e, g, rows, 256, ++seed);
+      for (int threads : {1, 2, 3})
+        for (int64_t n : {1, 5}) Check(p, n, ++seed, threads);
+    }
+}
+
+TEST(QuantMatMul, SimdLevelsRunWhenAvailable) {
+  const Problem p = Make(pb::ENCODING_Q4_SYM, 128, 4, 256, 9);
+  const std::vector<float> x = Activations(1, 256, 3);
+  std::vector<float> y(4);
+  const CpuFeatures& f = GetCpuFeatures();
+  if (f.avx2) {
+    EXPECT_EQ(QuantMatMulAtLevel(SimdLevel::kAvx2, p.view(), x.data(), 1, y.data()),
+              SimdLevel::kAvx2);
+  }
+  if (f.avx512 && f.avx512_vnni) {
+    EXPECT_EQ(QuantMatMulAtLevel(SimdLevel::kAvx512, p.view(), x.data(), 1, y.data()),
+              SimdLevel::kAvx512);
+  }
+}
+
+TEST(QuantMatMul, BadViewIsRejected) {
+  std::vector<uint8_t> bytes(100);
+  QuantWeightView w{pb::ENCODING_Q4_SYM, 128, 2, 256, bytes.data(), bytes.size()};
+  EXPECT_FALSE(ValidateQuantWeight(w).ok());
+  w.group_size = 48;
+  EXPECT_FALSE(ValidateQuantWeight(w).ok());
+  std::vector<float> x(256, 1.f), y(2, 0.f);
+  QuantMatMul(w, x.data(), 1, y.data());
+  EXPECT_TRUE(std::isnan(y[0]));
+}
+
+}  // namespace
+}  // namespace glmq
