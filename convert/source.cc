@@ -21,24 +21,6 @@
 
 namespace glmq {
 
-int64_t TensorCols(const pb::TensorEntry& e) {
-  return e.shape_size() == 0 ? 1 : e.shape(e.shape_size() - 1);
-}
-
-int64_t TensorRows(const pb::TensorEntry& e) {
-  int64_t rows = 1;
-  for (int i = 0; i + 1 < e.shape_size(); ++i) rows *= e.shape(i);
-  return rows;
-}
-
-absl::StatusOr<uint64_t> RowBytes(const pb::TensorEntry& e) {
-  pb::TensorEntry row = e;
-  row.clear_shape();
-  row.add_shape(1);
-  row.add_shape(TensorCols(e));
-  return EncodedBytes(row);
-}
-
 namespace {
 
 absl::Status CheckRows(const pb::TensorEntry& e, int64_t b, int64_t end) {

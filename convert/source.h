@@ -13,6 +13,7 @@
 #include "absl/types/span.h"
 #include "core/direct_read.h"
 #include "schema/glmq.pb.h"
+#include "schema/weight.h"
 
 namespace glmq {
 
@@ -51,11 +52,6 @@ class TensorSource {
   // The first metadata().tensors() entry of that name, or nullptr.
   const pb::TensorEntry* FindTensor(absl::string_view name) const;
 };
-
-// Rows and columns of a canonical tensor; bytes of one stored row.
-int64_t TensorRows(const pb::TensorEntry& entry);
-int64_t TensorCols(const pb::TensorEntry& entry);
-absl::StatusOr<uint64_t> RowBytes(const pb::TensorEntry& entry);
 
 // An HF source additionally hashes its shards on request: Open() hashes the
 // small files only (hashing 19 GB of shards is a full read of the model).

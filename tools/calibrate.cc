@@ -57,9 +57,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> EmbeddedTokenizer(const GlmqFile& fil
 // The model's fingerprint (StatsMetadata.weights_xxh64), 0 if the tensor
 // is not stored as f32/bf16/f16.
 absl::StatusOr<uint64_t> Fingerprint(const WeightSource& src) {
-  GLMQ_ASSIGN_OR_RETURN(StoredTensor t, src.Find(kFingerprintWeight));
-  int64_t n = 1;
-  for (int64_t d : t.shape) n *= d;
+  GLMQ_ASSIGN_OR_RETURN(WeightView t, src.Find(FingerprintWeight()));
+  const int64_t n = t.rows * t.cols;
   DType dt;
   if (t.encoding == pb::ENCODING_F32) dt = DType::kF32;
   else if (t.encoding == pb::ENCODING_BF16) dt = DType::kBF16;
@@ -74,12 +73,12 @@ absl::StatusOr<uint64_t> Fingerprint(const WeightSource& src) {
 // gets 2 layers per pass (1.8 GiB each), the fixtures all of theirs.
 constexpr uint64_t kPassStatsBudget = uint64_t{4} << 30;
 
-// Unmaps the pages of layer `layer`'s tensors ("blk.N.*"): the page cache
-// keeps them, but they leave this process's resident set.
+// Unmaps the pages of text layer `layer`'s tensors: the page cache keeps
+// them, but they leave this process's resident set.
 void DropLayerPages(const GlmqFile& file, int layer) {
-  const std::string prefix = absl::StrCat("blk.", layer, ".");
   for (const pb::TensorEntry& e : file.metadata().tensors())
-    if (absl::StartsWith(e.name(), prefix)) file.mapped().DropRange(e.offset(), e.size());
+    if (e.layer() == layer && e.role() != pb::ROLE_VISION)
+      file.mapped().DropRange(e.offset(), e.size());
 }
 
 // "FIRST:END" -> [first, end) within [0, n_layers].

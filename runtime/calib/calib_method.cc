@@ -75,10 +75,11 @@ absl::Status CheckStatsMatchModel(const StatsFile& file, const pb::HParams& hp,
                                   const calib::WeightFn& weights) {
   const calib::pb::StatsMetadata& m = file.metadata();
   for (const calib::pb::InputRecord& r : m.inputs()) {
-    int64_t want = hp.hidden_size();
-    for (int k = 0; k <= static_cast<int>(LinearInput::kOutput); ++k)
-      if (LinearWeightName(r.layer(), static_cast<LinearInput>(k)) == r.weight())
-        want = LinearInputCols(hp, static_cast<LinearInput>(k));
+    int layer = 0;
+    LinearInput which = LinearInput::kNone;
+    const int64_t want = ParseLinearWeightName(r.weight(), &layer, &which)
+                             ? LinearInputCols(hp, which)
+                             : hp.hidden_size();
     if (r.layer() >= hp.n_layers() || r.cols() != want)
       return absl::FailedPreconditionError(absl::StrCat(
           file.path(), ": statistics for ", r.weight(), " (layer ", r.layer(), ", ", r.cols(),
@@ -86,11 +87,11 @@ absl::Status CheckStatsMatchModel(const StatsFile& file, const pb::HParams& hp,
           " channels): it was calibrated on ", m.model_path()));
   }
   if (m.weights_xxh64() != 0) {
-    GLMQ_ASSIGN_OR_RETURN(std::vector<float> w, weights(kFingerprintWeight));
+    GLMQ_ASSIGN_OR_RETURN(std::vector<float> w, weights(FingerprintWeight()));
     if (WeightsFingerprint(w) != m.weights_xxh64())
       return absl::FailedPreconditionError(absl::StrCat(
           file.path(), ": calibrated on a different model (", m.model_path(), "): ",
-          kFingerprintWeight, " differs"));
+          FingerprintWeight(), " differs"));
   }
   return absl::OkStatus();
 }

@@ -20,6 +20,7 @@
 #include "core/file.h"
 #include "runtime/calib/calib_stats.pb.h"
 #include "runtime/calib/stats.h"
+#include "schema/tensors.h"
 
 namespace glmq {
 
@@ -28,8 +29,8 @@ inline constexpr uint32_t kStatsFileVersion = 2;
 inline constexpr uint32_t kStatsFileMinVersion = 1;
 
 // The tensor whose values identify the calibrated model
-// (StatsMetadata.weights_xxh64).
-inline constexpr const char* kFingerprintWeight = "blk.0.attn_qkv.weight";
+// (StatsMetadata.weights_xxh64): the first layer's attn_qkv.
+inline std::string FingerprintWeight() { return TensorName(pb::ROLE_ATTN_QKV, 0); }
 // XXH64 of the f32 values' little-endian bytes.
 uint64_t WeightsFingerprint(const std::vector<float>& values);
 
