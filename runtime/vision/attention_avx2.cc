@@ -11,6 +11,7 @@ namespace {
 struct Avx2 {
   using Vec = __m256;
   static constexpr int64_t kWidth = 8;
+  static constexpr int kRows = 4, kVecs = 2;  // micro-tile: rows x vectors
   static Vec Zero() { return _mm256_setzero_ps(); }
   static Vec Set1(float a) { return _mm256_set1_ps(a); }
   static Vec Load(const float* p) { return _mm256_loadu_ps(p); }

@@ -11,6 +11,7 @@ namespace {
 struct Avx512 {
   using Vec = __m512;
   static constexpr int64_t kWidth = 16;
+  static constexpr int kRows = 6, kVecs = 4;  // micro-tile: rows x vectors
   static Vec Zero() { return _mm512_setzero_ps(); }
   static Vec Set1(float a) { return _mm512_set1_ps(a); }
   static Vec Load(const float* p) { return _mm512_loadu_ps(p); }

@@ -11,6 +11,7 @@ namespace {
 struct Scalar {
   using Vec = float;
   static constexpr int64_t kWidth = 1;
+  static constexpr int kRows = 4, kVecs = 4;  // micro-tile: rows x vectors
   static Vec Zero() { return 0.f; }
   static Vec Set1(float a) { return a; }
   static Vec Load(const float* p) { return *p; }

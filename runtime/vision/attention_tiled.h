@@ -3,9 +3,11 @@
 // attention_avx512.cc, each compiled with its own -m flags); everything here
 // has internal linkage so the instantiations never mix.
 //
-// Per head, keys are packed transposed (kt: [head_dim, n_pad]) and values
-// row-major (v: [n_pad, head_dim_pad]). A job is one head x one block of
-// kQueryBlock queries; it walks the keys in blocks of kKeyBlock:
+// Per head, keys are packed transposed in tiles of kTile = V::kVecs x W keys
+// (kt: [n_pad / kTile, head_dim, kTile], so the head_dim x kTile tile a
+// micro-kernel sweeps is contiguous and stays in L1) and values row-major
+// (v: [n_pad, head_dim_pad]). A job is one head x one block of kQueryBlock
+// queries; it walks the keys in blocks of kKeyBlock:
 //   S = (q / sqrt(head_dim)) k^T                       [queries, keys]
 //   m' = max(m, rowmax S); c = exp(m - m'); P = exp(S - m')
 //   l = l c + rowsum P;    O = O c + P v;              m = m'
@@ -23,33 +25,37 @@
 namespace glmq::vision {
 namespace {
 
-constexpr int64_t kQueryBlock = 64;
-// A key block's kt (head_dim x 256 f32) and v (256 x head_dim) tiles stay in
-// L2 while the query block's rows pass over them.
+constexpr int64_t kQueryBlock = 60;  // a multiple of every V::kRows
+// Keys per online-softmax step: fewer rescalings of O with larger blocks; a
+// block's kt and v (2 x 256 x head_dim f32) stay in L2.
 constexpr int64_t kKeyBlock = 256;
-constexpr int kRows = 4;  // query rows per micro-tile
-constexpr int kVecs = 4;  // vectors per micro-tile row
+// Keys per PV pass over the query rows: v rows of 64 x head_dim (28 KiB at
+// head_dim 112) stay in L1 while every row group reuses them.
+constexpr int64_t kPvKeys = 64;
+// Micro-tiles are V::kRows query rows x V::kVecs vectors (accumulators in
+// registers: 6 x 4 of the 32 zmm for AVX-512, 4 x 2 of the 16 ymm for AVX2).
+template <class V>
+constexpr int64_t kTile = V::kVecs* V::kWidth;  // keys per QK micro-tile
 
 inline int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// S[r, c * W + e] = q[r] . kt[:, c * W + e] for a R x (kVecs * W) tile;
-// q: rows of hd floats, kt: rows of n_pad floats from the tile's first key,
-// s: rows of kKeyBlock floats.
+// S[r, c * W + e] = q[r] . kt[:, c * W + e] for a R x kTile tile; q: rows
+// of hd floats, kt: one packed [hd, kTile] tile, s: rows of kKeyBlock floats.
 template <class V, int R>
-inline void QkTile(const float* q, int64_t hd, const float* kt, int64_t n_pad, float* s) {
-  typename V::Vec acc[R][kVecs];
+inline void QkTile(const float* q, int64_t hd, const float* kt, float* s) {
+  typename V::Vec acc[R][V::kVecs];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < kVecs; ++c) acc[r][c] = V::Zero();
+    for (int c = 0; c < V::kVecs; ++c) acc[r][c] = V::Zero();
   for (int64_t d = 0; d < hd; ++d) {
-    typename V::Vec k[kVecs];
-    for (int c = 0; c < kVecs; ++c) k[c] = V::Load(kt + d * n_pad + c * V::kWidth);
+    typename V::Vec k[V::kVecs];
+    for (int c = 0; c < V::kVecs; ++c) k[c] = V::Load(kt + d * kTile<V> + c * V::kWidth);
     for (int r = 0; r < R; ++r) {
       const typename V::Vec qb = V::Set1(q[r * hd + d]);
-      for (int c = 0; c < kVecs; ++c) acc[r][c] = V::Fma(qb, k[c], acc[r][c]);
+      for (int c = 0; c < V::kVecs; ++c) acc[r][c] = V::Fma(qb, k[c], acc[r][c]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < kVecs; ++c) V::Store(s + r * kKeyBlock + c * V::kWidth, acc[r][c]);
+    for (int c = 0; c < V::kVecs; ++c) V::Store(s + r * kKeyBlock + c * V::kWidth, acc[r][c]);
 }
 
 // O[r, cols] += sum_j P[r, j] v[j, cols] for R rows and C vectors of
@@ -72,14 +78,22 @@ inline void PvTile(const float* p, int64_t nk, const float* v, int64_t hd_pad, f
     for (int c = 0; c < C; ++c) V::Store(o + r * hd_pad + c * V::kWidth, acc[r][c]);
 }
 
-// The PV product of rows [i, i + R) over all column vectors.
+// The PV product of R rows over all hd_pad / W column vectors (kVecs >= 2).
 template <class V, int R>
 inline void PvRows(const float* p, int64_t nk, const float* v, int64_t hd_pad, float* o) {
   int64_t c = 0;
-  for (; c + kVecs * V::kWidth <= hd_pad; c += kVecs * V::kWidth) {
-    PvTile<V, R, kVecs>(p, nk, v + c, hd_pad, o + c);
+  for (; c + kTile<V> <= hd_pad; c += kTile<V>) {
+    PvTile<V, R, V::kVecs>(p, nk, v + c, hd_pad, o + c);
   }
-  for (; c < hd_pad; c += V::kWidth) PvTile<V, R, 1>(p, nk, v + c, hd_pad, o + c);
+  // The last < kVecs vectors (head_dim 112 = 4 + 3 AVX-512 vectors) in one tile.
+  const int64_t rest = (hd_pad - c) / V::kWidth;
+  if constexpr (V::kVecs > 3) {
+    if (rest == 3) return PvTile<V, R, 3>(p, nk, v + c, hd_pad, o + c);
+  }
+  if constexpr (V::kVecs > 2) {
+    if (rest == 2) return PvTile<V, R, 2>(p, nk, v + c, hd_pad, o + c);
+  }
+  if (rest == 1) PvTile<V, R, 1>(p, nk, v + c, hd_pad, o + c);
 }
 
 template <class V>
@@ -119,18 +133,19 @@ struct Tiles {
   std::vector<float> m, l;  // [kQueryBlock] running max and sum
 };
 
-// Scores, softmax update and PV of one key block for queries [0, qn).
+// Scores, softmax update and PV of one key block for queries [0, qn); kt:
+// the block's first packed tile, v: its first value row.
 template <class V>
-void KeyBlock(int64_t qn, int64_t hd, int64_t hd_pad, const float* kt, int64_t n_pad,
-              const float* v, int64_t nk, Tiles* w) {
-  const int64_t cols = RoundUp(nk, kVecs * V::kWidth);  // <= kKeyBlock, inside n_pad
-  const int64_t q4 = qn / kRows * kRows;
-  for (int64_t j = 0; j < cols; j += kVecs * V::kWidth) {
-    for (int64_t i = 0; i < q4; i += kRows) {
-      QkTile<V, kRows>(&w->q[i * hd], hd, kt + j, n_pad, &w->s[i * kKeyBlock + j]);
+void KeyBlock(int64_t qn, int64_t hd, int64_t hd_pad, const float* kt, const float* v, int64_t nk,
+              Tiles* w) {
+  const int64_t q4 = qn / V::kRows * V::kRows;
+  for (int64_t j = 0; j < nk; j += kTile<V>) {  // tiles past nk are zero keys
+    const float* tile = kt + j * hd;
+    for (int64_t i = 0; i < q4; i += V::kRows) {
+      QkTile<V, V::kRows>(&w->q[i * hd], hd, tile, &w->s[i * kKeyBlock + j]);
     }
     for (int64_t i = q4; i < qn; ++i)
-      QkTile<V, 1>(&w->q[i * hd], hd, kt + j, n_pad, &w->s[i * kKeyBlock + j]);
+      QkTile<V, 1>(&w->q[i * hd], hd, tile, &w->s[i * kKeyBlock + j]);
   }
   for (int64_t i = 0; i < qn; ++i) {
     float* s = &w->s[i * kKeyBlock];
@@ -142,17 +157,24 @@ void KeyBlock(int64_t qn, int64_t hd, int64_t hd_pad, const float* kt, int64_t n
       for (int64_t d = 0; d < hd_pad; ++d) w->o[i * hd_pad + d] *= corr;
     }
   }
-  for (int64_t i = 0; i < q4; i += kRows) {
-    PvRows<V, kRows>(&w->s[i * kKeyBlock], nk, v, hd_pad, &w->o[i * hd_pad]);
+  for (int64_t j = 0; j < nk; j += kPvKeys) {
+    const int64_t nj = std::min(kPvKeys, nk - j);
+    const float* vj = v + j * hd_pad;
+    for (int64_t i = 0; i < q4; i += V::kRows) {
+      PvRows<V, V::kRows>(&w->s[i * kKeyBlock + j], nj, vj, hd_pad, &w->o[i * hd_pad]);
+    }
+    for (int64_t i = q4; i < qn; ++i) {
+      PvRows<V, 1>(&w->s[i * kKeyBlock + j], nj, vj, hd_pad, &w->o[i * hd_pad]);
+    }
   }
-  for (int64_t i = q4; i < qn; ++i)
-    PvRows<V, 1>(&w->s[i * kKeyBlock], nk, v, hd_pad, &w->o[i * hd_pad]);
 }
 
-// Keys transposed and values of every head, zero-padded to n_pad rows and
-// hd_pad value columns.
+// Keys transposed in tiles and values of every head, zero-padded to n_pad
+// rows and hd_pad value columns (layouts: top of this file).
+template <class V>
 void PackKv(const float* qkv, const QkvLayout& s, int64_t n_pad, int64_t hd_pad, float* kt,
             float* v, int n_threads) {
+  constexpr int64_t T = kTile<V>;
   const int64_t width = s.n_heads * s.head_dim, hd = s.head_dim;
 #pragma omp parallel for num_threads(n_threads) \
     schedule(static) if (n_threads > 1 && s.n_rows >= 256)
@@ -160,12 +182,13 @@ void PackKv(const float* qkv, const QkvLayout& s, int64_t n_pad, int64_t hd_pad,
     for (int64_t h = 0; h < s.n_heads; ++h) {
       float* vd = v + (h * n_pad + t) * hd_pad;
       std::fill(vd, vd + hd_pad, 0.f);
+      float* kd = kt + h * hd * n_pad + (t / T * hd) * T + t % T;  // + d * T
       if (t >= s.n_rows) {
-        for (int64_t d = 0; d < hd; ++d) kt[(h * hd + d) * n_pad + t] = 0.f;
+        for (int64_t d = 0; d < hd; ++d) kd[d * T] = 0.f;
         continue;
       }
       const float* k = qkv + t * s.row_stride + width + h * hd;
-      for (int64_t d = 0; d < hd; ++d) kt[(h * hd + d) * n_pad + t] = k[d];
+      for (int64_t d = 0; d < hd; ++d) kd[d * T] = k[d];
       std::copy(k + width, k + width + hd, vd);
     }
   }
@@ -179,7 +202,7 @@ void TiledAttention(const float* qkv, const QkvLayout& s, float* out, int n_thre
   const int64_t hd_pad = RoundUp(hd, V::kWidth);
   scratch->kt.resize(s.n_heads * hd * n_pad);
   scratch->v.resize(s.n_heads * n_pad * hd_pad);
-  PackKv(qkv, s, n_pad, hd_pad, scratch->kt.data(), scratch->v.data(), n_threads);
+  PackKv<V>(qkv, s, n_pad, hd_pad, scratch->kt.data(), scratch->v.data(), n_threads);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t q_blocks = (n + kQueryBlock - 1) / kQueryBlock, jobs = s.n_heads * q_blocks;
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1 && jobs > 1)
@@ -202,8 +225,7 @@ void TiledAttention(const float* qkv, const QkvLayout& s, float* out, int n_thre
       const float* kt = scratch->kt.data() + h * hd * n_pad;
       const float* v = scratch->v.data() + h * n_pad * hd_pad;
       for (int64_t j0 = 0; j0 < n; j0 += kKeyBlock) {
-        KeyBlock<V>(qn, hd, hd_pad, kt + j0, n_pad, v + j0 * hd_pad, std::min(kKeyBlock, n - j0),
-                    &w);
+        KeyBlock<V>(qn, hd, hd_pad, kt + j0 * hd, v + j0 * hd_pad, std::min(kKeyBlock, n - j0), &w);
       }
       for (int64_t i = 0; i < qn; ++i) {
         float* o = out + (i0 + i) * width + h * hd;

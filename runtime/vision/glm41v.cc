@@ -96,7 +96,7 @@ absl::StatusOr<std::vector<float>> VisionTower::EncodePatches(absl::Span<const f
   PatchPositions(grid, m, &rows, &cols);
   const std::vector<float> table = DenseToF32(w.pos_embed);  // [side, side, hidden]
   vision::BicubicResample(table.data(), side, side, h, grid.h, grid.w, rows.data(), cols.data(), n,
-                          b.proj.data());
+                          b.proj.data(), threads());
   emit("pos_embed_interpolated", b.proj.data(), n, h);
   vision::Add(b.x.data(), b.proj.data(), n * h, threads());
   emit("embed", b.x.data(), n, h);

@@ -93,17 +93,16 @@ TEST(VisionGolden, Glm41vTinyMatchesReferenceTrace) { ExpectMatchesReference(kGl
 // convolutions, flattened to [out, in]) as q8 with groups of 32, or, with
 // `dequantized`, as the f32 values those q8 bytes decode to.
 void QuantizeMatrices(const VisionConfig& config, bool dequantized, InMemoryWeightSource* source) {
-  for (const std::string& name : VisionTensorNames(config)) {
+  for (const VisionTensorSpec& spec : VisionTensors(config)) {
+    if (!spec.matrix) continue;
+    const std::string& name = spec.name;
     StoredTensor t = source->Find(name).value();
-    if (t.shape.size() < 2 || t.shape[0] == 1 ||
-        name.find("position_embedding") != std::string::npos)
-      continue;
     const int64_t rows = t.shape[0], cols = static_cast<int64_t>(t.size / 2) / rows;  // bf16
     std::vector<float> w(rows * cols);
     ConvertToF32(DType::kBF16, t.data, w.data(), rows * cols);
-    const QuantSpec spec{pb::ENCODING_Q8_SYM, 32};
-    std::string bytes(QuantizedBytes(spec, rows, cols).value(), '\0');
-    ASSERT_TRUE(QuantizeMatrix(w.data(), rows, cols, spec, nullptr,
+    const QuantSpec q8{pb::ENCODING_Q8_SYM, 32};
+    std::string bytes(QuantizedBytes(q8, rows, cols).value(), '\0');
+    ASSERT_TRUE(QuantizeMatrix(w.data(), rows, cols, q8, nullptr,
                                reinterpret_cast<uint8_t*>(bytes.data()), nullptr)
                     .ok());
     if (!dequantized) {

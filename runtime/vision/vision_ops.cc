@@ -148,29 +148,33 @@ void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads, i
 
 void BicubicResample(const float* table, int64_t table_h, int64_t table_w, int64_t dim,
                      int64_t grid_h, int64_t grid_w, const int32_t* row, const int32_t* col,
-                     int64_t n, float* out) {
-  std::vector<float> line(dim);  // [dim] one tap row interpolated along x
-  for (int64_t t = 0; t < n; ++t) {
-    const float x = SourceCoord(col[t], grid_w, table_w);
-    const float y = SourceCoord(row[t], grid_h, table_h);
-    const float fx = std::floor(x), fy = std::floor(y);
-    float cx[4], cy[4];
-    CubicCoefficients(x - fx, cx);
-    CubicCoefficients(y - fy, cy);
-    int64_t xs[4];
-    for (int j = 0; j < 4; ++j) {
-      xs[j] = std::clamp<int64_t>(static_cast<int64_t>(fx) - 1 + j, 0, table_w - 1);
-    }
-    float* o = out + t * dim;
-    std::fill(o, o + dim, 0.f);
-    for (int i = 0; i < 4; ++i) {
-      const int64_t ys = std::clamp<int64_t>(static_cast<int64_t>(fy) - 1 + i, 0, table_h - 1);
-      const float* r = table + ys * table_w * dim;
-      for (int64_t d = 0; d < dim; ++d) {
-        line[d] = r[xs[0] * dim + d] * cx[0] + r[xs[1] * dim + d] * cx[1] +
-                  r[xs[2] * dim + d] * cx[2] + r[xs[3] * dim + d] * cx[3];
+                     int64_t n, float* out, int n_threads) {
+#pragma omp parallel num_threads(n_threads) if (Parallel(n * dim * 16, n_threads))
+  {
+    std::vector<float> line(dim);  // [dim] one tap row interpolated along x
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < n; ++t) {
+      const float x = SourceCoord(col[t], grid_w, table_w);
+      const float y = SourceCoord(row[t], grid_h, table_h);
+      const float fx = std::floor(x), fy = std::floor(y);
+      float cx[4], cy[4];
+      CubicCoefficients(x - fx, cx);
+      CubicCoefficients(y - fy, cy);
+      int64_t xs[4];
+      for (int j = 0; j < 4; ++j) {
+        xs[j] = std::clamp<int64_t>(static_cast<int64_t>(fx) - 1 + j, 0, table_w - 1);
       }
-      for (int64_t d = 0; d < dim; ++d) o[d] += line[d] * cy[i];
+      float* o = out + t * dim;
+      std::fill(o, o + dim, 0.f);
+      for (int i = 0; i < 4; ++i) {
+        const int64_t ys = std::clamp<int64_t>(static_cast<int64_t>(fy) - 1 + i, 0, table_h - 1);
+        const float* r = table + ys * table_w * dim;
+        for (int64_t d = 0; d < dim; ++d) {
+          line[d] = r[xs[0] * dim + d] * cx[0] + r[xs[1] * dim + d] * cx[1] +
+                    r[xs[2] * dim + d] * cx[2] + r[xs[3] * dim + d] * cx[3];
+        }
+        for (int64_t d = 0; d < dim; ++d) o[d] += line[d] * cy[i];
+      }
     }
   }
 }

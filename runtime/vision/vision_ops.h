@@ -56,7 +56,7 @@ void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads, i
 // to its border. out[t] = sample at (row[t], col[t]); out: [n, dim].
 void BicubicResample(const float* table, int64_t table_h, int64_t table_w, int64_t dim,
                      int64_t grid_h, int64_t grid_w, const int32_t* row, const int32_t* col,
-                     int64_t n, float* out);
+                     int64_t n, float* out, int n_threads);
 
 // The patch matrix of a [C, H, W] image for a Conv2d with kernel = stride =
 // p: out[(py * (W / p) + px), (c * p + i) * p + j] = image[c, py * p + i, px * p + j];

@@ -78,7 +78,7 @@ TEST(VisionOps, BicubicResampleSameSizeIsIdentityAndConstantsStay) {
   for (int32_t r = 0; r < 3; ++r)
     for (int32_t c = 0; c < 4; ++c) rows.push_back(r), cols.push_back(c);
   std::vector<float> out(12 * 2);
-  BicubicResample(table.data(), 3, 4, 2, 3, 4, rows.data(), cols.data(), 12, out.data());
+  BicubicResample(table.data(), 3, 4, 2, 3, 4, rows.data(), cols.data(), 12, out.data(), 2);
   for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], table[i], 1e-6);
   // Constant table, upsampled and downsampled (border taps clamped): constant.
   const std::vector<float> ones(3 * 4 * 2, 1.5f);
@@ -87,7 +87,7 @@ TEST(VisionOps, BicubicResampleSameSizeIsIdentityAndConstantsStay) {
     for (int32_t r = 0; r < g; ++r)
       for (int32_t c = 0; c < g; ++c) rows.push_back(r), cols.push_back(c);
     std::vector<float> o(g * g * 2);
-    BicubicResample(ones.data(), 3, 4, 2, g, g, rows.data(), cols.data(), g * g, o.data());
+    BicubicResample(ones.data(), 3, 4, 2, g, g, rows.data(), cols.data(), g * g, o.data(), 2);
     for (float v : o) EXPECT_NEAR(v, 1.5f, 1e-6) << "grid " << g;
   }
 }

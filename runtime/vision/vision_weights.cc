@@ -214,15 +214,22 @@ absl::StatusOr<WeightView> CheckTensor(const std::string& name, const StoredTens
   return WeightView{t.encoding, t.group_size, rows, cols, t.data, t.size};
 }
 
+// The row's Hugging Face shape for c.
+template <class Owner>
+std::vector<int64_t> RowShape(const TensorRow<Owner>& row, const VisionConfig& c) {
+  const bool own_shape = c.layout == pb::LAYOUT_GLM4V && !row.glm4v_shape.empty();
+  std::vector<int64_t> shape;
+  for (Dim d : own_shape ? row.glm4v_shape : row.shape) shape.push_back(DimValue(d, c));
+  return shape;
+}
+
 template <class Owner>
 absl::Status LoadRows(const WeightSource& src, const VisionConfig& c,
                       const std::vector<TensorRow<Owner>>& rows, int layer, Owner* out) {
   for (const TensorRow<Owner>& row : rows) {
     const std::string name = RowName(row, c, layer);
     if (name.empty()) continue;
-    const bool own_shape = c.layout == pb::LAYOUT_GLM4V && !row.glm4v_shape.empty();
-    std::vector<int64_t> want;
-    for (Dim d : own_shape ? row.glm4v_shape : row.shape) want.push_back(DimValue(d, c));
+    const std::vector<int64_t> want = RowShape(row, c);
     GLMQ_ASSIGN_OR_RETURN(StoredTensor t, src.Find(name));
     GLMQ_ASSIGN_OR_RETURN(WeightView view, CheckTensor(name, t, row.kind, want));
     if (row.kind != Kind::kVector) {
@@ -259,17 +266,19 @@ std::vector<float> DenseToF32(const WeightView& w) {
   return v;
 }
 
-std::vector<std::string> VisionTensorNames(const VisionConfig& c) {
-  std::vector<std::string> names;
-  for (const auto& row : GlobalRows()) {
-    if (std::string n = RowName(row, c, -1); !n.empty()) names.push_back(std::move(n));
-  }
+std::vector<VisionTensorSpec> VisionTensors(const VisionConfig& c) {
+  std::vector<VisionTensorSpec> out;
+  auto add = [&](const auto& row, int layer) {
+    std::string name = RowName(row, c, layer);
+    if (name.empty()) return;
+    out.push_back(
+        {std::move(name), RowShape(row, c), row.kind == Kind::kMatrix, row.kind == Kind::kVector});
+  };
+  for (const auto& row : GlobalRows()) add(row, -1);
   for (int i = 0; i < c.n_layers; ++i) {
-    for (const auto& row : LayerRows()) {
-      if (std::string n = RowName(row, c, i); !n.empty()) names.push_back(std::move(n));
-    }
+    for (const auto& row : LayerRows()) add(row, i);
   }
-  return names;
+  return out;
 }
 
 }  // namespace glmq

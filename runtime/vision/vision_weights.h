@@ -70,7 +70,18 @@ absl::StatusOr<VisionWeights> LoadVisionWeights(const WeightSource& source, cons
 // quantized view. LoadVisionWeights checks that pos_embed is dense.
 std::vector<float> DenseToF32(const WeightView& w);
 
-// The names LoadVisionWeights reads for c (tests, the converter's mapping).
-std::vector<std::string> VisionTensorNames(const VisionConfig& c);
+// One tensor LoadVisionWeights reads: its name, its Hugging Face shape, and
+// how the tower uses it (matrix: any encoding, may be stored flattened to
+// [shape[0], rest]; vector: dense, converted to f32; neither: the dense
+// position table).
+struct VisionTensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  bool matrix = false;
+  bool vector = false;
+};
+// Every tensor of c's tower in load order (tests, synthetic towers, the
+// converter's mapping).
+std::vector<VisionTensorSpec> VisionTensors(const VisionConfig& c);
 
 }  // namespace glmq

@@ -35,7 +35,7 @@ TEST(VisionWeights, FixturesLoadWithEveryTensorNamedOnce) {
   for (auto load : {Glm4v, Glm41v}) {
     const FixtureTower t = load();
     EXPECT_EQ(LoadError(t), "OK");
-    const std::vector<std::string> names = VisionTensorNames(t.config);
+    const std::vector<VisionTensorSpec> names = VisionTensors(t.config);
     // glm4v-tiny: 14 + 2 x 12 tensors; glm41v-tiny: 13 + 2 x 7 (qkv without bias).
     EXPECT_EQ(names.size(), t.config.layout == pb::LAYOUT_CHATGLM_VISION ? 38u : 27u);
   }
