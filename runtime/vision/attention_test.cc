@@ -25,8 +25,11 @@ std::vector<float> RandomQkv(const QkvLayout& s, float spread, uint32_t seed) {
 }
 
 TEST(VisionAttention, TiledMatchesReferenceAtEveryLevel) {
-  const Shape shapes[] = {{1, 1, 16},  {5, 2, 16},    {65, 4, 16},  {300, 2, 12},
-                          {48, 4, 16}, {517, 3, 112}, {260, 2, 128}};
+  // head_dim 13/14/15, 24, 80/96/112: every remainder of value vectors
+  // after the full micro-tiles at every level (W = 1, 8, 16).
+  const Shape shapes[] = {{1, 1, 16},  {5, 2, 16},    {65, 4, 16},  {300, 2, 12}, {48, 4, 16},
+                          {70, 1, 13}, {70, 1, 14},   {70, 2, 15},  {70, 2, 24},  {70, 1, 80},
+                          {70, 1, 96}, {517, 3, 112}, {260, 2, 128}};
   for (const Shape& sh : shapes) {
     // Padding in each row, as in a [n, 3 hidden + extra] buffer.
     const QkvLayout s{sh.n_rows, sh.n_heads, sh.head_dim, 3 * sh.n_heads * sh.head_dim + 5};
