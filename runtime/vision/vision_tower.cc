@@ -19,13 +19,18 @@ VisionTower::Buffers VisionTower::Allocate(int64_t n) const {
   const VisionConfig& c = config_;
   const int64_t h = c.hidden_size;
   Buffers b;
-  b.x.resize(n * h);                                              // [n, hidden] the residual stream
-  b.normed.resize(n * h);                                         // [n, hidden]
-  b.qkv.resize(n * 3 * h);                                        // [n, 3 hidden] rows q|k|v
-  b.attn.resize(n * h);                                           // [n, hidden]
-  b.proj.resize(n * h);                                           // [n, hidden]
-  b.gate.resize(n * c.mlp_size);                                  // [n, mlp]
-  if (c.layout == pb::LAYOUT_GLM4V) b.up.resize(n * c.mlp_size);  // [n, mlp]
+  // Shapes: x, attn, proj [n, hidden]; qkv [n, 3 hidden] (rows q|k|v);
+  // gate [n, mlp]; GLM-4.1V (pre-norm, SwiGLU) also normed [n, hidden] and
+  // up [n, mlp].
+  b.x.resize(n * h);
+  b.qkv.resize(n * 3 * h);
+  b.attn.resize(n * h);
+  b.proj.resize(n * h);
+  b.gate.resize(n * c.mlp_size);
+  if (c.layout == pb::LAYOUT_GLM4V) {
+    b.normed.resize(n * h);
+    b.up.resize(n * c.mlp_size);
+  }
   return b;
 }
 
