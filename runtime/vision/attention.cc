@@ -10,7 +10,7 @@ void AttentionReference(const float* qkv, const QkvLayout& s, float* out, int n_
   const int64_t width = s.n_heads * s.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
   const int64_t jobs = s.n_rows * s.n_heads;
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && jobs > 1)
+#pragma omp parallel num_threads(n_threads) if (internal::Parallel(s, n_threads))
   {
     std::vector<float> scores(s.n_rows);  // [n_rows] one query's scores
 #pragma omp for schedule(dynamic, 16)

@@ -45,6 +45,12 @@ SimdLevel AttentionAtLevel(SimdLevel level, const float* qkv, const QkvLayout& s
                            int n_threads, AttentionScratch* scratch);
 
 namespace internal {
+// Whether the attention of s is worth an OpenMP team: below ~2^18
+// multiply-adds a fork/join costs more than it saves (and on a loaded
+// machine a barrier can cost a scheduler tick).
+inline bool Parallel(const QkvLayout& s, int n_threads) {
+  return n_threads > 1 && s.n_rows * s.n_rows * s.n_heads * s.head_dim >= (int64_t{1} << 18);
+}
 using AttentionFn = void (*)(const float* qkv, const QkvLayout& s, float* out, int n_threads,
                              AttentionScratch* scratch);
 // Defined in attention_{scalar,avx2,avx512}.cc.

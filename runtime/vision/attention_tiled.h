@@ -205,7 +205,7 @@ void TiledAttention(const float* qkv, const QkvLayout& s, float* out, int n_thre
   PackKv<V>(qkv, s, n_pad, hd_pad, scratch->kt.data(), scratch->v.data(), n_threads);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t q_blocks = (n + kQueryBlock - 1) / kQueryBlock, jobs = s.n_heads * q_blocks;
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && jobs > 1)
+#pragma omp parallel num_threads(n_threads) if (internal::Parallel(s, n_threads))
   {
     Tiles w;
     w.q.resize(kQueryBlock * hd);
