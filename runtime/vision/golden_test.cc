@@ -96,7 +96,7 @@ void QuantizeMatrices(const VisionConfig& config, bool dequantized, InMemoryWeig
   for (const VisionTensorSpec& spec : VisionTensors(config)) {
     if (!spec.matrix) continue;
     const std::string& name = spec.name;
-    StoredTensor t = source->Find(name).value();
+    const WeightView t = source->Find(name).value();
     const int64_t rows = t.shape[0], cols = static_cast<int64_t>(t.size / 2) / rows;  // bf16
     std::vector<float> w(rows * cols);
     ConvertToF32(DType::kBF16, t.data, w.data(), rows * cols);

@@ -182,8 +182,16 @@ std::string RowName(const TensorRow<Owner>& row, const VisionConfig& c, int laye
 
 // Checks t against the row and returns it as a [rows, cols] view (vectors:
 // rows = 1).
-absl::StatusOr<WeightView> CheckTensor(const std::string& name, const StoredTensor& t, Kind kind,
-                                       const std::vector<int64_t>& want) {
+absl::StatusOr<WeightView> CheckTensor(const std::string& name, const WeightView& stored,
+                                       Kind kind, const std::vector<int64_t>& want) {
+  struct {
+    pb::Encoding encoding;
+    int32_t group_size;
+    std::vector<int64_t> shape;
+    const uint8_t* data;
+    uint64_t size;
+  } t{stored.encoding, stored.group_size,
+      std::vector<int64_t>(stored.shape.begin(), stored.shape.end()), stored.data, stored.size};
   int64_t total = 1;
   for (int64_t d : want) total *= d;
   const int64_t rows = kind == Kind::kVector ? 1 : want[0];
@@ -206,12 +214,7 @@ absl::StatusOr<WeightView> CheckTensor(const std::string& name, const StoredTens
                                            : "; it must be f32, f16 or bf16",
                      kind == Kind::kMatrix ? ShapeStr(flat) : ""));
   }
-  GLMQ_ASSIGN_OR_RETURN(uint64_t bytes, EncodedBytes(t.encoding, t.group_size, {rows, cols}));
-  if (t.size != bytes || t.data == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tensor '", name, "' has ", t.size, " bytes, expected ", bytes));
-  }
-  return WeightView{t.encoding, t.group_size, rows, cols, t.data, t.size};
+  return MakeWeightView(stored.name, t.encoding, t.group_size, {rows, cols}, t.data, t.size);
 }
 
 // The row's Hugging Face shape for c.
@@ -230,7 +233,7 @@ absl::Status LoadRows(const WeightSource& src, const VisionConfig& c,
     const std::string name = RowName(row, c, layer);
     if (name.empty()) continue;
     const std::vector<int64_t> want = RowShape(row, c);
-    GLMQ_ASSIGN_OR_RETURN(StoredTensor t, src.Find(name));
+    GLMQ_ASSIGN_OR_RETURN(WeightView t, src.Find(name));
     GLMQ_ASSIGN_OR_RETURN(WeightView view, CheckTensor(name, t, row.kind, want));
     if (row.kind != Kind::kVector) {
       out->*row.matrix = view;

@@ -61,9 +61,9 @@ TEST(VisionWeights, WrongConvShapeOffersTheFlatShape) {
 TEST(VisionWeights, FlatDenseConvIsAccepted) {
   FixtureTower t = Glm4v();
   const std::string name = "transformer.vision.conv.weight";
-  StoredTensor conv = t.source->Find(name).value();
+  const WeightView conv = t.source->Find(name).value();
   t.source->AddEncoded(name, conv.encoding, 0, {256, 256},
-                       std::string(static_cast<const char*>(conv.data), conv.size));
+                       std::string(reinterpret_cast<const char*>(conv.data), conv.size));
   EXPECT_EQ(LoadError(t), "OK");
 }
 
@@ -80,7 +80,9 @@ TEST(VisionWeights, QuantizedVectorsAndQuantized4dConvsAreRejected) {
   EXPECT_THAT(LoadError(t), AllOf(HasSubstr(norm), HasSubstr("must be f32, f16 or bf16")));
   t = Glm4v();
   const std::string conv = "transformer.vision.conv.weight";
-  t.source->AddEncoded(conv, pb::ENCODING_Q8_SYM, 32, {256, 64, 2, 2}, std::string(10, '\0'));
+  // Bytes that fit the encoding: the refusal is about the 4-D storage.
+  t.source->AddEncoded(conv, pb::ENCODING_Q8_SYM, 32, {256, 64, 2, 2},
+                       std::string(1114112, '\0'));
   EXPECT_THAT(LoadError(t), AllOf(HasSubstr(conv), HasSubstr("stored as [256, 256]")));
 }
 
@@ -88,7 +90,7 @@ TEST(VisionWeights, TruncatedBytesAreRejected) {
   FixtureTower t = Glm41v();
   const std::string name = "model.visual.merger.down_proj.weight";
   t.source->AddEncoded(name, pb::ENCODING_BF16, 0, {256, 640}, std::string(1000, '\0'));
-  EXPECT_THAT(LoadError(t), AllOf(HasSubstr(name), HasSubstr("1000 bytes, expected 327680")));
+  EXPECT_THAT(LoadError(t), AllOf(HasSubstr(name), HasSubstr("needs 327680 bytes, has 1000")));
 }
 
 TEST(VisionWeights, BadConfigNamesTheField) {
