@@ -12,7 +12,7 @@
 // **, ~, a if b else c). Filters, tests, methods and globals: jinja_builtins.cc.
 // Anything else (include, extends, call blocks, unknown filters...) is an
 // error naming the template line, never a silently different prompt.
-// specs/chat.md describes the subset and how it meets transformers.
+// docs/chat.md describes the subset and how it is tested against Jinja2.
 #pragma once
 
 #include <memory>
