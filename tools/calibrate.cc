@@ -23,6 +23,7 @@
 #include "runtime/model.h"
 #include "runtime/session.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "runtime/tokenizer_source.h"
 #include "runtime/weights.h"
 #include "tools/command.h"
 
@@ -112,7 +113,7 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
   if (a.tokenizer.empty()) {
     GLMQ_ASSIGN_OR_RETURN(tok, EmbeddedTokenizer(src->file()));
   } else {
-    GLMQ_ASSIGN_OR_RETURN(tok, Tokenizer::FromDir(a.tokenizer));
+    GLMQ_ASSIGN_OR_RETURN(tok, LoadTokenizer(a.tokenizer));
   }
   const GlmqFile& file = src->file();  // owned by the model from here on
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(std::move(src)));
@@ -214,8 +215,9 @@ RunFn Setup(CLI::App* sub) {
                   "the statistics of a pass within 4 GiB)");
   sub->add_option("--seed", a->seed, "seed of the activation sample");
   sub->add_option("--tokenizer", a->tokenizer,
-                  "HF folder whose tokenizer to use (for a .glmq without one, e.g. glmq synth "
-                  "output; its ids must be < the model's vocabulary)");
+                  "tokenizer to use (HF folder, tokenizer.model, tokenizer.json or .glmq), e.g. "
+                  "for a .glmq without one (glmq synth output); its ids must be < the model's "
+                  "vocabulary");
   sub->add_option("--layers", a->layers,
                   "FIRST:END: record only layers [FIRST, END) (the rest are quantized with rtn; "
                   "for benchmarks)");
