@@ -46,8 +46,9 @@ bool Applies(When w, const pb::HParams& hp) {
 absl::StatusOr<const LayoutTable*> TableFor(const pb::HParams& hp) {
   if (hp.layout() == pb::LAYOUT_CHATGLM_VISION || hp.layout() == pb::LAYOUT_GLM4V) {
     return absl::UnimplementedError(absl::StrCat(
-        "vision models are not supported yet by convert (layout ", LayoutName(hp.layout()),
-        ", architecture ", hp.architecture(), ")"));
+        "vision models are not supported yet (layout ", LayoutName(hp.layout()),
+        ", architecture ", hp.architecture(),
+        "): glmq handles the GLM-4 text layouts only (chatglm, glm, glm4)"));
   }
   const LayoutTable* t = FindLayoutTable(hp.layout());
   if (t == nullptr) {

@@ -20,6 +20,7 @@
 #include "core/dtype.h"
 #include "core/progress.h"
 #include "core/status.h"
+#include "format/reader.h"
 #include "format/writer.h"
 #include "schema/encodings.h"
 #include "quant/method.h"
@@ -361,7 +362,7 @@ absl::Status RunQuantize(const QuantizeArgs& args) {
   out_meta.clear_tensors();
   out_meta.clear_tensor_alignment();
   out_meta.mutable_provenance()->set_command_line(CommandLine());
-  if (from_glmq) out_meta.mutable_provenance()->set_parent_file(args.input);
+  if (from_glmq) GLMQ_RETURN_IF_ERROR(RecordParent(args.input, out_meta.mutable_provenance()));
   pb::QuantRecipe* recipe = out_meta.mutable_quant();
   recipe->Clear();
   recipe->set_preset(scheme.preset());
