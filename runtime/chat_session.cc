@@ -43,23 +43,23 @@ absl::StatusOr<GenerateResult> ChatSession::Reply(
   const std::vector<int32_t> target = Target(text);
   const int64_t n = static_cast<int64_t>(target.size());
   if (n >= session_->max_context()) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "the conversation is ", n, " tokens, the context ", session_->max_context(),
-        " (--ctx): start over (/reset) or raise --ctx"));
+    return absl::OutOfRangeError(absl::StrCat("the conversation is ", n, " tokens, the context ",
+                                              session_->max_context(),
+                                              " (--ctx): start over (/reset) or raise --ctx"));
   }
   // Keep the cached tokens the new prompt starts with; at least one token
   // must run to give the next token's logits.
-  int64_t keep = std::mismatch(cached_ids_.begin(), cached_ids_.end(), target.begin(),
-                               target.end()).first - cached_ids_.begin();
+  int64_t keep =
+      std::mismatch(cached_ids_.begin(), cached_ids_.end(), target.begin(), target.end()).first -
+      cached_ids_.begin();
   keep = std::min(keep, n - 1);
   session_->Truncate(keep);
   if (keep < static_cast<int64_t>(cached_ids_.size())) cached_text_.clear();
   cached_ids_.resize(keep);
   reused_ = keep;
   prompt_ = n;
-  absl::StatusOr<GenerateResult> r =
-      Generate(*session_, *tok_, sampler, absl::MakeConstSpan(target).subspan(keep), options,
-               on_text);
+  absl::StatusOr<GenerateResult> r = Generate(
+      *session_, *tok_, sampler, absl::MakeConstSpan(target).subspan(keep), options, on_text);
   if (!r.ok()) {  // the session may hold part of the prompt: forget the cache
     session_->Reset();
     cached_ids_.clear();
@@ -71,7 +71,7 @@ absl::StatusOr<GenerateResult> ChatSession::Reply(
   cached_ids_.insert(cached_ids_.end(), r->tokens.begin(), r->tokens.begin() + r->forwarded);
   const bool whole_prompt = keep + r->prefilled == n;
   cached_text_ = whole_prompt ? text.text + tok_->Decode(absl::MakeConstSpan(r->tokens).first(
-                                                 static_cast<size_t>(r->forwarded)))
+                                                static_cast<size_t>(r->forwarded)))
                               : std::string();
   if (!r->tokens.empty()) conversation_.Add("assistant", ReplyContent(text.text, r->tokens));
   return r;

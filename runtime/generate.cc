@@ -23,10 +23,14 @@ double Since(std::chrono::steady_clock::time_point t) {
 
 const char* StopReasonName(StopReason r) {
   switch (r) {
-    case StopReason::kEos: return "eos";
-    case StopReason::kMaxTokens: return "token limit";
-    case StopReason::kContextFull: return "context full";
-    case StopReason::kInterrupted: return "interrupted";
+    case StopReason::kEos:
+      return "eos";
+    case StopReason::kMaxTokens:
+      return "token limit";
+    case StopReason::kContextFull:
+      return "context full";
+    case StopReason::kInterrupted:
+      return "interrupted";
   }
   return "?";
 }

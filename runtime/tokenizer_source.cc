@@ -19,8 +19,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> FromBpeFile(const std::string& path,
   const std::string name = fs::path(path).filename().string();
   if (name != "tokenizer.model" && name != "tokenizer.json") {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a tokenizer (want an HF model folder, tokenizer.model, tokenizer.json or a "
-              ".glmq)"));
+        path,
+        ": not a tokenizer (want an HF model folder, tokenizer.model, tokenizer.json or a "
+        ".glmq)"));
   }
   std::map<std::string, std::string> files;
   GLMQ_ASSIGN_OR_RETURN(files[name], ReadFileToString(path));
@@ -37,11 +38,12 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> FromBpeFile(const std::string& path,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadEmbeddedTokenizer(const GlmqFile& file,
-                                                             TokenizerOptions options) {
+                                                                 TokenizerOptions options) {
   const pb::Tokenizer& meta = file.metadata().tokenizer();
   if (meta.files_size() == 0) {
-    return absl::NotFoundError(absl::StrCat(
-        file.path(), " has no embedded tokenizer (converted from a folder without tokenizer "
+    return absl::NotFoundError(
+        absl::StrCat(file.path(),
+                     " has no embedded tokenizer (converted from a folder without tokenizer "
                      "files, e.g. glmq synth output): pass --tokenizer DIR|FILE"));
   }
   std::map<std::string, std::string> files;

@@ -22,7 +22,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path
 // without one (e.g. a glmq synth checkpoint converted as it is) is an error
 // that says to pass --tokenizer.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadEmbeddedTokenizer(const GlmqFile& file,
-                                                             TokenizerOptions options = {});
+                                                                 TokenizerOptions options = {});
 
 // Checks that every id of `tok` has a row in the model's embedding
 // (hparams.padded_vocab_size); `name` says whose tokenizer it is.

@@ -38,8 +38,8 @@ class ChatCli : public ::testing::Test {
     fs::remove_all(*dir_);
     fs::create_directories(*dir_);
     for (const char* m : {"glm4-tiny-chat", "glm4-tiny-chat-hf"}) {
-      const auto r = testing::RunGlmq(absl::StrCat("convert ", kModels, "/", m, " -o ", *dir_,
-                                                   "/", m, ".glmq"));
+      const auto r = testing::RunGlmq(
+          absl::StrCat("convert ", kModels, "/", m, " -o ", *dir_, "/", m, ".glmq"));
       ASSERT_EQ(r.exit_code, 0) << r.output;
     }
   }
@@ -114,8 +114,8 @@ TEST_F(ChatCli, TurnsFollowTheCommandLineOrder) {
   const auto p = testing::RunGlmq("generate " + Model("glm4-tiny-chat") +
                                   " --chat --system 'Be brief.' --prompt 'Hi' -n 0 --show-prompt");
   EXPECT_EQ(PromptIds(p.output), *tok->EncodeChat({{"system", "Be brief."}, {"user", "Hi"}}));
-  const auto ends = testing::RunGlmq("generate " + Model("glm4-tiny-chat") +
-                                     " --user Hi --assistant Hello -n 1");
+  const auto ends =
+      testing::RunGlmq("generate " + Model("glm4-tiny-chat") + " --user Hi --assistant Hello -n 1");
   EXPECT_EQ(ends.exit_code, 1);
   EXPECT_THAT(ends.output, HasSubstr("ends with a user or observation turn"));
 }
@@ -146,8 +146,8 @@ TEST_F(ChatCli, MessagesFileWithAToolTurn) {
     {"role": "assistant", "metadata": "get_weather", "content": "{\"city\": \"Paris\"}"},
     {"role": "observation", "content": "{\"temp\": 21}"}])";
   const std::string file = Write("tool.json", conv);
-  const auto r = testing::RunGlmq("generate " + Model("glm4-tiny-chat-hf") + " --messages " +
-                                  file + " -n 0 --show-prompt");
+  const auto r = testing::RunGlmq("generate " + Model("glm4-tiny-chat-hf") + " --messages " + file +
+                                  " -n 0 --show-prompt");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto parsed = ParseConversation(conv, "tool.json");
   ASSERT_TRUE(parsed.ok());
@@ -172,8 +172,9 @@ std::vector<std::pair<int64_t, int64_t>> PromptStats(const std::string& output) 
 
 TEST_F(ChatCli, InteractiveReusesTheCacheAndPrefillsOnlyTheNewTurn) {
   auto tok = FixtureTokenizer("glm4-tiny-chat-hf");
-  const std::string input = Write("turns.txt", "Hello there\nWhat is the meaning of life?\n"
-                                               "/reset\nHello there\n");
+  const std::string input = Write("turns.txt",
+                                  "Hello there\nWhat is the meaning of life?\n"
+                                  "/reset\nHello there\n");
   const auto r = testing::RunGlmq("generate " + Model("glm4-tiny-chat-hf") +
                                   " -i --system 'Be brief.' -n 12 < " + input);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -184,7 +185,8 @@ TEST_F(ChatCli, InteractiveReusesTheCacheAndPrefillsOnlyTheNewTurn) {
   EXPECT_EQ(stats[0], std::make_pair(first, int64_t{0}));
   // Turn 2 reuses turn 1's prompt and the reply (its last token unless the
   // reply ended at an eos) and prefills "<|user|>\n...<|assistant|>\n".
-  const int64_t new_turn = 3 + static_cast<int64_t>(tok->Encode("\nWhat is the meaning of life?").size());
+  const int64_t new_turn =
+      3 + static_cast<int64_t>(tok->Encode("\nWhat is the meaning of life?").size());
   EXPECT_GT(stats[1].second, first);
   EXPECT_GE(stats[1].first - stats[1].second, new_turn);
   EXPECT_LE(stats[1].first - stats[1].second, new_turn + 1);
@@ -197,17 +199,19 @@ TEST_F(ChatCli, TokenizeReadsFilesStdinAndTokenizerFiles) {
   const auto r = testing::RunGlmqStdout("tokenize --tokenizer " + Model("glm4-tiny-chat") +
                                         " --file " + valid);
   ASSERT_EQ(r.exit_code, 0);
-  std::vector<std::string> ids = absl::StrSplit(r.output, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  std::vector<std::string> ids =
+      absl::StrSplit(r.output, absl::ByAnyChar(" \n"), absl::SkipEmpty());
   EXPECT_EQ(ids.size(), 76081u);  // fixtures/reference/valid_tokens.npy
-  const auto piped = testing::RunGlmqStdout("tokenize --tokenizer " + kModels +
-                                            "/glm4-tiny-chat < " + valid);
+  const auto piped =
+      testing::RunGlmqStdout("tokenize --tokenizer " + kModels + "/glm4-tiny-chat < " + valid);
   EXPECT_EQ(piped.output, r.output);
   // The real tokenizer.model alone, with the default prefix: the "with prefix" golden vector.
   const auto real = testing::RunGlmqStdout("tokenize --tokenizer " + kShared +
                                            "/reference/tokenizer/glm-4/tokenizer.model --prefix "
                                            "--text 你好");
   EXPECT_EQ(real.output, "151331 151333 109377\n");
-  const auto none = testing::RunGlmq("tokenize --tokenizer " + kShared + "/fixtures/text/valid.txt");
+  const auto none =
+      testing::RunGlmq("tokenize --tokenizer " + kShared + "/fixtures/text/valid.txt");
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_THAT(none.output, HasSubstr("not a tokenizer"));
 }
@@ -222,8 +226,9 @@ TEST_F(ChatCli, ModelsWithoutATokenizerTakeOne) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("has no embedded tokenizer"));
   EXPECT_THAT(r.output, HasSubstr("--tokenizer"));
-  for (const std::string& t : {kModels + "/glm4-tiny-chat", kModels + "/glm4-tiny-chat/tokenizer.model",
-                               Model("glm4-tiny-chat")}) {
+  for (const std::string& t :
+       {kModels + "/glm4-tiny-chat", kModels + "/glm4-tiny-chat/tokenizer.model",
+        Model("glm4-tiny-chat")}) {
     r = testing::RunGlmq("generate " + glmq + " --tokenizer " + t + " --user Hi -n 2");
     EXPECT_EQ(r.exit_code, 0) << t << ": " << r.output;
   }
@@ -250,8 +255,7 @@ TEST_F(ChatCli, SynthAttachesARealTokenizer) {
   ASSERT_EQ(testing::RunGlmq("convert " + synth + " -o " + glmq).exit_code, 0);
   r = testing::RunGlmq("generate " + glmq + " --user Hi -n 2 --show-prompt");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(PromptIds(r.output),
-            *FixtureTokenizer("glm4-tiny-chat")->EncodeChat({{"user", "Hi"}}));
+  EXPECT_EQ(PromptIds(r.output), *FixtureTokenizer("glm4-tiny-chat")->EncodeChat({{"user", "Hi"}}));
   r = testing::RunGlmq("synth --config " + kModels + "/glm4-tiny-chat/config.json -o " + synth +
                        " --tokenizer " + kModels + "/glm4-tiny-chat/config.json");
   EXPECT_EQ(r.exit_code, 1);
@@ -259,8 +263,8 @@ TEST_F(ChatCli, SynthAttachesARealTokenizer) {
 }
 
 TEST_F(ChatCli, EvalSpecialParsesSpecialTokenText) {
-  const std::string text = Write("special.txt", std::string(40, 'a') + "<|user|>hello<|assistant|>" +
-                                                    std::string(40, 'b'));
+  const std::string text = Write(
+      "special.txt", std::string(40, 'a') + "<|user|>hello<|assistant|>" + std::string(40, 'b'));
   auto tokens = [&](const std::string& extra) {
     const auto r = testing::RunGlmqStdout("eval ppl " + Model("glm4-tiny-chat") + " --text " +
                                           text + " --ctx 8 --json " + extra);

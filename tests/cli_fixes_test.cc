@@ -47,7 +47,8 @@ class CliFixes : public ::testing::Test {
 
 TEST_F(CliFixes, QuantizeRecordsTheParentsChecksum) {
   const std::string parent = Converted(), child = dir_ + "/int8.glmq";
-  ASSERT_EQ(testing::RunGlmq("quantize " + parent + " -o " + child + " --scheme int8").exit_code, 0);
+  ASSERT_EQ(testing::RunGlmq("quantize " + parent + " -o " + child + " --scheme int8").exit_code,
+            0);
   auto p = GlmqFile::Open(parent);
   auto c = GlmqFile::Open(child);
   ASSERT_TRUE(p.ok() && c.ok());
@@ -124,7 +125,8 @@ TEST(CliTopLevel, VisionRefusalDoesNotBlameConvert) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("vision models are not supported yet"));
   EXPECT_THAT(r.output, Not(HasSubstr("by convert")));
-  r = testing::RunGlmq("quantize " + kShared + "/fixtures/models/glm4v-tiny -o /nonexistent.glmq "
+  r = testing::RunGlmq("quantize " + kShared +
+                       "/fixtures/models/glm4v-tiny -o /nonexistent.glmq "
                        "--scheme int8");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("vision models are not supported yet"));

@@ -3,6 +3,8 @@
 // --chat: a conversation (--system, --user / --assistant in command-line
 // order, --messages FILE.json) rendered with the model's chat template;
 // --interactive keeps it going on the terminal. docs/chat.md.
+#include "runtime/generate.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -17,7 +19,6 @@
 #include "core/file.h"
 #include "core/status.h"
 #include "runtime/chat_session.h"
-#include "runtime/generate.h"
 #include "runtime/loaded_model.h"
 #include "tools/command.h"
 
@@ -130,15 +131,17 @@ absl::Status RunInteractive(const GenArgs& a, ChatSession& chat, Sampler& sample
   for (const auto& m : chat.conversation().messages) {
     if (m["role"] == "system") start.messages.push_back(m);
   }
-  std::fprintf(stderr, "chat: a line is a turn (end a line with \\ to go on); /reset starts "
-                       "over, /exit or Ctrl-D ends; Ctrl-C stops a reply\n");
+  std::fprintf(stderr,
+               "chat: a line is a turn (end a line with \\ to go on); /reset starts "
+               "over, /exit or Ctrl-D ends; Ctrl-C stops a reply\n");
   while (true) {
     const auto& msgs = chat.conversation().messages;
     if (!msgs.empty() && (msgs.back()["role"] == "user" || msgs.back()["role"] == "observation")) {
       absl::StatusOr<bool> replied = ReplyOnce(a, chat, sampler, model);
       g_stop.store(false);
       if (!replied.ok() || !*replied) {
-        if (!replied.ok()) std::fprintf(stderr, "error: %s\n", std::string(replied.status().message()).c_str());
+        if (!replied.ok())
+          std::fprintf(stderr, "error: %s\n", std::string(replied.status().message()).c_str());
         chat.conversation().messages.erase(chat.conversation().messages.size() - 1);
       }
     }
@@ -168,8 +171,8 @@ absl::Status RunChat(const GenArgs& a, LoadedModel& lm, Session& s) {
   }
   for (const auto& [role, text] : a.turns) chat.conversation().Add(role, text);
   const auto& msgs = chat.conversation().messages;
-  if (!a.interactive && (msgs.empty() || (msgs.back()["role"] != "user" &&
-                                           msgs.back()["role"] != "observation"))) {
+  if (!a.interactive &&
+      (msgs.empty() || (msgs.back()["role"] != "user" && msgs.back()["role"] != "observation"))) {
     return absl::InvalidArgumentError(
         "--chat needs a conversation that ends with a user or observation turn (--user TEXT, "
         "--prompt TEXT or --messages FILE.json), or --interactive");
@@ -204,8 +207,8 @@ absl::Status Run(GenArgs& a) {
 RunFn Setup(CLI::App* sub) {
   auto a = std::make_shared<GenArgs>();
   sub->add_option("model", a->model, "model .glmq")->required();
-  CLI::Option* prompt = sub->add_option("--prompt", a->prompt,
-                                        "prompt text (with --chat: a user turn)");
+  CLI::Option* prompt =
+      sub->add_option("--prompt", a->prompt, "prompt text (with --chat: a user turn)");
   sub->add_flag("--chat", a->chat, "chat: render the conversation with the model's template");
   CLI::Option* system = sub->add_option("--system", a->system, "system message (chat)");
   CLI::Option* user = sub->add_option("--user", a->user, "a user turn; repeat, in order (chat)");

@@ -100,9 +100,10 @@ absl::Status RunTokenize(const TokenizeArgs& a, bool text_given) {
 RunFn Setup(CLI::App* sub) {
   auto a = std::make_shared<TokenizeArgs>();
   sub->add_option("--tokenizer", a->tokenizer,
-                  "HF model folder, tokenizer.model, tokenizer.json or .glmq")->required();
-  CLI::Option* text = sub->add_option("--text", a->text,
-                                      "text to encode (ids to decode with --decode)");
+                  "HF model folder, tokenizer.model, tokenizer.json or .glmq")
+      ->required();
+  CLI::Option* text =
+      sub->add_option("--text", a->text, "text to encode (ids to decode with --decode)");
   sub->add_option("--file", a->file, "read the text from FILE ('-': stdin)")->excludes(text);
   sub->add_flag("--chat", a->chat, "wrap the text as one chat message with the generation prompt");
   sub->add_option("--role", a->role, "role of the --chat message (default user)");

@@ -28,9 +28,9 @@ std::unique_ptr<Tokenizer> RealTokenizer(const std::string& config) {
   std::string cfg;
   if (config.rfind("hf:", 0) == 0) {
     nlohmann::json j = nlohmann::json::parse(Read(kGlm4 + "/glm-4-9b-chat/tokenizer_config.json"));
-    const nlohmann::json fixture = nlohmann::json::parse(Read(
-        std::string(GLMQ_SHARED_DIR) + "/fixtures/models/" + config.substr(3) +
-        "/tokenizer_config.json"));
+    const nlohmann::json fixture =
+        nlohmann::json::parse(Read(std::string(GLMQ_SHARED_DIR) + "/fixtures/models/" +
+                                   config.substr(3) + "/tokenizer_config.json"));
     j["chat_template"] = fixture["chat_template"];
     cfg = j.dump();
   } else {

@@ -102,8 +102,8 @@ absl::StatusOr<jinja::MarkedText> ChatTemplate::Render(const Conversation& c,
   }
   std::vector<std::pair<std::string, jinja::Value>> vars = variables_;
   vars.emplace_back("messages", jinja::Value::MakeList(std::move(messages)));
-  vars.emplace_back("tools", c.tools.is_null() ? jinja::Value::None()
-                                               : jinja::Value::FromJson(c.tools, false));
+  vars.emplace_back(
+      "tools", c.tools.is_null() ? jinja::Value::None() : jinja::Value::FromJson(c.tools, false));
   vars.emplace_back("add_generation_prompt", jinja::Value::Bool(add_generation_prompt));
   return template_.Render(vars);
 }

@@ -58,8 +58,7 @@ class ChatTemplate {
 
   // The prompt text. Message contents and other message data are marked
   // untrusted; template text and the (validated) roles are trusted.
-  absl::StatusOr<jinja::MarkedText> Render(const Conversation& c,
-                                           bool add_generation_prompt) const;
+  absl::StatusOr<jinja::MarkedText> Render(const Conversation& c, bool add_generation_prompt) const;
 
   bool is_default() const { return is_default_; }
 

@@ -43,23 +43,23 @@ using Body = std::vector<std::unique_ptr<Node>>;
 
 struct Node {
   enum class Kind {
-    kText,        // text
-    kOutput,      // {{ expr }}
-    kIf,          // conditions[i] -> bodies[i]; a trailing extra body is the else
-    kFor,         // for targets in expr [if filter]: bodies[0], else bodies[1]
-    kSet,         // set targets[0][.attr] = expr (several targets: unpacking)
-    kSetBlock,    // set targets[0] %} bodies[0] {% endset
-    kMacro,       // macro name(params = defaults): bodies[0]
+    kText,      // text
+    kOutput,    // {{ expr }}
+    kIf,        // conditions[i] -> bodies[i]; a trailing extra body is the else
+    kFor,       // for targets in expr [if filter]: bodies[0], else bodies[1]
+    kSet,       // set targets[0][.attr] = expr (several targets: unpacking)
+    kSetBlock,  // set targets[0] %} bodies[0] {% endset
+    kMacro,     // macro name(params = defaults): bodies[0]
     kBreak,
     kContinue,
     kGeneration,  // transformers' {% generation %}: renders bodies[0]
   };
   Kind kind;
   int line = 0;
-  std::string text;                  // kText; kMacro name; kSet attribute ("" if none)
-  ExprPtr expr;                      // kOutput, kFor iterable, kSet value
-  ExprPtr filter;                    // kFor "if" clause
-  std::vector<ExprPtr> conditions;   // kIf
+  std::string text;                 // kText; kMacro name; kSet attribute ("" if none)
+  ExprPtr expr;                     // kOutput, kFor iterable, kSet value
+  ExprPtr filter;                   // kFor "if" clause
+  std::vector<ExprPtr> conditions;  // kIf
   std::vector<Body> bodies;
   std::vector<std::string> targets;  // kFor, kSet, kMacro params
   std::vector<ExprPtr> defaults;     // kMacro: per param, null when none

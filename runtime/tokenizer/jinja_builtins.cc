@@ -84,8 +84,8 @@ namespace {
 
 absl::StatusOr<int64_t> SliceIndex(const Value& v, const char* what) {
   if (v.kind() == Value::Kind::kInt || v.is_bool()) return v.AsInt();
-  return absl::InvalidArgumentError(absl::StrCat("slice ", what, " must be an int, not ",
-                                                 v.TypeName()));
+  return absl::InvalidArgumentError(
+      absl::StrCat("slice ", what, " must be an int, not ", v.TypeName()));
 }
 
 }  // namespace
@@ -134,11 +134,14 @@ absl::StatusOr<Value> GetSlice(const Value& obj, const Value& start_v, const Val
 
 absl::StatusOr<List> Iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return List();
-    case Value::Kind::kList: return v.list();
+    case Value::Kind::kUndefined:
+      return List();
+    case Value::Kind::kList:
+      return v.list();
     case Value::Kind::kDict: {
       List keys;
-      for (const auto& [k, e] : v.dict().items) keys.push_back(Value::String(k, v.dict().keys_trusted));
+      for (const auto& [k, e] : v.dict().items)
+        keys.push_back(Value::String(k, v.dict().keys_trusted));
       return keys;
     }
     case Value::Kind::kString: {
@@ -209,8 +212,10 @@ absl::StatusOr<bool> Contains(const Value& container, const Value& item) {
         if (v.Equals(item)) return true;
       }
       return false;
-    case Value::Kind::kDict: return item.is_string() && container.dict().Find(item.str()) != nullptr;
-    case Value::Kind::kUndefined: return false;
+    case Value::Kind::kDict:
+      return item.is_string() && container.dict().Find(item.str()) != nullptr;
+    case Value::Kind::kUndefined:
+      return false;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("argument of type '", container.TypeName(), "' is not iterable"));
@@ -221,7 +226,8 @@ absl::StatusOr<int> Order(const Value& a, const Value& b, const std::string& op)
   if (a.is_number() && b.is_number()) {
     return a.AsDouble() < b.AsDouble() ? -1 : a.AsDouble() > b.AsDouble() ? 1 : 0;
   }
-  if (a.is_string() && b.is_string()) return a.str().compare(b.str()) < 0 ? -1 : a.str() == b.str() ? 0 : 1;
+  if (a.is_string() && b.is_string())
+    return a.str().compare(b.str()) < 0 ? -1 : a.str() == b.str() ? 0 : 1;
   return absl::InvalidArgumentError(absl::StrCat("'", op, "' is not supported between '",
                                                  a.TypeName(), "' and '", b.TypeName(), "'"));
 }
@@ -298,7 +304,7 @@ absl::StatusOr<bool> ApplyTest(const std::string& name, const Value& v, const Ca
   if (name == "eq" || name == "equalto" || name == "==" || name == "sameas") return v.Equals(arg);
   if (name == "ne" || name == "!=") return !v.Equals(arg);
   static const std::pair<const char*, const char*> kOrderTests[] = {
-      {"lt", "<"}, {"<", "<"}, {"lessthan", "<"}, {"le", "<="}, {"<=", "<="},
+      {"lt", "<"}, {"<", "<"}, {"lessthan", "<"},    {"le", "<="}, {"<=", "<="},
       {"gt", ">"}, {">", ">"}, {"greaterthan", ">"}, {"ge", ">="}, {">=", ">="}};
   for (const auto& [alias, op] : kOrderTests) {
     if (name != alias) continue;
@@ -323,9 +329,12 @@ absl::StatusOr<Value> Range(const CallArgs& a) {
     if (v.kind() != Value::Kind::kInt) return absl::InvalidArgumentError("range() needs ints");
     n.push_back(v.AsInt());
   }
-  if (n.size() == 1) stop = n[0];
-  else if (n.size() == 2 || n.size() == 3) start = n[0], stop = n[1];
-  else return absl::InvalidArgumentError("range() takes 1 to 3 arguments");
+  if (n.size() == 1)
+    stop = n[0];
+  else if (n.size() == 2 || n.size() == 3)
+    start = n[0], stop = n[1];
+  else
+    return absl::InvalidArgumentError("range() takes 1 to 3 arguments");
   if (n.size() == 3) step = n[2];
   if (step == 0) return absl::InvalidArgumentError("range() step cannot be zero");
   List out;
@@ -357,9 +366,8 @@ Value Global(const std::string& name) {
   }
   if (name == "namespace" || name == "dict") {
     const bool ns = name == "namespace";
-    return Value::MakeFunction(name, [ns](const CallArgs& a) -> absl::StatusOr<Value> {
-      return DictFromArgs(a, ns);
-    });
+    return Value::MakeFunction(
+        name, [ns](const CallArgs& a) -> absl::StatusOr<Value> { return DictFromArgs(a, ns); });
   }
   if (name == "range") return Value::MakeFunction(name, Range);
   if (name == "strftime_now") {

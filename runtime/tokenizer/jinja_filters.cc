@@ -29,8 +29,7 @@ Value Arg(const CallArgs& a, size_t i, absl::string_view name) {
 
 absl::Status NeedString(const Value& v, absl::string_view what) {
   if (v.is_string()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(what, " needs a string, not a ", v.TypeName()));
+  return absl::InvalidArgumentError(absl::StrCat(what, " needs a string, not a ", v.TypeName()));
 }
 
 // The result of rewriting `in`'s bytes: untrusted if any input byte was.
@@ -81,7 +80,9 @@ Value Split(const Value& s, const Value& sep, const Value& maxsplit_v) {
   // Runs of white space separate; leading / trailing white space gives nothing.
   const std::vector<size_t> off = CodePointOffsets(str);
   const auto* p = reinterpret_cast<const uint8_t*>(str.data());
-  auto space = [&](size_t i) { return IsWhiteSpace(tok::DecodeUtf8(p + off[i], str.size() - off[i]).cp); };
+  auto space = [&](size_t i) {
+    return IsWhiteSpace(tok::DecodeUtf8(p + off[i], str.size() - off[i]).cp);
+  };
   size_t i = 0;
   const size_t n = off.size() - 1;
   while (i < n) {
@@ -164,13 +165,16 @@ enum class Case { kUpper, kLower, kTitle, kTitleFilter, kCapitalize };
 std::string MapCase(const std::string& s, Case mode) {
   static const locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
   auto upper = [](uint32_t c) -> uint32_t {
-    return loc != static_cast<locale_t>(0) ? towupper_l(c, loc) : (c < 128 ? absl::ascii_toupper(c) : c);
+    return loc != static_cast<locale_t>(0) ? towupper_l(c, loc)
+                                           : (c < 128 ? absl::ascii_toupper(c) : c);
   };
   auto lower = [](uint32_t c) -> uint32_t {
-    return loc != static_cast<locale_t>(0) ? towlower_l(c, loc) : (c < 128 ? absl::ascii_tolower(c) : c);
+    return loc != static_cast<locale_t>(0) ? towlower_l(c, loc)
+                                           : (c < 128 ? absl::ascii_tolower(c) : c);
   };
   auto alpha = [](uint32_t c) -> bool {
-    return loc != static_cast<locale_t>(0) ? iswalpha_l(c, loc) != 0 : (c < 128 && absl::ascii_isalpha(c));
+    return loc != static_cast<locale_t>(0) ? iswalpha_l(c, loc) != 0
+                                           : (c < 128 && absl::ascii_isalpha(c));
   };
   std::string out;
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
@@ -183,16 +187,23 @@ std::string MapCase(const std::string& s, Case mode) {
     }
     uint32_t c = u.cp;
     switch (mode) {
-      case Case::kUpper: c = upper(c); break;
-      case Case::kLower: c = lower(c); break;
+      case Case::kUpper:
+        c = upper(c);
+        break;
+      case Case::kLower:
+        c = lower(c);
+        break;
       case Case::kTitle:
-      case Case::kTitleFilter: c = word_start ? upper(c) : lower(c); break;
-      case Case::kCapitalize: c = first ? upper(c) : lower(c); break;
+      case Case::kTitleFilter:
+        c = word_start ? upper(c) : lower(c);
+        break;
+      case Case::kCapitalize:
+        c = first ? upper(c) : lower(c);
+        break;
     }
-    word_start = mode == Case::kTitleFilter
-                     ? (IsWhiteSpace(u.cp) || u.cp == '-' || u.cp == '(' || u.cp == '{' ||
-                        u.cp == '[' || u.cp == '<')
-                     : !alpha(u.cp);
+    word_start = mode == Case::kTitleFilter ? (IsWhiteSpace(u.cp) || u.cp == '-' || u.cp == '(' ||
+                                               u.cp == '{' || u.cp == '[' || u.cp == '<')
+                                            : !alpha(u.cp);
     first = false;
     AppendUtf8(c, &out);
     i += u.len;
@@ -237,16 +248,19 @@ absl::StatusOr<Value> DictMethod(const Value& d, const std::string& name, const 
   List out;
   for (const auto& [k, v] : d.dict().items) {
     const Value key = Value::String(k, d.dict().keys_trusted);
-    if (name == "items") out.push_back(Value::MakeList({key, v}));
-    else if (name == "keys") out.push_back(key);
-    else out.push_back(v);
+    if (name == "items")
+      out.push_back(Value::MakeList({key, v}));
+    else if (name == "keys")
+      out.push_back(key);
+    else
+      out.push_back(v);
   }
   return Value::MakeList(std::move(out));
 }
 
-constexpr const char* kStringMethods[] = {"strip", "lstrip", "rstrip", "split", "startswith",
-                                          "endswith", "upper", "lower", "title", "capitalize",
-                                          "replace", "find", "join"};
+constexpr const char* kStringMethods[] = {"strip",    "lstrip", "rstrip", "split", "startswith",
+                                          "endswith", "upper",  "lower",  "title", "capitalize",
+                                          "replace",  "find",   "join"};
 constexpr const char* kDictMethods[] = {"get", "items", "keys", "values"};
 
 }  // namespace
@@ -276,7 +290,8 @@ namespace {
 absl::StatusOr<Value> ToJson(const Value& v, const CallArgs& a) {
   JsonDumpOptions o;
   const Value indent = Arg(a, 0, "indent");
-  if (indent.kind() == Value::Kind::kInt) o.indent = static_cast<int>(indent.AsInt());
+  if (indent.kind() == Value::Kind::kInt)
+    o.indent = static_cast<int>(indent.AsInt());
   else if (!indent.is_undefined() && !indent.is_none())
     return absl::InvalidArgumentError("tojson: indent must be an int");
   o.ensure_ascii = Arg(a, 99, "ensure_ascii").Truthy();
@@ -300,7 +315,8 @@ absl::StatusOr<Value> SelectItems(const Value& seq, const CallArgs& a, bool by_a
   if (by_attr && !attr.is_string()) return absl::InvalidArgumentError("selectattr needs a name");
   const Value test = Arg(a, first, "test");
   CallArgs test_args;
-  for (size_t i = first + 1; i < a.positional.size(); ++i) test_args.positional.push_back(a.positional[i]);
+  for (size_t i = first + 1; i < a.positional.size(); ++i)
+    test_args.positional.push_back(a.positional[i]);
   List out;
   for (const Value& item : items) {
     Value v = item;
@@ -342,7 +358,8 @@ absl::StatusOr<Value> Map(const Value& seq, const CallArgs& a) {
 
 absl::StatusOr<Value> Number(const Value& v, const CallArgs& a, bool to_int) {
   const Value fallback = Arg(a, 0, "default");
-  if (v.is_number()) return to_int ? Value::Int(static_cast<int64_t>(v.AsDouble())) : Value::Float(v.AsDouble());
+  if (v.is_number())
+    return to_int ? Value::Int(static_cast<int64_t>(v.AsDouble())) : Value::Float(v.AsDouble());
   if (v.is_string()) {
     double d;
     if (absl::SimpleAtod(absl::StripAsciiWhitespace(v.str()), &d)) {
@@ -357,12 +374,23 @@ std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -404,8 +432,8 @@ absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& v, const
     const Value s = v.is_string() ? v : Value::Text(ToText(v));
     return StringFilter(name, s, a);
   }
-  if (name == "first" || name == "last" || name == "list" || name == "reverse" ||
-      name == "join" || name == "unique") {
+  if (name == "first" || name == "last" || name == "list" || name == "reverse" || name == "join" ||
+      name == "unique") {
     GLMQ_ASSIGN_OR_RETURN(List items, Iterate(v));
     if (name == "first") return items.empty() ? Value::Undefined() : items.front();
     if (name == "last") return items.empty() ? Value::Undefined() : items.back();
@@ -438,7 +466,8 @@ absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& v, const
     if (!v.is_dict()) return absl::InvalidArgumentError("items needs a dict");
     return BindMethod(v, "items").function()(CallArgs());
   }
-  if (name == "selectattr" || name == "rejectattr") return SelectItems(v, a, true, name == "selectattr");
+  if (name == "selectattr" || name == "rejectattr")
+    return SelectItems(v, a, true, name == "selectattr");
   if (name == "select" || name == "reject") return SelectItems(v, a, false, name == "select");
   if (name == "map") return Map(v, a);
   if (name == "int" || name == "float") return Number(v, a, name == "int");

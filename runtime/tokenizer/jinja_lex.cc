@@ -40,8 +40,10 @@ size_t FindTagEnd(absl::string_view s, size_t pos, absl::string_view close) {
   for (size_t i = pos; i < s.size(); ++i) {
     const char c = s[i];
     if (quote != 0) {
-      if (c == '\\') ++i;
-      else if (c == quote) quote = 0;
+      if (c == '\\')
+        ++i;
+      else if (c == quote)
+        quote = 0;
     } else if (c == '\'' || c == '"') {
       quote = c;
     } else if (s.substr(i, close.size()) == close) {
@@ -72,8 +74,8 @@ absl::StatusOr<Tag> ReadTag(absl::string_view s, size_t start, int line) {
     if (s.find(close, inner) != absl::string_view::npos) {
       return SyntaxError(line, "unterminated string literal");
     }
-    return SyntaxError(line, absl::StrCat("unclosed '", s.substr(start, 2), "' (no '", close,
-                                          "')"));
+    return SyntaxError(line,
+                       absl::StrCat("unclosed '", s.substr(start, 2), "' (no '", close, "')"));
   }
   size_t inner_end = stop;
   if (inner_end > inner && (s[inner_end - 1] == '-' || s[inner_end - 1] == '+')) {
@@ -107,8 +109,8 @@ absl::StatusOr<std::vector<Piece>> SplitTemplate(absl::string_view source) {
   while (true) {
     size_t start = pos;
     while ((start = s.find('{', start)) != absl::string_view::npos &&
-           (start + 1 >= s.size() || (s[start + 1] != '{' && s[start + 1] != '%' &&
-                                      s[start + 1] != '#'))) {
+           (start + 1 >= s.size() ||
+            (s[start + 1] != '{' && s[start + 1] != '%' && s[start + 1] != '#'))) {
       ++start;
     }
     std::string text(s.substr(pos, (start == absl::string_view::npos ? s.size() : start) - pos));
@@ -146,7 +148,8 @@ absl::StatusOr<std::vector<Piece>> SplitTemplate(absl::string_view source) {
         }
         end += 2;
       }
-      if (close == absl::string_view::npos) return SyntaxError(tag_line, "{% raw %} without {% endraw %}");
+      if (close == absl::string_view::npos)
+        return SyntaxError(tag_line, "{% raw %} without {% endraw %}");
       pieces.push_back({Piece::Kind::kText, std::string(s.substr(pos, end - pos)), line});
       line += CountLines(s.substr(pos, close - pos));
       pos = close;
@@ -180,12 +183,25 @@ absl::StatusOr<std::string> StringLiteral(absl::string_view s, size_t* pos, int 
     }
     const char e = s[++i];
     switch (e) {
-      case 'n': out.push_back('\n'); break;
-      case 't': out.push_back('\t'); break;
-      case 'r': out.push_back('\r'); break;
-      case '0': out.push_back('\0'); break;
-      case '\\': case '\'': case '"': out.push_back(e); break;
-      case 'u': case 'x': {
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case '0':
+        out.push_back('\0');
+        break;
+      case '\\':
+      case '\'':
+      case '"':
+        out.push_back(e);
+        break;
+      case 'u':
+      case 'x': {
         const size_t n = e == 'u' ? 4 : 2;
         if (i + n >= s.size()) return SyntaxError(line, "bad escape in a string literal");
         const uint32_t cp = std::strtoul(std::string(s.substr(i + 1, n)).c_str(), nullptr, 16);
@@ -202,7 +218,9 @@ absl::StatusOr<std::string> StringLiteral(absl::string_view s, size_t* pos, int 
         }
         break;
       }
-      default: out.push_back('\\'); out.push_back(e);  // Python keeps unknown escapes
+      default:
+        out.push_back('\\');
+        out.push_back(e);  // Python keeps unknown escapes
     }
   }
   if (i >= s.size()) return SyntaxError(line, "unterminated string literal");
@@ -210,9 +228,9 @@ absl::StatusOr<std::string> StringLiteral(absl::string_view s, size_t* pos, int 
   return out;
 }
 
-constexpr absl::string_view kOps[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/",
-                                      "%",  "~",  "<",  ">",  "=",  "(",  ")", "[", "]", "{",
-                                      "}",  ",",  ".",  ":",  "|"};
+constexpr absl::string_view kOps[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*",
+                                      "/",  "%",  "~",  "<",  ">",  "=",  "(", ")", "[",
+                                      "]",  "{",  "}",  ",",  ".",  ":",  "|"};
 
 }  // namespace
 
@@ -240,7 +258,8 @@ absl::StatusOr<std::vector<Token>> TokenizeExpression(absl::string_view s, int l
       bool is_float = false;
       if (j + 1 < s.size() && s[j] == '.' && absl::ascii_isdigit(s[j + 1])) {
         is_float = true;
-        for (++j; j < s.size() && absl::ascii_isdigit(s[j]); ++j) {}
+        for (++j; j < s.size() && absl::ascii_isdigit(s[j]); ++j) {
+        }
       }
       if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
         is_float = true;
@@ -252,8 +271,10 @@ absl::StatusOr<std::vector<Token>> TokenizeExpression(absl::string_view s, int l
       num.erase(std::remove(num.begin(), num.end(), '_'), num.end());
       t.kind = is_float ? Token::Kind::kFloat : Token::Kind::kInt;
       t.text = num;
-      if (is_float) t.float_value = std::strtod(num.c_str(), nullptr);
-      else t.int_value = std::strtoll(num.c_str(), nullptr, 10);
+      if (is_float)
+        t.float_value = std::strtod(num.c_str(), nullptr);
+      else
+        t.int_value = std::strtoll(num.c_str(), nullptr, 10);
       i = j;
     } else if (c == '\'' || c == '"') {
       absl::StatusOr<std::string> str = StringLiteral(s, &i, line);

@@ -151,24 +151,35 @@ absl::StatusOr<ExprPtr> ExprParser::Primary() {
   switch (t.kind) {
     case Token::Kind::kName:
       ++i_;
-      if (t.text == "true" || t.text == "True") e->value = Value::Bool(true);
-      else if (t.text == "false" || t.text == "False") e->value = Value::Bool(false);
-      else if (t.text == "none" || t.text == "None") e->value = Value::None();
+      if (t.text == "true" || t.text == "True")
+        e->value = Value::Bool(true);
+      else if (t.text == "false" || t.text == "False")
+        e->value = Value::Bool(false);
+      else if (t.text == "none" || t.text == "None")
+        e->value = Value::None();
       else {
         e->kind = Expr::Kind::kName;
         e->name = t.text;
       }
       return e;
-    case Token::Kind::kInt: ++i_; e->value = Value::Int(t.int_value); return e;
-    case Token::Kind::kFloat: ++i_; e->value = Value::Float(t.float_value); return e;
+    case Token::Kind::kInt:
+      ++i_;
+      e->value = Value::Int(t.int_value);
+      return e;
+    case Token::Kind::kFloat:
+      ++i_;
+      e->value = Value::Float(t.float_value);
+      return e;
     case Token::Kind::kString: {
       std::string s;
       while (Peek().kind == Token::Kind::kString) s += t_[i_++].text;  // "a" "b" concatenates
       e->value = Value::String(std::move(s));
       return e;
     }
-    case Token::Kind::kOp: break;
-    case Token::Kind::kEnd: return Error("expected an expression");
+    case Token::Kind::kOp:
+      break;
+    case Token::Kind::kEnd:
+      return Error("expected an expression");
   }
   if (TakeOp("(")) {
     if (TakeOp(")")) {

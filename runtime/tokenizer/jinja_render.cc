@@ -46,6 +46,8 @@ class Renderer {
   absl::StatusOr<Value> EvalInner(const Expr& e);
   absl::StatusOr<CallArgs> EvalArgs(const Expr& e, size_t first);
   absl::StatusOr<Value> EvalBinary(const Expr& e);
+  absl::StatusOr<Value> EvalCall(const Expr& e);
+  absl::StatusOr<Value> EvalUnary(const Expr& e);
   absl::StatusOr<Flow> ExecNode(const Node& n, MarkedText* out);
   absl::StatusOr<Flow> ExecFor(const Node& n, MarkedText* out);
   absl::Status ExecSet(const Node& n, const Value& v);
@@ -67,8 +69,10 @@ absl::StatusOr<CallArgs> Renderer::EvalArgs(const Expr& e, size_t first) {
   const size_t n_pos = e.args.size() - e.named.size();
   for (size_t i = first; i < e.args.size(); ++i) {
     GLMQ_ASSIGN_OR_RETURN(Value v, Eval(*e.args[i]));
-    if (i < n_pos) args.positional.push_back(std::move(v));
-    else args.named.emplace_back(e.named[i - n_pos], std::move(v));
+    if (i < n_pos)
+      args.positional.push_back(std::move(v));
+    else
+      args.named.emplace_back(e.named[i - n_pos], std::move(v));
   }
   return args;
 }
@@ -86,10 +90,42 @@ absl::StatusOr<Value> Renderer::EvalBinary(const Expr& e) {
   return BinaryOp(e.op, a, b);
 }
 
+absl::StatusOr<Value> Renderer::EvalCall(const Expr& e) {
+  GLMQ_ASSIGN_OR_RETURN(Value fn, Eval(*e.args[0]));
+  if (fn.is_undefined() && e.args[0]->kind == Expr::Kind::kAttr) {
+    GLMQ_ASSIGN_OR_RETURN(Value obj, Eval(*e.args[0]->args[0]));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported ", obj.TypeName(), " method '", e.args[0]->name, "'"));
+  }
+  if (!fn.is_function()) {
+    return absl::InvalidArgumentError(
+        fn.is_undefined() ? absl::StrCat("'", fn.name(), "' is undefined (not a function)")
+                          : absl::StrCat("a ", fn.TypeName(), " is not callable"));
+  }
+  GLMQ_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(e, 1));
+  if (++depth_ > kMaxCallDepth) return absl::InvalidArgumentError("calls nested too deeply");
+  absl::StatusOr<Value> r = fn.function()(args);
+  --depth_;
+  return r;
+}
+
+absl::StatusOr<Value> Renderer::EvalUnary(const Expr& e) {
+  GLMQ_ASSIGN_OR_RETURN(Value v, Eval(*e.args[0]));
+  if (e.op == "not") return Value::Bool(!v.Truthy());
+  if (!v.is_number()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad operand type for unary ", e.op, ": '", v.TypeName(), "'"));
+  }
+  if (e.op == "+") return v.is_bool() ? Value::Int(v.AsInt()) : v;
+  return v.kind() == Value::Kind::kFloat ? Value::Float(-v.AsDouble()) : Value::Int(-v.AsInt());
+}
+
 absl::StatusOr<Value> Renderer::EvalInner(const Expr& e) {
   switch (e.kind) {
-    case Expr::Kind::kLiteral: return e.value;
-    case Expr::Kind::kName: return Lookup(e.name);
+    case Expr::Kind::kLiteral:
+      return e.value;
+    case Expr::Kind::kName:
+      return Lookup(e.name);
     case Expr::Kind::kList: {
       List items;
       for (const ExprPtr& a : e.args) {
@@ -128,24 +164,8 @@ absl::StatusOr<Value> Renderer::EvalInner(const Expr& e) {
       }
       return GetSlice(obj, parts[0], parts[1], parts[2]);
     }
-    case Expr::Kind::kCall: {
-      GLMQ_ASSIGN_OR_RETURN(Value fn, Eval(*e.args[0]));
-      if (fn.is_undefined() && e.args[0]->kind == Expr::Kind::kAttr) {
-        GLMQ_ASSIGN_OR_RETURN(Value obj, Eval(*e.args[0]->args[0]));
-        return absl::InvalidArgumentError(absl::StrCat("unsupported ", obj.TypeName(),
-                                                       " method '", e.args[0]->name, "'"));
-      }
-      if (!fn.is_function()) {
-        return absl::InvalidArgumentError(
-            fn.is_undefined() ? absl::StrCat("'", fn.name(), "' is undefined (not a function)")
-                              : absl::StrCat("a ", fn.TypeName(), " is not callable"));
-      }
-      GLMQ_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(e, 1));
-      if (++depth_ > kMaxCallDepth) return absl::InvalidArgumentError("calls nested too deeply");
-      absl::StatusOr<Value> r = fn.function()(args);
-      --depth_;
-      return r;
-    }
+    case Expr::Kind::kCall:
+      return EvalCall(e);
     case Expr::Kind::kFilter: {
       GLMQ_ASSIGN_OR_RETURN(Value v, Eval(*e.args[0]));
       GLMQ_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(e, 1));
@@ -157,17 +177,10 @@ absl::StatusOr<Value> Renderer::EvalInner(const Expr& e) {
       GLMQ_ASSIGN_OR_RETURN(bool r, ApplyTest(e.name, v, args));
       return Value::Bool(e.op == "not" ? !r : r);
     }
-    case Expr::Kind::kUnary: {
-      GLMQ_ASSIGN_OR_RETURN(Value v, Eval(*e.args[0]));
-      if (e.op == "not") return Value::Bool(!v.Truthy());
-      if (!v.is_number()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("bad operand type for unary ", e.op, ": '", v.TypeName(), "'"));
-      }
-      if (e.op == "+") return v.is_bool() ? Value::Int(v.AsInt()) : v;
-      return v.kind() == Value::Kind::kFloat ? Value::Float(-v.AsDouble()) : Value::Int(-v.AsInt());
-    }
-    case Expr::Kind::kBinary: return EvalBinary(e);
+    case Expr::Kind::kUnary:
+      return EvalUnary(e);
+    case Expr::Kind::kBinary:
+      return EvalBinary(e);
     case Expr::Kind::kCondition: {
       GLMQ_ASSIGN_OR_RETURN(Value c, Eval(*e.args[1]));
       if (c.Truthy()) return Eval(*e.args[0]);
@@ -220,10 +233,12 @@ absl::StatusOr<Flow> Renderer::ExecFor(const Node& n, MarkedText* out) {
     loop->Set("length", Value::Int(len));
     loop->Set("previtem", i > 0 ? items[i - 1] : Value::Undefined("loop.previtem"));
     loop->Set("nextitem", i + 1 < len ? items[i + 1] : Value::Undefined("loop.nextitem"));
-    loop->Set("cycle", Value::MakeFunction("loop.cycle", [i](const CallArgs& a) -> absl::StatusOr<Value> {
-      if (a.positional.empty()) return absl::InvalidArgumentError("loop.cycle() needs arguments");
-      return a.positional[i % a.positional.size()];
-    }));
+    loop->Set("cycle",
+              Value::MakeFunction("loop.cycle", [i](const CallArgs& a) -> absl::StatusOr<Value> {
+                if (a.positional.empty())
+                  return absl::InvalidArgumentError("loop.cycle() needs arguments");
+                return a.positional[i % a.positional.size()];
+              }));
     frames_.emplace_back();
     frames_.back()["loop"] = Value::MakeDict(std::move(loop));
     absl::Status bound = Bind(n.targets, items[i], n.line);
@@ -239,9 +254,9 @@ absl::Status Renderer::ExecSet(const Node& n, const Value& v) {
   if (n.text.empty()) return Bind(n.targets, v, n.line);
   const Value target = Lookup(n.targets[0]);
   if (!target.is_dict() || !target.dict().is_namespace) {
-    return AtLine(n.line, absl::InvalidArgumentError(absl::StrCat(
-                              "cannot set attribute '", n.text, "' of '", n.targets[0],
-                              "': only a namespace() has settable attributes")));
+    return AtLine(n.line, absl::InvalidArgumentError(
+                              absl::StrCat("cannot set attribute '", n.text, "' of '", n.targets[0],
+                                           "': only a namespace() has settable attributes")));
   }
   target.dict().Set(n.text, v);
   return absl::OkStatus();
@@ -250,8 +265,8 @@ absl::Status Renderer::ExecSet(const Node& n, const Value& v) {
 Value Renderer::MakeMacro(const Node& n) {
   return Value::MakeFunction(n.text, [this, &n](const CallArgs& a) -> absl::StatusOr<Value> {
     if (a.positional.size() > n.targets.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("macro '", n.text, "' takes ",
-                                                     n.targets.size(), " arguments"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("macro '", n.text, "' takes ", n.targets.size(), " arguments"));
     }
     std::unordered_map<std::string, Value> frame;
     for (size_t i = 0; i < n.targets.size(); ++i) {
@@ -281,7 +296,9 @@ Value Renderer::MakeMacro(const Node& n) {
 
 absl::StatusOr<Flow> Renderer::ExecNode(const Node& n, MarkedText* out) {
   switch (n.kind) {
-    case Node::Kind::kText: out->Append(n.text, /*trusted=*/true); break;
+    case Node::Kind::kText:
+      out->Append(n.text, /*trusted=*/true);
+      break;
     case Node::Kind::kOutput: {
       GLMQ_ASSIGN_OR_RETURN(Value v, Eval(*n.expr));
       out->Append(ToText(v));
@@ -295,7 +312,8 @@ absl::StatusOr<Flow> Renderer::ExecNode(const Node& n, MarkedText* out) {
       if (n.bodies.size() > n.conditions.size()) return Exec(n.bodies.back(), out);
       break;
     }
-    case Node::Kind::kFor: return ExecFor(n, out);
+    case Node::Kind::kFor:
+      return ExecFor(n, out);
     case Node::Kind::kSet: {
       GLMQ_ASSIGN_OR_RETURN(Value v, Eval(*n.expr));
       GLMQ_RETURN_IF_ERROR(ExecSet(n, v));
@@ -308,10 +326,15 @@ absl::StatusOr<Flow> Renderer::ExecNode(const Node& n, MarkedText* out) {
       frames_.back()[n.targets[0]] = Value::Text(std::move(block));
       break;
     }
-    case Node::Kind::kMacro: frames_.back()[n.text] = MakeMacro(n); break;
-    case Node::Kind::kBreak: return Flow::kBreak;
-    case Node::Kind::kContinue: return Flow::kContinue;
-    case Node::Kind::kGeneration: return Exec(n.bodies[0], out);
+    case Node::Kind::kMacro:
+      frames_.back()[n.text] = MakeMacro(n);
+      break;
+    case Node::Kind::kBreak:
+      return Flow::kBreak;
+    case Node::Kind::kContinue:
+      return Flow::kContinue;
+    case Node::Kind::kGeneration:
+      return Exec(n.bodies[0], out);
   }
   if (out->text.size() > kMaxOutputBytes) {
     return AtLine(n.line, absl::ResourceExhaustedError("rendered prompt exceeds 64 MiB"));

@@ -50,8 +50,8 @@ absl::Status StatementParser::Expect(const std::vector<absl::string_view>& ends,
                                      std::string* end, std::unique_ptr<ExprParser>* rest) {
   GLMQ_RETURN_IF_ERROR(ParseBody(ends, body, end, rest));
   if (end->empty()) {
-    return SyntaxError(line, absl::StrCat("'", opener, "' without {% ", absl::StrJoin(ends, " / "),
-                                          " %}"));
+    return SyntaxError(
+        line, absl::StrCat("'", opener, "' without {% ", absl::StrJoin(ends, " / "), " %}"));
   }
   return absl::OkStatus();
 }
@@ -180,7 +180,8 @@ absl::StatusOr<std::unique_ptr<Node>> StatementParser::Block(const Piece& piece)
   if (word == "macro") return Macro(p, piece.line);
   if (word == "break" || word == "continue") {
     GLMQ_RETURN_IF_ERROR(p.ExpectEnd());
-    if (loop_depth_ == 0) return SyntaxError(piece.line, absl::StrCat("'", word, "' outside a loop"));
+    if (loop_depth_ == 0)
+      return SyntaxError(piece.line, absl::StrCat("'", word, "' outside a loop"));
     return MakeNode(word == "break" ? Node::Kind::kBreak : Node::Kind::kContinue, piece.line);
   }
   if (word == "generation") {
@@ -208,8 +209,7 @@ absl::Status StatementParser::ParseBody(const std::vector<absl::string_view>& en
       body->push_back(std::move(n));
       continue;
     }
-    GLMQ_ASSIGN_OR_RETURN(std::vector<Token> tokens,
-                          TokenizeExpression(piece.content, piece.line));
+    GLMQ_ASSIGN_OR_RETURN(std::vector<Token> tokens, TokenizeExpression(piece.content, piece.line));
     if (piece.kind == Piece::Kind::kOutput) {
       auto n = MakeNode(Node::Kind::kOutput, piece.line);
       ExprParser p(std::move(tokens));

@@ -80,7 +80,8 @@ TEST(Jinja, UnsupportedConstructsNameTheLine) {
 
 TEST(Jinja, UntrustedBytesKeepTheirMarks) {
   auto t = Template::Parse(
-      "<|{{ role }}|>{{ content }}|{{ content.strip()[0:3] }}|{{ content | upper }}|{{ d | tojson }}"
+      "<|{{ role }}|>{{ content }}|{{ content.strip()[0:3] }}|{{ content | upper }}|{{ d | tojson "
+      "}}"
       "|{{ 'lit' }}");
   ASSERT_TRUE(t.ok()) << t.status();
   auto r = t->Render({{"role", Value::String("user")},

@@ -144,13 +144,18 @@ Value Value::MakeFunction(std::string name, Function fn) {
 
 Value Value::FromJson(const nlohmann::ordered_json& j, bool trusted) {
   switch (j.type()) {
-    case nlohmann::ordered_json::value_t::null: return None();
-    case nlohmann::ordered_json::value_t::boolean: return Bool(j.get<bool>());
-    case nlohmann::ordered_json::value_t::number_integer: return Int(j.get<int64_t>());
+    case nlohmann::ordered_json::value_t::null:
+      return None();
+    case nlohmann::ordered_json::value_t::boolean:
+      return Bool(j.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer:
+      return Int(j.get<int64_t>());
     case nlohmann::ordered_json::value_t::number_unsigned:
       return Int(static_cast<int64_t>(j.get<uint64_t>()));
-    case nlohmann::ordered_json::value_t::number_float: return Float(j.get<double>());
-    case nlohmann::ordered_json::value_t::string: return String(j.get<std::string>(), trusted);
+    case nlohmann::ordered_json::value_t::number_float:
+      return Float(j.get<double>());
+    case nlohmann::ordered_json::value_t::string:
+      return String(j.get<std::string>(), trusted);
     case nlohmann::ordered_json::value_t::array: {
       List items;
       for (const auto& e : j) items.push_back(FromJson(e, trusted));
@@ -159,24 +164,33 @@ Value Value::FromJson(const nlohmann::ordered_json& j, bool trusted) {
     case nlohmann::ordered_json::value_t::object: {
       auto d = std::make_shared<Dict>();
       d->keys_trusted = trusted;
-      for (auto it = j.begin(); it != j.end(); ++it) d->Set(it.key(), FromJson(it.value(), trusted));
+      for (auto it = j.begin(); it != j.end(); ++it)
+        d->Set(it.key(), FromJson(it.value(), trusted));
       return MakeDict(std::move(d));
     }
-    default: return Undefined();
+    default:
+      return Undefined();
   }
 }
 
 bool Value::Truthy() const {
   switch (kind_) {
     case Kind::kUndefined:
-    case Kind::kNone: return false;
+    case Kind::kNone:
+      return false;
     case Kind::kBool:
-    case Kind::kInt: return int_ != 0;
-    case Kind::kFloat: return float_ != 0;
-    case Kind::kString: return !text_.text.empty();
-    case Kind::kList: return !list_->empty();
-    case Kind::kDict: return !dict_->items.empty();
-    case Kind::kFunction: return true;
+    case Kind::kInt:
+      return int_ != 0;
+    case Kind::kFloat:
+      return float_ != 0;
+    case Kind::kString:
+      return !text_.text.empty();
+    case Kind::kList:
+      return !list_->empty();
+    case Kind::kDict:
+      return !dict_->items.empty();
+    case Kind::kFunction:
+      return true;
   }
   return false;
 }
@@ -189,8 +203,10 @@ bool Value::Equals(const Value& o) const {
   if (kind_ != o.kind_) return false;
   switch (kind_) {
     case Kind::kUndefined:
-    case Kind::kNone: return true;
-    case Kind::kString: return text_.text == o.text_.text;
+    case Kind::kNone:
+      return true;
+    case Kind::kString:
+      return text_.text == o.text_.text;
     case Kind::kList: {
       if (list_->size() != o.list_->size()) return false;
       for (size_t i = 0; i < list_->size(); ++i) {
@@ -206,38 +222,52 @@ bool Value::Equals(const Value& o) const {
       }
       return true;
     }
-    case Kind::kFunction: return fn_ == o.fn_;
-    default: return false;
+    case Kind::kFunction:
+      return fn_ == o.fn_;
+    default:
+      return false;
   }
 }
 
 const char* Value::TypeName() const {
   switch (kind_) {
-    case Kind::kUndefined: return "undefined";
-    case Kind::kNone: return "none";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "string";
-    case Kind::kList: return "list";
-    case Kind::kDict: return "dict";
-    case Kind::kFunction: return "function";
+    case Kind::kUndefined:
+      return "undefined";
+    case Kind::kNone:
+      return "none";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "string";
+    case Kind::kList:
+      return "list";
+    case Kind::kDict:
+      return "dict";
+    case Kind::kFunction:
+      return "function";
   }
   return "?";
 }
 
 bool Value::AllTrusted() const {
   switch (kind_) {
-    case Kind::kString: return text_.AllTrusted();
+    case Kind::kString:
+      return text_.AllTrusted();
     case Kind::kList:
-      return std::all_of(list_->begin(), list_->end(), [](const Value& v) { return v.AllTrusted(); });
+      return std::all_of(list_->begin(), list_->end(),
+                         [](const Value& v) { return v.AllTrusted(); });
     case Kind::kDict:
       if (!dict_->keys_trusted) return false;
       for (const auto& [k, v] : dict_->items) {
         if (!v.AllTrusted()) return false;
       }
       return true;
-    default: return true;
+    default:
+      return true;
   }
 }
 
@@ -260,21 +290,21 @@ std::string FloatRepr(double f) {
   std::string digits = sci.substr(0, e);
   digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
   if (exp < -4 || exp >= 16) {
-    std::string out = sign + digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
+    std::string out = absl::StrCat(sign, digits.substr(0, 1));
+    if (digits.size() > 1) absl::StrAppend(&out, ".", digits.substr(1));
     char eb[16];
     std::snprintf(eb, sizeof(eb), "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
-    return out + eb;
+    return absl::StrCat(out, eb);
   }
   std::string out;
   if (exp < 0) {
-    out = "0." + std::string(-exp - 1, '0') + digits;
+    out = absl::StrCat("0.", std::string(-exp - 1, '0'), digits);
   } else if (static_cast<size_t>(exp) + 1 >= digits.size()) {
-    out = digits + std::string(exp + 1 - digits.size(), '0') + ".0";
+    out = absl::StrCat(digits, std::string(exp + 1 - digits.size(), '0'), ".0");
   } else {
-    out = digits.substr(0, exp + 1) + "." + digits.substr(exp + 1);
+    out = absl::StrCat(digits.substr(0, exp + 1), ".", digits.substr(exp + 1));
   }
-  return sign + out;
+  return absl::StrCat(sign, out);
 }
 
 namespace {
@@ -284,13 +314,20 @@ std::string ReprString(const std::string& s) {
   const char q = has_single && s.find('"') == std::string::npos ? '"' : '\'';
   std::string out(1, q);
   for (unsigned char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == static_cast<unsigned char>(q)) out += std::string("\\") + q;
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f) out += absl::StrCat("\\x", absl::Hex(c, absl::kZeroPad2));
-    else out.push_back(static_cast<char>(c));
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == static_cast<unsigned char>(q))
+      out.append({'\\', q});
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c < 0x20 || c == 0x7f)
+      out += absl::StrCat("\\x", absl::Hex(c, absl::kZeroPad2));
+    else
+      out.push_back(static_cast<char>(c));
   }
   out.push_back(q);
   return out;
@@ -300,7 +337,8 @@ std::string ReprString(const std::string& s) {
 
 std::string Repr(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kString: return ReprString(v.str());
+    case Value::Kind::kString:
+      return ReprString(v.str());
     case Value::Kind::kList: {
       std::string out = "[";
       for (size_t i = 0; i < v.list().size(); ++i) {
@@ -319,22 +357,37 @@ std::string Repr(const Value& v) {
       }
       return out + "}";
     }
-    default: return ToText(v).text;
+    default:
+      return ToText(v).text;
   }
 }
 
 MarkedText ToText(const Value& v) {
   MarkedText t;
   switch (v.kind()) {
-    case Value::Kind::kUndefined: break;
-    case Value::Kind::kNone: t.text = "None"; break;
-    case Value::Kind::kBool: t.text = v.AsBool() ? "True" : "False"; break;
-    case Value::Kind::kInt: t.text = absl::StrCat(v.AsInt()); break;
-    case Value::Kind::kFloat: t.text = FloatRepr(v.AsDouble()); break;
-    case Value::Kind::kString: return v.text();
+    case Value::Kind::kUndefined:
+      break;
+    case Value::Kind::kNone:
+      t.text = "None";
+      break;
+    case Value::Kind::kBool:
+      t.text = v.AsBool() ? "True" : "False";
+      break;
+    case Value::Kind::kInt:
+      t.text = absl::StrCat(v.AsInt());
+      break;
+    case Value::Kind::kFloat:
+      t.text = FloatRepr(v.AsDouble());
+      break;
+    case Value::Kind::kString:
+      return v.text();
     case Value::Kind::kList:
-    case Value::Kind::kDict: t.Append(Repr(v), v.AllTrusted()); break;
-    case Value::Kind::kFunction: t.text = "<function " + v.name() + ">"; break;
+    case Value::Kind::kDict:
+      t.Append(Repr(v), v.AllTrusted());
+      break;
+    case Value::Kind::kFunction:
+      t.text = "<function " + v.name() + ">";
+      break;
   }
   return t;
 }
@@ -349,15 +402,24 @@ void JsonString(const std::string& s, bool ensure_ascii, std::string* out) {
   size_t i = 0;
   while (i < s.size()) {
     const unsigned char c = p[i];
-    if (c == '"') *out += "\\\"";
-    else if (c == '\\') *out += "\\\\";
-    else if (c == '\n') *out += "\\n";
-    else if (c == '\r') *out += "\\r";
-    else if (c == '\t') *out += "\\t";
-    else if (c == '\b') *out += "\\b";
-    else if (c == '\f') *out += "\\f";
-    else if (c < 0x20) *out += absl::StrCat("\\u", absl::Hex(c, absl::kZeroPad4));
-    else if (c < 0x80 || !ensure_ascii) out->push_back(static_cast<char>(c));
+    if (c == '"')
+      *out += "\\\"";
+    else if (c == '\\')
+      *out += "\\\\";
+    else if (c == '\n')
+      *out += "\\n";
+    else if (c == '\r')
+      *out += "\\r";
+    else if (c == '\t')
+      *out += "\\t";
+    else if (c == '\b')
+      *out += "\\b";
+    else if (c == '\f')
+      *out += "\\f";
+    else if (c < 0x20)
+      *out += absl::StrCat("\\u", absl::Hex(c, absl::kZeroPad4));
+    else if (c < 0x80 || !ensure_ascii)
+      out->push_back(static_cast<char>(c));
     if (c < 0x80 || !ensure_ascii) {
       ++i;
       continue;
@@ -382,37 +444,56 @@ struct Dumper {
 
   absl::Status Dump(const Value& v, int level, std::string* out) const {
     switch (v.kind()) {
-      case Value::Kind::kNone: *out += "null"; return absl::OkStatus();
-      case Value::Kind::kBool: *out += v.AsBool() ? "true" : "false"; return absl::OkStatus();
-      case Value::Kind::kInt: *out += absl::StrCat(v.AsInt()); return absl::OkStatus();
+      case Value::Kind::kNone:
+        *out += "null";
+        return absl::OkStatus();
+      case Value::Kind::kBool:
+        *out += v.AsBool() ? "true" : "false";
+        return absl::OkStatus();
+      case Value::Kind::kInt:
+        *out += absl::StrCat(v.AsInt());
+        return absl::OkStatus();
       case Value::Kind::kFloat: {
         const double f = v.AsDouble();
-        *out += std::isnan(f) ? "NaN" : std::isinf(f) ? (f < 0 ? "-Infinity" : "Infinity")
-                                                      : FloatRepr(f);
+        *out += std::isnan(f)   ? "NaN"
+                : std::isinf(f) ? (f < 0 ? "-Infinity" : "Infinity")
+                                : FloatRepr(f);
         return absl::OkStatus();
       }
-      case Value::Kind::kString: JsonString(v.str(), o.ensure_ascii, out); return absl::OkStatus();
-      case Value::Kind::kList: return DumpList(v.list(), level, out);
-      case Value::Kind::kDict: return DumpDict(v.dict(), level, out);
+      case Value::Kind::kString:
+        JsonString(v.str(), o.ensure_ascii, out);
+        return absl::OkStatus();
+      case Value::Kind::kList:
+        return DumpList(v.list(), level, out);
+      case Value::Kind::kDict:
+        return DumpDict(v.dict(), level, out);
       default:
         return absl::InvalidArgumentError(
             absl::StrCat("tojson: a value of type ", v.TypeName(), " is not JSON serializable"));
     }
   }
-  std::string Newline(int level) const {
-    return o.indent < 0 ? "" : "\n" + std::string(static_cast<size_t>(o.indent) * level, ' ');
+  // Appends the newline and indentation of `level` (nothing on one line).
+  void Newline(int level, std::string* out) const {
+    if (o.indent < 0) return;
+    out->push_back('\n');
+    out->append(static_cast<size_t>(o.indent) * level, ' ');
   }
   absl::Status DumpList(const List& l, int level, std::string* out) const {
     if (l.empty()) {
       *out += "[]";
       return absl::OkStatus();
     }
-    *out += "[" + Newline(level + 1);
+    out->push_back('[');
+    Newline(level + 1, out);
     for (size_t i = 0; i < l.size(); ++i) {
-      if (i > 0) *out += item_sep + Newline(level + 1);
+      if (i > 0) {
+        *out += item_sep;
+        Newline(level + 1, out);
+      }
       if (auto s = Dump(l[i], level + 1, out); !s.ok()) return s;
     }
-    *out += Newline(level) + "]";
+    Newline(level, out);
+    out->push_back(']');
     return absl::OkStatus();
   }
   absl::Status DumpDict(const Dict& d, int level, std::string* out) const {
@@ -426,14 +507,19 @@ struct Dumper {
       std::stable_sort(items.begin(), items.end(),
                        [](const auto* a, const auto* b) { return a->first < b->first; });
     }
-    *out += "{" + Newline(level + 1);
+    out->push_back('{');
+    Newline(level + 1, out);
     for (size_t i = 0; i < items.size(); ++i) {
-      if (i > 0) *out += item_sep + Newline(level + 1);
+      if (i > 0) {
+        *out += item_sep;
+        Newline(level + 1, out);
+      }
       JsonString(items[i]->first, o.ensure_ascii, out);
       *out += key_sep;
       if (auto s = Dump(items[i]->second, level + 1, out); !s.ok()) return s;
     }
-    *out += Newline(level) + "}";
+    Newline(level, out);
+    out->push_back('}');
     return absl::OkStatus();
   }
 };
