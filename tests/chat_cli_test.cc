@@ -237,6 +237,11 @@ TEST_F(ChatCli, ModelsWithoutATokenizerTakeOne) {
                              "/fixtures/text/valid.txt --max-windows 1 --ctx 64 --json");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("\"ppl\""));
+  for (const std::string& t : {Model("glm4-tiny-chat"), kModels + "/glm4-tiny-chat/tokenizer.model"}) {
+    r = testing::RunGlmq("calibrate " + glmq + " --tokenizer " + t + " --text " + kShared +
+                         "/fixtures/text/valid.txt --windows 2 --ctx 64 -o " + Path("s.stats"));
+    EXPECT_EQ(r.exit_code, 0) << t << ": " << r.output;
+  }
   // GLM-4's real tokenizer has far more ids than this model's embedding.
   r = testing::RunGlmq("generate " + glmq + " --tokenizer " + kShared +
                        "/reference/tokenizer/glm-4/tokenizer.model --prompt Hi");
