@@ -1,6 +1,8 @@
 // glmq q8/q4/q4a rows -> ggml blocks: ggml's dequantization of the blocks
 // (written from its published layout) equals glmq's own, bit for bit, for
-// every group size; and g32 rows are byte-identical to the blocks.
+// every group size; and g32 rows are byte-identical to the blocks. (The
+// reference quantizer's scales are positive, so no -0.0 arises here; see
+// tests/export_cli_test.cc for searched scales.)
 #include <cstring>
 #include <random>
 #include <vector>
