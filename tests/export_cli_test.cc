@@ -8,6 +8,8 @@
 //  - refusals and malformed inputs give clear errors.
 #include <unistd.h>
 
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -18,6 +20,9 @@
 #include "export/gguf_blocks.h"
 #include "export/gguf_reader.h"
 #include "export/gguf_writer.h"
+#include "export/hf_quant.h"
+#include "convert/safetensors.h"
+#include "core/json.h"
 #include "format/reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -44,7 +49,8 @@ std::string Tmp(const std::string& name) {
 class RemoveTemps : public ::testing::Environment {
  public:
   void TearDown() override {
-    for (const std::string& p : Created()) std::remove(p.c_str());
+    std::error_code ec;
+    for (const std::string& p : Created()) std::filesystem::remove_all(p, ec);
   }
 };
 const auto* const kRemoveTemps = ::testing::AddGlobalTestEnvironment(new RemoveTemps);
@@ -180,7 +186,8 @@ TEST(ExportCli, RefusalsAreClear) {
   const std::string src = MakeGlmq("glm4-tiny-chat", "bf16");
   std::string out;
   EXPECT_EQ(Glmq("export " + src + " --to awq -o " + Tmp("awq"), &out), 1);
-  EXPECT_THAT(out, HasSubstr("--to awq: only gguf is implemented"));
+  EXPECT_THAT(out, HasSubstr("tensor 'blk.0.attn_qkv.weight' is bf16; AWQ/GPTQ hold 4-bit groups "
+                             "only (quantize with --scheme int4-g128, which exports exactly)"));
   EXPECT_EQ(Glmq("export " + src + " --to gguf -o " + src, &out), 1);
   EXPECT_THAT(out, HasSubstr("is the input file"));
   EXPECT_TRUE(GlmqFile::Open(src).ok());  // untouched
@@ -216,6 +223,152 @@ TEST(ExportCli, MalformedGgufGivesClearErrors) {
                              "Q8_0, Q4_0 and Q4_1"));
   // Not a GGUF at all.
   EXPECT_EQ(Glmq("convert " + src + ".gguf -o " + Tmp("x.glmq"), &out), 1);
+}
+
+// A .glmq whose block linears are q4 with group `g` and everything else
+// bf16 (AWQ/GPTQ folders keep embeddings dense).
+std::string MakeLinearsQ4(const std::string& fixture, int g) {
+  const std::string bf16 = MakeGlmq(fixture, "bf16");
+  const std::string q = Tmp(fixture + "-lin" + std::to_string(g) + ".glmq");
+  std::string out;
+  EXPECT_EQ(Glmq("quantize " + bf16 + " -o " + q + " --scheme none --tensor-type "
+                 "'attn_qkv|attn_output|ffn_gate_up|ffn_down=q4:" + std::to_string(g) + "'", &out), 0)
+      << out;
+  return q;
+}
+
+template <typename T>
+std::vector<T> Values(const SafetensorsFile& f, const std::string& name) {
+  const SafetensorsTensor* t = f.Find(name);
+  EXPECT_NE(t, nullptr) << name;
+  if (t == nullptr) return {};
+  std::vector<T> v(t->size / sizeof(T));
+  std::memcpy(v.data(), f.Data(*t).data(), t->size);
+  return v;
+}
+
+// Every packed linear of the folder, decoded by the published layout, equals
+// glmq's decoding of the same rows.
+void ExpectPackedBitExact(const std::string& glmq_path, const std::string& dir,
+                          gguf::HfQuantFormat format) {
+  auto g = GlmqFile::Open(glmq_path);
+  auto st = SafetensorsFile::Open(dir + "/model-00001-of-00001.safetensors");
+  ASSERT_TRUE(g.ok() && st.ok()) << g.status() << st.status();
+  const pb::HParams& hp = (*g)->hparams();
+  int checked = 0;
+  for (const pb::TensorEntry& e : (*g)->metadata().tensors()) {
+    if (e.encoding() != pb::ENCODING_Q4_SYM) continue;
+    const int64_t rows = TensorRows(e), cols = TensorCols(e);
+    std::vector<float> ours(rows * cols);
+    ASSERT_TRUE(DequantizeTensor(e, (*g)->TensorData(e), 0, rows, ours.data()).ok());
+    const int64_t q = hp.n_heads() * hp.head_dim(), kv = hp.n_kv_heads() * hp.head_dim();
+    const std::vector<int64_t> bounds =
+        e.source_names_size() == 3 ? std::vector<int64_t>{0, q, q + kv, rows} : std::vector<int64_t>{0, rows};
+    for (int p = 0; p + 1 < static_cast<int>(bounds.size()); ++p) {
+      std::string prefix = e.source_names(p);
+      prefix.resize(prefix.size() - 7);  // ".weight"
+      SCOPED_TRACE(prefix);
+      const int64_t n = bounds[p + 1] - bounds[p];
+      gguf::PackedInt4 packed;
+      packed.qweight = Values<int32_t>(**st, prefix + ".qweight");
+      packed.qzeros = Values<int32_t>(**st, prefix + ".qzeros");
+      packed.scales = Values<uint16_t>(**st, prefix + ".scales");
+      if (format == gguf::HfQuantFormat::kGptq) packed.g_idx = Values<int32_t>(**st, prefix + ".g_idx");
+      std::vector<float> theirs(n * cols);
+      gguf::DequantizePacked(format, packed, n, cols, e.group_size() ? e.group_size() : cols, theirs.data());
+      int64_t differ = 0;
+      for (int64_t i = 0; i < n * cols; ++i) differ += !(theirs[i] == ours[bounds[p] * cols + i]);
+      EXPECT_EQ(differ, 0);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
+struct HfCase {
+  std::string fixture;
+  int group;
+  std::string to;
+};
+class HfQuantRoundTrip : public ::testing::TestWithParam<HfCase> {};
+
+TEST_P(HfQuantRoundTrip, BitExactAndBack) {
+  const HfCase& c = GetParam();
+  const std::string src = MakeLinearsQ4(c.fixture, c.group);
+  const std::string dir = Tmp(c.fixture + "-" + c.to), back = Tmp(c.fixture + "-" + c.to + ".glmq");
+  std::string out;
+  ASSERT_EQ(Glmq("export " + src + " --to " + c.to + " -o " + dir, &out), 0) << out;
+  for (const char* f : {"config.json", "model.safetensors.index.json", "tokenizer_config.json",
+                        "generation_config.json"}) {
+    Created().push_back(dir + "/" + f);
+  }
+  Created().push_back(dir + "/model-00001-of-00001.safetensors");
+  Created().push_back(dir + (c.fixture == "glm4-tiny-chat" ? "/tokenizer.model" : "/tokenizer.json"));
+  auto config = ReadJsonFile(dir + "/config.json");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ((*config)["quantization_config"]["quant_method"], c.to);
+  EXPECT_EQ((*config)["quantization_config"]["group_size"], c.group);
+  ExpectPackedBitExact(src, dir, c.to == "awq" ? gguf::HfQuantFormat::kAwq : gguf::HfQuantFormat::kGptq);
+  ASSERT_EQ(Glmq("convert " + dir + " -o " + back, &out), 0) << out;
+  ExpectSameTensors(src, back);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, HfQuantRoundTrip,
+                         ::testing::Values(HfCase{"glm4-tiny-chat", 128, "awq"},
+                                           HfCase{"glm4-tiny-chat", 128, "gptq"},
+                                           HfCase{"glm4-tiny-chat-hf", 64, "awq"},
+                                           HfCase{"glm4-tiny-0414", 32, "gptq"}),
+                         [](const auto& info) {
+                           std::string s = info.param.fixture + "_" + info.param.to;
+                           for (char& ch : s) ch = isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           return s;
+                         });
+
+TEST(ExportCli, AwqRoundTripKlIsExactlyZero) {
+  const std::string src = MakeLinearsQ4("glm4-tiny-chat", 128);
+  const std::string dir = Tmp("kl-awq"), back = Tmp("kl-awq.glmq");
+  std::string out;
+  ASSERT_EQ(Glmq("export " + src + " --to awq -o " + dir, &out), 0) << out;
+  ASSERT_EQ(Glmq("convert " + dir + " -o " + back, &out), 0) << out;
+  ASSERT_EQ(Glmq("eval kld --model " + back + " --ref " + src + " --text " + kValid +
+                     " --max-windows 2 --json", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("\"mean_kld\": 0.0,")) << out;
+  EXPECT_THAT(out, HasSubstr("\"kld_max\": 0.0,")) << out;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ExportCli, AwqRefusalsAndMalformedFolders) {
+  std::string out;
+  // int4a-g128 mins are not integer zero points; int8 is not 4-bit.
+  const std::string asym = MakeGlmq("glm4-tiny-chat", "int4a-g128");
+  EXPECT_EQ(Glmq("export " + asym + " --to awq -o " + Tmp("asym"), &out), 1);
+  EXPECT_THAT(out, HasSubstr("is not -z * scale for an integer zero point"));
+  EXPECT_THAT(out, HasSubstr("int4-g128, symmetric, exports exactly"));
+  const std::string int8 = MakeGlmq("glm4-tiny-chat", "int8");
+  EXPECT_EQ(Glmq("export " + int8 + " --to gptq -o " + Tmp("q8"), &out), 1);
+  EXPECT_THAT(out, HasSubstr("is q8 g32; AWQ/GPTQ hold 4-bit groups only"));
+  // A good folder, then broken copies of its config and tensors.
+  const std::string dir = Tmp("awq-bad");
+  ASSERT_EQ(Glmq("export " + MakeLinearsQ4("glm4-tiny-chat", 128) + " --to awq -o " + dir, &out), 0);
+  auto config = ReadJsonFile(dir + "/config.json");
+  ASSERT_TRUE(config.ok());
+  Json bad = *config;
+  bad["quantization_config"]["bits"] = 8;
+  ASSERT_TRUE(WriteFileAtomically(dir + "/config.json", bad.dump()).ok());
+  EXPECT_EQ(Glmq("convert " + dir + " -o " + Tmp("bad.glmq"), &out), 1);
+  EXPECT_THAT(out, HasSubstr("quantization_config.bits must be 4"));
+  bad = *config;
+  bad["quantization_config"]["group_size"] = 64;  // the tensors hold groups of 128
+  ASSERT_TRUE(WriteFileAtomically(dir + "/config.json", bad.dump()).ok());
+  EXPECT_EQ(Glmq("convert " + dir + " -o " + Tmp("bad.glmq"), &out), 1);
+  EXPECT_THAT(out, HasSubstr(dir + ": tensor 'transformer.encoder.layers.0.self_attention."
+                             "query_key_value.qzeros' must be i32 [4, 48]"));
+  bad = *config;
+  bad["quantization_config"]["quant_method"] = "bitsandbytes";
+  ASSERT_TRUE(WriteFileAtomically(dir + "/config.json", bad.dump()).ok());
+  EXPECT_EQ(Glmq("convert " + dir + " -o " + Tmp("bad.glmq"), &out), 1);
+  EXPECT_THAT(out, HasSubstr("quant_method 'bitsandbytes'"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "convert/convert.h"
 #include "core/progress.h"
 #include "export/gguf_source.h"
+#include "export/hf_quant_source.h"
 #include "schema/encodings.h"
 #include "tools/command.h"
 
@@ -27,8 +28,10 @@ RunFn SetupConvert(CLI::App* sub) {
                   "bit-exact)")
       ->check(CLI::IsMember({"bf16", "f16", "f32"}));
   return [args]() -> absl::Status {
-    if (args->input.size() > 5 && args->input.ends_with(".gguf")) {  // export/gguf_source.h
-      auto s = gguf::ImportGguf(args->input, args->output, CommandLine());
+    const bool gguf = args->input.ends_with(".gguf");  // export/gguf_source.h
+    if (gguf || gguf::IsHfQuantFolder(args->input)) {   // export/hf_quant_source.h
+      auto s = gguf ? gguf::ImportGguf(args->input, args->output, CommandLine())
+                    : gguf::ImportHfQuant(args->input, args->output, CommandLine());
       if (!s.ok()) return s.status();
       std::fprintf(stderr, "wrote %s: %d tensors, %s in %.1f s\n", args->output.c_str(),
                    s->n_tensors, FormatBytes(s->file_bytes).c_str(), s->seconds);

@@ -1,10 +1,12 @@
-// glmq export M.glmq --to gguf -o M.gguf : a model for llama.cpp / Ollama.
-// Library: export/gguf_export.h; what is exact: docs/export.md.
+// glmq export M.glmq --to gguf -o M.gguf | --to awq|gptq -o DIR: a model for
+// llama.cpp / Ollama, or vLLM / SGLang / transformers.
+// Library: export/gguf_export.h, export/hf_quant_export.h; docs/export.md.
 #include <cstdio>
 #include <map>
 
 #include "core/progress.h"
 #include "export/gguf_export.h"
+#include "export/hf_quant_export.h"
 #include "tools/command.h"
 
 namespace glmq::tools {
@@ -17,7 +19,19 @@ struct ExportArgs {
 
 absl::Status RunExport(const ExportArgs& a) {
   if (a.to != "gguf") {
-    return absl::UnimplementedError("--to " + a.to + ": only gguf is implemented so far");
+    const auto format = a.to == "awq" ? gguf::HfQuantFormat::kAwq : gguf::HfQuantFormat::kGptq;
+    auto s = gguf::ExportHfQuant(a.input, a.output, format);
+    if (!s.ok()) return s.status();
+    std::printf("wrote %s (%s, group size %d, %s): %d packed linears, %d dense tensors, %s in %d "
+                "shard(s); codes and scales exactly glmq's\n",
+                a.output.c_str(), a.to.c_str(), s->group_size,
+                s->symmetric ? "symmetric, zero point 8" : "zero points", s->quantized_linears,
+                s->dense_tensors, FormatBytes(s->bytes).c_str(), s->shards);
+    if (s->widened_to_f32 > 0) {
+      std::printf("  %d quantized non-linear tensors (embedding, output) written as F32, their "
+                  "exact values\n", s->widened_to_f32);
+    }
+    return absl::OkStatus();
   }
   auto stats = gguf::ExportGguf(a.input, a.output);
   if (!stats.ok()) return stats.status();
@@ -50,16 +64,19 @@ absl::Status RunExport(const ExportArgs& a) {
 RunFn SetupExport(CLI::App* sub) {
   auto args = std::make_shared<ExportArgs>();
   sub->add_option("model", args->input, "input .glmq file")->required();
-  sub->add_option("--to", args->to, "target format: gguf (llama.cpp, Ollama)")
+  sub->add_option("--to", args->to,
+                  "gguf (llama.cpp, Ollama: a file), awq or gptq (vLLM, SGLang, transformers: a "
+                  "folder)")
       ->check(CLI::IsMember({"gguf", "awq", "gptq"}));
-  sub->add_option("-o,--output", args->output, "output file")->required();
+  sub->add_option("-o,--output", args->output, "output file (gguf) or folder (awq, gptq)")
+      ->required();
   sub->add_flag("-v,--verbose", args->verbose, "one line per tensor");
   return [args]() { return RunExport(*args); };
 }
 
 }  // namespace
 
-GLMQ_COMMAND(export, "export", "Export a .glmq to another format (GGUF for llama.cpp / Ollama)",
+GLMQ_COMMAND(export, "export", "Export a .glmq as GGUF (llama.cpp, Ollama) or an AWQ / GPTQ folder (vLLM)",
              SetupExport);
 
 }  // namespace glmq::tools
