@@ -86,14 +86,14 @@ absl::StatusOr<std::vector<GgufPart>> GgufPartsFor(const pb::TensorEntry& entry,
     const int64_t bounds[] = {0, q, q + kv, rows};
     std::vector<GgufPart> parts;
     for (int p = 0; p < 3; ++p) {
-      parts.push_back({absl::StrCat("blk.", entry.layer(), ".", kQkvParts[p], ".", kind),
-                       bounds[p], bounds[p + 1]});
+      parts.push_back({absl::StrCat("blk.", entry.layer(), ".", kQkvParts[p], ".", kind), bounds[p],
+                       bounds[p + 1]});
     }
     return parts;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("tensor '", entry.name(), "' has a role GGUF export does not know (",
-                   static_cast<int>(entry.role()), ")"));
+  return absl::InvalidArgumentError(absl::StrCat("tensor '", entry.name(),
+                                                 "' has a role GGUF export does not know (",
+                                                 static_cast<int>(entry.role()), ")"));
 }
 
 absl::StatusOr<CanonicalOf> CanonicalForGguf(absl::string_view gguf_name) {

@@ -35,7 +35,8 @@ absl::Status GlmqRowsToBlocks(pb::Encoding encoding, int group_size, int64_t col
                               const uint8_t* in, int64_t rows, uint8_t* out) {
   if (!MapsToBlocks(encoding, group_size, cols)) {
     return absl::InvalidArgumentError(absl::StrCat("encoding ", encoding, " g", group_size,
-                                                   " with ", cols, " columns has no ggml block form"));
+                                                   " with ", cols,
+                                                   " columns has no ggml block form"));
   }
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(encoding, group_size, cols));
   const TensorTypeTraits& type = *TensorTypeForEncoding(encoding);
@@ -67,7 +68,8 @@ absl::Status BlocksToGlmqRows(pb::Encoding encoding, int group_size, int64_t col
                               const uint8_t* in, int64_t rows, uint8_t* out) {
   if (!MapsToBlocks(encoding, group_size, cols)) {
     return absl::InvalidArgumentError(absl::StrCat("encoding ", encoding, " g", group_size,
-                                                   " with ", cols, " columns has no ggml block form"));
+                                                   " with ", cols,
+                                                   " columns has no ggml block form"));
   }
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(encoding, group_size, cols));
   const TensorTypeTraits& type = *TensorTypeForEncoding(encoding);
@@ -85,9 +87,11 @@ absl::Status BlocksToGlmqRows(pb::Encoding encoding, int group_size, int64_t col
       for (int64_t b = 0; b < per_group; ++b) {
         const uint8_t* blk = first + b * type.block_bytes;
         if (std::memcmp(blk, first, header) != 0) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "row ", r, ", group ", gi, ": its blocks of 32 have different scales, so they "
-              "are not one group of ", geo.g));
+          return absl::InvalidArgumentError(
+              absl::StrCat("row ", r, ", group ", gi,
+                           ": its blocks of 32 have different scales, so they "
+                           "are not one group of ",
+                           geo.g));
         }
         for (int j = 0; j < kBlock; ++j) {
           const int64_t k = b * kBlock + j;  // value inside the group
@@ -96,8 +100,10 @@ absl::Status BlocksToGlmqRows(pb::Encoding encoding, int group_size, int64_t col
             continue;
           }
           const uint8_t nib = j < 16 ? blk[header + j] & 0x0f : blk[header + j - 16] >> 4;
-          if (k < geo.g / 2) packed[k] |= nib;
-          else packed[k - geo.g / 2] |= static_cast<uint8_t>(nib << 4);
+          if (k < geo.g / 2)
+            packed[k] |= nib;
+          else
+            packed[k - geo.g / 2] |= static_cast<uint8_t>(nib << 4);
         }
       }
     }
@@ -142,7 +148,8 @@ absl::Status DequantizeGgml(TensorType type, const uint8_t* data, int64_t n, flo
         out[j + kBlock / 2] = x1 * d + m;
       }
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("DequantizeGgml: type ", static_cast<int>(type)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("DequantizeGgml: type ", static_cast<int>(type)));
     }
   }
   return absl::OkStatus();

@@ -3,11 +3,12 @@
 // every group size; and g32 rows are byte-identical to the blocks. (The
 // reference quantizer's scales are positive, so no -0.0 arises here; see
 // tests/export_cli_test.cc for searched scales.)
+#include "export/gguf_blocks.h"
+
 #include <cstring>
 #include <random>
 #include <vector>
 
-#include "export/gguf_blocks.h"
 #include "gtest/gtest.h"
 #include "quant/dequantize.h"
 #include "quant/reference.h"
@@ -58,7 +59,8 @@ TEST(GgufBlocks, BlocksWithDifferentScalesAreNotOneGroup) {
   std::vector<uint8_t> blocks(2 * 18, 0), out(2 + 32);
   blocks[1] = 0x3c;   // block 0: d = 1
   blocks[19] = 0x40;  // block 1: d = 2
-  const absl::Status s = BlocksToGlmqRows(pb::ENCODING_Q4_SYM, 64, 64, blocks.data(), 1, out.data());
+  const absl::Status s =
+      BlocksToGlmqRows(pb::ENCODING_Q4_SYM, 64, 64, blocks.data(), 1, out.data());
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("row 0, group 0"), absl::string_view::npos) << s;
 }

@@ -93,8 +93,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const pb::ModelMetadata
   return tok;
 }
 
-absl::Status AddTokenizerKeys(const pb::ModelMetadata& md, const ArchInfo& a,
-                              const Tokenizer& tok, GgufWriter* w, GgufExportStats* stats) {
+absl::Status AddTokenizerKeys(const pb::ModelMetadata& md, const ArchInfo& a, const Tokenizer& tok,
+                              GgufWriter* w, GgufExportStats* stats) {
   const pb::HParams& hp = md.hparams();
   GLMQ_ASSIGN_OR_RETURN(GgufVocab v, BuildGgufVocab(tok, hp.padded_vocab_size()));
   stats->n_merges = v.merges.size();
@@ -208,9 +208,9 @@ absl::StatusOr<GgufExportStats> ExportGguf(const std::string& glmq_path,
   const pb::ModelMetadata& md = src->metadata();
   const ArchInfo* arch = ArchForLayout(md.hparams().layout());
   if (arch == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        glmq_path, ": layout ", pb::Layout_Name(md.hparams().layout()),
-        " has no llama.cpp text architecture (vision models are not exported)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(glmq_path, ": layout ", pb::Layout_Name(md.hparams().layout()),
+                     " has no llama.cpp text architecture (vision models are not exported)"));
   }
   GgufExportStats stats;
   stats.arch = std::string(arch->arch);
@@ -232,7 +232,8 @@ absl::StatusOr<GgufExportStats> ExportGguf(const std::string& glmq_path,
     GLMQ_RETURN_IF_ERROR(w.AddTensor(p.part.name, shape, *p.type).status());
     const bool widened = p.conversion == Conversion::kDecodeToF32 ||
                          (p.conversion == Conversion::kBlocks && p.entry->group_size() != 32);
-    stats.tensors.push_back({p.part.name, std::string(p.type->name), EncodingLabel(*p.entry), widened});
+    stats.tensors.push_back(
+        {p.part.name, std::string(p.type->name), EncodingLabel(*p.entry), widened});
   }
   // For the importer (llama.cpp ignores it): the glmq group size each
   // tensor's blocks came from, so `glmq convert M.gguf` restores the very

@@ -17,13 +17,13 @@ constexpr uint64_t kMaxAlignment = 1u << 20;
 const std::vector<BlockLayout>& BlockLayouts() {
   // ggml/src/ggml-common.h block structs; dense types are blocks of 1.
   static const auto* t = new std::vector<BlockLayout>{
-      {0, "F32", 1, 4},        {1, "F16", 1, 2},         {2, "Q4_0", 32, 18},
-      {3, "Q4_1", 32, 20},     {6, "Q5_0", 32, 22},      {7, "Q5_1", 32, 24},
-      {8, "Q8_0", 32, 34},     {9, "Q8_1", 32, 36},      {10, "Q2_K", 256, 84},
-      {11, "Q3_K", 256, 110},  {12, "Q4_K", 256, 144},   {13, "Q5_K", 256, 176},
-      {14, "Q6_K", 256, 210},  {15, "Q8_K", 256, 292},   {20, "IQ4_NL", 32, 18},
-      {23, "IQ4_XS", 256, 136}, {24, "I8", 1, 1},        {25, "I16", 1, 2},
-      {26, "I32", 1, 4},       {27, "I64", 1, 8},        {28, "F64", 1, 8},
+      {0, "F32", 1, 4},         {1, "F16", 1, 2},       {2, "Q4_0", 32, 18},
+      {3, "Q4_1", 32, 20},      {6, "Q5_0", 32, 22},    {7, "Q5_1", 32, 24},
+      {8, "Q8_0", 32, 34},      {9, "Q8_1", 32, 36},    {10, "Q2_K", 256, 84},
+      {11, "Q3_K", 256, 110},   {12, "Q4_K", 256, 144}, {13, "Q5_K", 256, 176},
+      {14, "Q6_K", 256, 210},   {15, "Q8_K", 256, 292}, {20, "IQ4_NL", 32, 18},
+      {23, "IQ4_XS", 256, 136}, {24, "I8", 1, 1},       {25, "I16", 1, 2},
+      {26, "I32", 1, 4},        {27, "I64", 1, 8},      {28, "F64", 1, 8},
       {30, "BF16", 1, 2},
   };
   return *t;
@@ -65,10 +65,10 @@ class Cursor {
   absl::StatusOr<std::string> String(absl::string_view what, uint64_t max_len = UINT64_MAX) {
     GLMQ_ASSIGN_OR_RETURN(uint64_t n, Read<uint64_t>(absl::StrCat(what, " length")));
     if (n > left() || n > max_len) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          file_, ": ", what, " at offset ", pos_ - 8, " has length ", n,
-          n > left() ? absl::StrCat(", beyond the ", left(), " bytes left")
-                     : absl::StrCat(", over the limit of ", max_len)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(file_, ": ", what, " at offset ", pos_ - 8, " has length ", n,
+                       n > left() ? absl::StrCat(", beyond the ", left(), " bytes left")
+                                  : absl::StrCat(", over the limit of ", max_len)));
     }
     std::string s(reinterpret_cast<const char*>(b_.data() + pos_), n);
     pos_ += n;
@@ -85,12 +85,12 @@ namespace {
 
 absl::Status ReadScalar(Cursor& c, ValueType t, const std::string& what, Value* v) {
   switch (t) {
-#define GLMQ_INT(E, T)                                     \
-  case ValueType::E: {                                     \
-    GLMQ_ASSIGN_OR_RETURN(T x, c.Read<T>(what));           \
-    v->i = static_cast<int64_t>(x);                        \
-    v->u = static_cast<uint64_t>(x);                       \
-    return absl::OkStatus();                               \
+#define GLMQ_INT(E, T)                           \
+  case ValueType::E: {                           \
+    GLMQ_ASSIGN_OR_RETURN(T x, c.Read<T>(what)); \
+    v->i = static_cast<int64_t>(x);              \
+    v->u = static_cast<uint64_t>(x);             \
+    return absl::OkStatus();                     \
   }
     GLMQ_INT(kU8, uint8_t)
     GLMQ_INT(kI8, int8_t)
@@ -131,9 +131,9 @@ absl::Status ReadArray(Cursor& c, const std::string& file, const std::string& ke
   const std::string what = absl::StrCat("key '", key, "' array");
   GLMQ_ASSIGN_OR_RETURN(uint32_t et, c.Read<uint32_t>(what + " element type"));
   if (!IsValidValueType(et) || et == static_cast<uint32_t>(ValueType::kArray)) {
-    return absl::InvalidArgumentError(absl::StrCat(file, ": ", what, " has element type ", et,
-                                                   et == 9 ? " (nested arrays are not supported)"
-                                                           : " (unknown)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": ", what, " has element type ", et,
+                     et == 9 ? " (nested arrays are not supported)" : " (unknown)"));
   }
   v->elem_type = static_cast<ValueType>(et);
   GLMQ_ASSIGN_OR_RETURN(v->count, c.Read<uint64_t>(what + " count"));
@@ -141,21 +141,26 @@ absl::Status ReadArray(Cursor& c, const std::string& file, const std::string& ke
   // count by the bytes left before reserving anything.
   const uint64_t min_bytes = v->elem_type == ValueType::kString ? 8 : ScalarBytes(v->elem_type);
   if (v->count > c.left() / min_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(file, ": ", what, " count ", v->count,
-                                                   " does not fit in the ", c.left(),
-                                                   " bytes left"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        file, ": ", what, " count ", v->count, " does not fit in the ", c.left(), " bytes left"));
   }
   const bool is_float = v->elem_type == ValueType::kF32 || v->elem_type == ValueType::kF64;
-  if (v->elem_type == ValueType::kString) v->strings.reserve(v->count);
-  else if (is_float) v->floats.reserve(v->count);
-  else v->ints.reserve(v->count);
+  if (v->elem_type == ValueType::kString)
+    v->strings.reserve(v->count);
+  else if (is_float)
+    v->floats.reserve(v->count);
+  else
+    v->ints.reserve(v->count);
   Value e;
   for (uint64_t k = 0; k < v->count; ++k) {
     GLMQ_RETURN_IF_ERROR(
         Annotate(ReadScalar(c, v->elem_type, absl::StrCat(what, "[", k, "]"), &e), file));
-    if (v->elem_type == ValueType::kString) v->strings.push_back(std::move(e.s));
-    else if (is_float) v->floats.push_back(e.f);
-    else v->ints.push_back(e.i);
+    if (v->elem_type == ValueType::kString)
+      v->strings.push_back(std::move(e.s));
+    else if (is_float)
+      v->floats.push_back(e.f);
+    else
+      v->ints.push_back(e.i);
   }
   return absl::OkStatus();
 }
@@ -197,7 +202,8 @@ absl::Status GgufFile::ParseAll() {
   Cursor c(bytes_, name_);
   GLMQ_ASSIGN_OR_RETURN(uint32_t magic, c.Read<uint32_t>("magic"));
   if (magic != kMagic) {
-    return absl::InvalidArgumentError(absl::StrCat(name_, ": not a GGUF file (magic is not 'GGUF')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name_, ": not a GGUF file (magic is not 'GGUF')"));
   }
   GLMQ_ASSIGN_OR_RETURN(version_, c.Read<uint32_t>("version"));
   if (version_ != 2 && version_ != 3) {
@@ -231,7 +237,8 @@ absl::Status GgufFile::ParseKvs(Cursor& c, uint64_t n_kv) {
   kvs_.reserve(n_kv);
   for (uint64_t k = 0; k < n_kv; ++k) {
     GLMQ_ASSIGN_OR_RETURN(std::string key, c.String(absl::StrCat("key of kv ", k)));
-    if (key.empty()) return absl::InvalidArgumentError(absl::StrCat(name_, ": kv ", k, " has an empty key"));
+    if (key.empty())
+      return absl::InvalidArgumentError(absl::StrCat(name_, ": kv ", k, " has an empty key"));
     if (kv_index_.contains(key)) {
       return absl::InvalidArgumentError(absl::StrCat(name_, ": key '", key, "' appears twice"));
     }
@@ -254,8 +261,8 @@ absl::Status GgufFile::ParseKvs(Cursor& c, uint64_t n_kv) {
   if (const Value* a = Find("general.alignment")) {
     if (a->type != ValueType::kU32 || a->u == 0 || (a->u & (a->u - 1)) != 0 ||
         a->u > kMaxAlignment) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name_, ": key 'general.alignment' must be a u32 power of two up to 1 MiB"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(name_, ": key 'general.alignment' must be a u32 power of two up to 1 MiB"));
     }
     alignment_ = static_cast<uint32_t>(a->u);
   }
@@ -268,7 +275,8 @@ absl::Status GgufFile::ParseTensorInfos(Cursor& c, uint64_t n_tensors) {
     TensorInfo t;
     GLMQ_ASSIGN_OR_RETURN(t.name, c.String(absl::StrCat("name of tensor ", k), kMaxNameBytes));
     const std::string w = absl::StrCat(name_, ": tensor '", t.name, "'");
-    if (t.name.empty()) return absl::InvalidArgumentError(absl::StrCat(w, " (", k, ") has an empty name"));
+    if (t.name.empty())
+      return absl::InvalidArgumentError(absl::StrCat(w, " (", k, ") has an empty name"));
     if (tensor_index_.contains(t.name)) return absl::InvalidArgumentError(w + " appears twice");
     GLMQ_ASSIGN_OR_RETURN(uint32_t n_dims, c.Read<uint32_t>(w + " n_dims"));
     if (n_dims == 0 || n_dims > kMaxDims) {
@@ -288,13 +296,13 @@ absl::Status GgufFile::ParseTensorInfos(Cursor& c, uint64_t n_tensors) {
       return absl::InvalidArgumentError(absl::StrCat(w, ": unknown ggml type ", t.type));
     }
     if (!TensorBytes(t.ne, *b, &t.size)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          w, ": ", t.ne[0], " values per row is not a multiple of ", b->name, "'s block of ",
-          b->block_values, ", or the size overflows"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(w, ": ", t.ne[0], " values per row is not a multiple of ", b->name,
+                       "'s block of ", b->block_values, ", or the size overflows"));
     }
     if (t.offset % alignment_ != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(w, ": offset ", t.offset, " is not a multiple of the alignment ", alignment_));
+      return absl::InvalidArgumentError(absl::StrCat(
+          w, ": offset ", t.offset, " is not a multiple of the alignment ", alignment_));
     }
     tensor_index_[t.name] = static_cast<int>(tensors_.size());
     tensors_.push_back(std::move(t));
@@ -318,8 +326,8 @@ absl::Status GgufFile::CheckTensorData() {
   for (size_t k = 1; k < by_offset.size(); ++k) {
     const TensorInfo& a = *by_offset[k - 1];
     if (a.offset + a.size > by_offset[k]->offset) {
-      return absl::InvalidArgumentError(absl::StrCat(name_, ": tensors '", a.name, "' and '",
-                                                     by_offset[k]->name, "' overlap"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(name_, ": tensors '", a.name, "' and '", by_offset[k]->name, "' overlap"));
     }
   }
   return absl::OkStatus();

@@ -40,10 +40,10 @@ struct Value {
 
 struct TensorInfo {
   std::string name;
-  std::vector<int64_t> ne;   // ggml order: ne[0] = values per row (the fastest dim)
-  uint32_t type = 0;         // ggml_type
-  uint64_t offset = 0;       // relative to the data section
-  uint64_t size = 0;         // bytes, from ne and the type's block layout
+  std::vector<int64_t> ne;  // ggml order: ne[0] = values per row (the fastest dim)
+  uint32_t type = 0;        // ggml_type
+  uint64_t offset = 0;      // relative to the data section
+  uint64_t size = 0;        // bytes, from ne and the type's block layout
   // Row-major shape as glmq writes it ([out, in] for a weight): ne reversed.
   std::vector<int64_t> Shape() const { return {ne.rbegin(), ne.rend()}; }
 };
@@ -84,8 +84,8 @@ class GgufFile {
 
   // Typed getters; the error names the file and key (missing or wrong type).
   absl::StatusOr<std::string> GetString(absl::string_view key) const;
-  absl::StatusOr<int64_t> GetInt(absl::string_view key) const;    // any integer type
-  absl::StatusOr<double> GetFloat(absl::string_view key) const;   // f32 or f64
+  absl::StatusOr<int64_t> GetInt(absl::string_view key) const;   // any integer type
+  absl::StatusOr<double> GetFloat(absl::string_view key) const;  // f32 or f64
   absl::StatusOr<const Value*> GetArray(absl::string_view key, ValueType elem) const;
 
  private:

@@ -1,6 +1,8 @@
 // GGUF writer -> reader round trip, and the reader on corrupt files: every
 // truncation, bad magic / version / counts / lengths / offsets, unknown
 // types, overlaps. Each must give an error naming the field, never crash.
+#include "export/gguf_reader.h"
+
 #include <unistd.h>
 
 #include <cstring>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "core/file.h"
-#include "export/gguf_reader.h"
 #include "export/gguf_writer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -133,7 +134,8 @@ TEST(GgufReader, KeyAndTensorErrorsNameThem) {
   std::string m = b;
   // The type of the first key (after its 8-byte length and 20 bytes of name).
   Poke32(&m, Find(b, "general.architecture") + 20, 99);
-  EXPECT_THAT(ParseBytes(m).message(), HasSubstr("key 'general.architecture' has unknown value type 99"));
+  EXPECT_THAT(ParseBytes(m).message(),
+              HasSubstr("key 'general.architecture' has unknown value type 99"));
   m = b;
   Poke32(&m, Find(b, "tokenizer.ggml.tokens") + 21 + 4, 9);  // nested array
   EXPECT_THAT(ParseBytes(m).message(), HasSubstr("nested arrays"));

@@ -35,6 +35,9 @@ class GgufTensorSource : public TensorSource {
 
  private:
   absl::Status CollectTensors();
+  absl::Status AddEntry(const CanonicalOf& c,
+                        const std::vector<std::pair<int, const TensorInfo*>>& list,
+                        const absl::flat_hash_map<std::string, int64_t>& hints);
   absl::Status FillHParams();
   absl::Status FillTokenizer();
   std::unique_ptr<GgufFile> file_;
@@ -50,86 +53,103 @@ absl::Status Bad(const GgufFile& f, absl::string_view what) {
 // Canonical order (specs/glm4-tensors.md): token_embd, blocks in role order,
 // then output_norm and output.
 int64_t OrderKey(const pb::TensorEntry& e) {
-  const int64_t group = e.role() == pb::ROLE_TOKEN_EMBD ? -1 : e.layer() < 0 ? (1 << 30) : e.layer();
+  const int64_t group = e.role() == pb::ROLE_TOKEN_EMBD ? -1
+                        : e.layer() < 0                 ? (1 << 30)
+                                                        : e.layer();
   return group * 64 + e.role();
 }
 
+// GGUF tensors of one canonical tensor (1, or attn_q/k/v in part order).
+using Pieces = std::vector<std::pair<int, const TensorInfo*>>;
+
+absl::Status GgufTensorSource::AddEntry(const CanonicalOf& c, const Pieces& list,
+                                        const absl::flat_hash_map<std::string, int64_t>& hints) {
+  const std::string& name = c.name;
+  const bool want3 = c.part >= 0;
+  if ((want3 && list.size() != 3) || (!want3 && list.size() != 1)) {
+    return Bad(*file_, absl::StrCat("tensor '", name, "': expected ",
+                                    want3 ? "attn_q, attn_k and attn_v" : "one tensor", ", found ",
+                                    list.size()));
+  }
+  const TensorInfo& first = *list[0].second;
+  pb::TensorEntry e;
+  e.set_name(name);
+  e.set_role(c.role);
+  e.set_layer(c.layer);
+  const TensorTypeTraits* tt = FindTensorType(first.type);
+  e.set_encoding(tt->glmq_encoding);
+  e.set_group_size(tt->glmq_group_size);
+  const bool vector = first.ne.size() == 1;
+  if (vector && tt->block_values != 1) {
+    return Bad(*file_, absl::StrCat("tensor '", first.name, "' is 1-D and ", tt->name,
+                                    " (1-D tensors must be F32, F16 or BF16)"));
+  }
+  // Parts in canonical units: rows of a matrix, values of a vector (a
+  // fused q|k|v bias is its parts end to end).
+  int64_t units = 0;
+  std::vector<Part>& parts = parts_[name];
+  for (const auto& [idx, t] : list) {
+    if (t->type != first.type || t->ne.size() != first.ne.size() ||
+        (!vector && t->ne[0] != first.ne[0])) {
+      return Bad(*file_, absl::StrCat("tensor '", t->name,
+                                      "' differs in type, dims or width from '", first.name, "'"));
+    }
+    const int64_t n = vector ? t->ne[0] : t->ne[1];
+    parts.push_back({t, units, n});
+    units += n;
+    e.add_source_names(t->name);
+  }
+  e.add_shape(units);
+  if (!vector) e.add_shape(first.ne[0]);
+  if (auto h = hints.find(first.name); h != hints.end() && h->second >= 0 &&
+                                       tt->glmq_group_size > 0 &&
+                                       h->second != tt->glmq_group_size) {
+    if (h->second > (1 << 20) ||
+        !MapsToBlocks(tt->glmq_encoding, static_cast<int>(h->second), TensorCols(e))) {
+      return Bad(*file_, absl::StrCat("key '", kGroupSizesKey, "': group size ", h->second,
+                                      " does not fit tensor '", first.name, "'"));
+    }
+    e.set_group_size(static_cast<int>(h->second));
+  }
+  *md_.add_tensors() = std::move(e);
+  return absl::OkStatus();
+}
+
 absl::Status GgufTensorSource::CollectTensors() {
-  std::map<std::string, std::vector<std::pair<int, const TensorInfo*>>> by_name;
+  std::map<std::string, Pieces> by_name;
   std::map<std::string, CanonicalOf> canon;
   bool split = false;
   absl::flat_hash_map<std::string, int64_t> group_hint;
   if (const Value* g = file_->Find(kGroupSizesKey)) {
     if (g->type != ValueType::kArray || g->ints.size() != file_->tensors().size()) {
-      return Bad(*file_, absl::StrCat("key '", kGroupSizesKey, "' must be an integer array with one "
-                                      "entry per tensor (", file_->tensors().size(), ")"));
+      return Bad(*file_, absl::StrCat("key '", kGroupSizesKey,
+                                      "' must be an integer array with one "
+                                      "entry per tensor (",
+                                      file_->tensors().size(), ")"));
     }
     for (size_t k = 0; k < g->ints.size(); ++k) group_hint[file_->tensors()[k].name] = g->ints[k];
   }
   for (const TensorInfo& t : file_->tensors()) {
     absl::StatusOr<CanonicalOf> c = CanonicalForGguf(t.name);
     if (!c.ok()) return Annotate(c.status(), file_->name());
-    const TensorTypeTraits* tt = FindTensorType(t.type);
-    if (tt == nullptr) {
+    if (FindTensorType(t.type) == nullptr) {
       const BlockLayout* b = FindBlockLayout(t.type);
       return Bad(*file_, absl::StrCat("tensor '", t.name, "' is ", b ? b->name : "?",
                                       "; glmq imports F32, F16, BF16, Q8_0, Q4_0 and Q4_1"));
     }
-    if (t.ne.size() > 2) return Bad(*file_, absl::StrCat("tensor '", t.name, "' has more than 2 dims"));
+    if (t.ne.size() > 2)
+      return Bad(*file_, absl::StrCat("tensor '", t.name, "' has more than 2 dims"));
     split |= c->part >= 0;
     by_name[c->name].push_back({std::max(c->part, 0), &t});
     canon[c->name] = *c;
   }
   for (auto& [name, list] : by_name) {
     std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.first < b.first; });
-    const CanonicalOf& c = canon[name];
-    const bool want3 = c.part >= 0;
-    if ((want3 && list.size() != 3) || (!want3 && list.size() != 1)) {
-      return Bad(*file_, absl::StrCat("tensor '", name, "': expected ", want3 ? "attn_q, attn_k and attn_v" : "one tensor",
-                                      ", found ", list.size()));
-    }
-    pb::TensorEntry e;
-    e.set_name(name);
-    e.set_role(c.role);
-    e.set_layer(c.layer);
-    const TensorTypeTraits* tt = FindTensorType(list[0].second->type);
-    e.set_encoding(tt->glmq_encoding);
-    e.set_group_size(tt->glmq_group_size);
-    const bool vector = list[0].second->ne.size() == 1;
-    if (vector && tt->block_values != 1) {
-      return Bad(*file_, absl::StrCat("tensor '", list[0].second->name, "' is 1-D and ", tt->name,
-                                      " (1-D tensors must be F32, F16 or BF16)"));
-    }
-    // Parts in canonical units: rows of a matrix, values of a vector (a
-    // fused q|k|v bias is its parts end to end).
-    int64_t units = 0;
-    std::vector<Part>& parts = parts_[name];
-    for (const auto& [idx, t] : list) {
-      if (t->type != list[0].second->type || t->ne.size() != list[0].second->ne.size() ||
-          (!vector && t->ne[0] != list[0].second->ne[0])) {
-        return Bad(*file_, absl::StrCat("tensor '", t->name, "' differs in type, dims or width from '",
-                                        list[0].second->name, "'"));
-      }
-      const int64_t n = vector ? t->ne[0] : t->ne[1];
-      parts.push_back({t, units, n});
-      units += n;
-      e.add_source_names(t->name);
-    }
-    e.add_shape(units);
-    if (!vector) e.add_shape(list[0].second->ne[0]);
-    if (auto h = group_hint.find(list[0].second->name); h != group_hint.end() && h->second >= 0 &&
-        tt->glmq_group_size > 0 && h->second != tt->glmq_group_size) {
-      if (h->second > (1 << 20) || !MapsToBlocks(tt->glmq_encoding, static_cast<int>(h->second),
-                                                 TensorCols(e))) {
-        return Bad(*file_, absl::StrCat("key '", kGroupSizesKey, "': group size ", h->second,
-                                        " does not fit tensor '", list[0].second->name, "'"));
-      }
-      e.set_group_size(static_cast<int>(h->second));
-    }
-    *md_.add_tensors() = std::move(e);
+    GLMQ_RETURN_IF_ERROR(AddEntry(canon[name], list, group_hint));
   }
-  std::sort(md_.mutable_tensors()->begin(), md_.mutable_tensors()->end(),
-            [](const pb::TensorEntry& a, const pb::TensorEntry& b) { return OrderKey(a) < OrderKey(b); });
+  std::sort(
+      md_.mutable_tensors()->begin(), md_.mutable_tensors()->end(),
+      [](const pb::TensorEntry& a, const pb::TensorEntry& b) { return OrderKey(a) < OrderKey(b); });
   GLMQ_ASSIGN_OR_RETURN(std::string arch, file_->GetString("general.architecture"));
   arch_ = ArchForGguf(arch, split);
   if (arch_ == nullptr) {
@@ -152,11 +172,14 @@ absl::Status GgufTensorSource::FillHParams() {
   GLMQ_ASSIGN_OR_RETURN(int64_t ffn, f.GetInt(k + ".feed_forward_length"));
   GLMQ_ASSIGN_OR_RETURN(double eps, f.GetFloat(k + ".attention.layer_norm_rms_epsilon"));
   if (n_layers <= 0 || hidden <= 0 || heads <= 0 || ffn <= 0 || hidden % heads != 0) {
-    return Bad(f, "block_count, embedding_length, head_count, feed_forward_length must be "
-                  "positive, embedding_length a multiple of head_count");
+    return Bad(f,
+               "block_count, embedding_length, head_count, feed_forward_length must be "
+               "positive, embedding_length a multiple of head_count");
   }
-  const int64_t kv = f.Find(k + ".attention.head_count_kv") ? *f.GetInt(k + ".attention.head_count_kv") : heads;
-  const int64_t head_dim = f.Find(k + ".attention.key_length") ? *f.GetInt(k + ".attention.key_length") : hidden / heads;
+  const int64_t kv =
+      f.Find(k + ".attention.head_count_kv") ? *f.GetInt(k + ".attention.head_count_kv") : heads;
+  const int64_t head_dim =
+      f.Find(k + ".attention.key_length") ? *f.GetInt(k + ".attention.key_length") : hidden / heads;
   hp.set_n_layers(n_layers);
   hp.set_hidden_size(hidden);
   hp.set_n_heads(heads);
@@ -171,7 +194,8 @@ absl::Status GgufTensorSource::FillHParams() {
   hp.set_rope_interleaved(true);  // llama.cpp's rope type NORM for chatglm and glm4
   hp.set_norms_per_layer(arch_->norms_per_layer);
   const TensorInfo* embd = f.FindTensor("token_embd.weight");
-  if (embd == nullptr || embd->ne.size() != 2) return Bad(f, "tensor 'token_embd.weight' is missing");
+  if (embd == nullptr || embd->ne.size() != 2)
+    return Bad(f, "tensor 'token_embd.weight' is missing");
   hp.set_padded_vocab_size(embd->ne[1]);
   hp.set_qkv_bias(parts_.contains("blk.0.attn_qkv.bias"));
   hp.set_tied_embeddings(f.FindTensor("output.weight") == nullptr);
@@ -215,7 +239,8 @@ absl::Status GgufTensorSource::Init(std::unique_ptr<GgufFile> f) {
 absl::Status GgufTensorSource::ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin,
                                            int64_t row_end, uint8_t* out) const {
   auto it = parts_.find(entry.name());
-  if (it == parts_.end()) return absl::NotFoundError(absl::StrCat("no tensor '", entry.name(), "'"));
+  if (it == parts_.end())
+    return absl::NotFoundError(absl::StrCat("no tensor '", entry.name(), "'"));
   const bool vector = entry.shape_size() == 1;
   const TensorTypeTraits& tt = *FindTensorType(it->second[0].info->type);
   // A 1-D tensor is one row; its parts (q|k|v biases) are pieces of it.
@@ -233,9 +258,9 @@ absl::Status GgufTensorSource::ReadRowsRaw(const pb::TensorEntry& entry, int64_t
     if (tt.type == TensorType::kQ8_0) {  // glmq's q8 codes are in [-127, 127]
       for (uint64_t b = 0; b < n; b += tt.block_bytes) {
         if (std::memchr(src + b + 2, 0x80, 32) != nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              file_->name(), ": tensor '", p.info->name, "' has the Q8_0 code -128, "
-              "outside glmq's q8 range [-127, 127]"));
+          return absl::InvalidArgumentError(absl::StrCat(file_->name(), ": tensor '", p.info->name,
+                                                         "' has the Q8_0 code -128, "
+                                                         "outside glmq's q8 range [-127, 127]"));
         }
       }
     }
@@ -260,7 +285,8 @@ absl::StatusOr<std::unique_ptr<TensorSource>> OpenGgufSource(const std::string& 
   return std::unique_ptr<TensorSource>(std::move(src));
 }
 
-absl::StatusOr<ImportStats> WriteGlmqFromSource(const TensorSource& src, const std::string& out_path,
+absl::StatusOr<ImportStats> WriteGlmqFromSource(const TensorSource& src,
+                                                const std::string& out_path,
                                                 const std::string& command_line) {
   const auto start = std::chrono::steady_clock::now();
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWriter> w, GlmqWriter::Create(out_path));

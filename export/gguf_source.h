@@ -29,7 +29,8 @@ struct ImportStats {
 
 // Writes every tensor of `src` unchanged (its stored encoding, in row
 // chunks) and its metadata into a new .glmq at `out_path`.
-absl::StatusOr<ImportStats> WriteGlmqFromSource(const TensorSource& src, const std::string& out_path,
+absl::StatusOr<ImportStats> WriteGlmqFromSource(const TensorSource& src,
+                                                const std::string& out_path,
                                                 const std::string& command_line);
 
 // `glmq convert M.gguf`: OpenGgufSource + WriteGlmqFromSource.

@@ -21,26 +21,44 @@ inline constexpr char kGroupSizesKey[] = "glmq.tensor_group_sizes";
 
 // Metadata value types (gguf_type).
 enum class ValueType : uint32_t {
-  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
-  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+  kU8 = 0,
+  kI8 = 1,
+  kU16 = 2,
+  kI16 = 3,
+  kU32 = 4,
+  kI32 = 5,
+  kF32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kU64 = 10,
+  kI64 = 11,
+  kF64 = 12,
 };
 // Bytes of one scalar value; 0 for string and array.
 int ScalarBytes(ValueType t);
 bool IsValidValueType(uint32_t t);
 
 // ggml_type ids of the tensor types glmq handles.
-enum class TensorType : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8, kBF16 = 30 };
+enum class TensorType : uint32_t {
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ8_0 = 8,
+  kBF16 = 30
+};
 
 struct TensorTypeTraits {
   TensorType type;
-  absl::string_view name;   // "Q4_0", as llama.cpp prints it
-  int block_values;         // values per block (1 for dense types)
-  int block_bytes;          // bytes per block
+  absl::string_view name;  // "Q4_0", as llama.cpp prints it
+  int block_values;        // values per block (1 for dense types)
+  int block_bytes;         // bytes per block
   // The glmq encoding whose g32 rows are byte-identical to rows of this type
   // (specs/encodings.md): Q8_0 = q8, Q4_0 = q4, Q4_1 = q4a; dense = itself.
   pb::Encoding glmq_encoding;
-  int glmq_group_size;      // 32 for the block types, 0 for dense
-  uint32_t file_type;       // llama_ftype "mostly" value for general.file_type
+  int glmq_group_size;  // 32 for the block types, 0 for dense
+  uint32_t file_type;   // llama_ftype "mostly" value for general.file_type
 };
 
 // nullptr for a type glmq does not handle (K-quants, IQ*, ...).

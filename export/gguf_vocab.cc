@@ -110,11 +110,13 @@ absl::StatusOr<GgufVocab> BuildGgufVocab(const Tokenizer& tok, int64_t n_tokens)
 absl::StatusOr<TokenizerFiles> TokenizerFilesFromGguf(const GgufFile& f) {
   GLMQ_ASSIGN_OR_RETURN(std::string model, f.GetString("tokenizer.ggml.model"));
   if (model != "gpt2") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        f.name(), ": tokenizer.ggml.model is '", model, "'; glmq imports GLM-4's BPE ('gpt2')"));
+    return absl::InvalidArgumentError(absl::StrCat(f.name(), ": tokenizer.ggml.model is '", model,
+                                                   "'; glmq imports GLM-4's BPE ('gpt2')"));
   }
-  GLMQ_ASSIGN_OR_RETURN(const Value* tokens, f.GetArray("tokenizer.ggml.tokens", ValueType::kString));
-  GLMQ_ASSIGN_OR_RETURN(const Value* types, f.GetArray("tokenizer.ggml.token_type", ValueType::kI32));
+  GLMQ_ASSIGN_OR_RETURN(const Value* tokens,
+                        f.GetArray("tokenizer.ggml.tokens", ValueType::kString));
+  GLMQ_ASSIGN_OR_RETURN(const Value* types,
+                        f.GetArray("tokenizer.ggml.token_type", ValueType::kI32));
   if (types->ints.size() != tokens->strings.size()) {
     return absl::InvalidArgumentError(absl::StrCat(f.name(), ": tokenizer.ggml.token_type has ",
                                                    types->ints.size(), " entries for ",
@@ -141,8 +143,8 @@ absl::StatusOr<TokenizerFiles> TokenizerFilesFromGguf(const GgufFile& f) {
     absl::StrAppend(&out.tiktoken, absl::Base64Escape(bytes), " ", next_rank++, "\n");
   }
   if (next_rank < 256) {
-    return absl::InvalidArgumentError(absl::StrCat(f.name(), ": only ", next_rank,
-                                                   " regular tokens (the 256 bytes are needed)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(f.name(), ": only ", next_rank, " regular tokens (the 256 bytes are needed)"));
   }
   Json cfg{{"added_tokens_decoder", added}};
   if (const Value* t = f.Find("tokenizer.chat_template"); t && t->type == ValueType::kString) {

@@ -26,15 +26,19 @@ namespace glmq::gguf {
 
 // llama_token_type values (llama.h).
 enum TokenType : int32_t {
-  kTokenNormal = 1, kTokenUnknown = 2, kTokenControl = 3, kTokenUserDefined = 4,
-  kTokenUnused = 5, kTokenByte = 6,
+  kTokenNormal = 1,
+  kTokenUnknown = 2,
+  kTokenControl = 3,
+  kTokenUserDefined = 4,
+  kTokenUnused = 5,
+  kTokenByte = 6,
 };
 
 struct GgufVocab {
   std::vector<std::string> tokens;  // one per id in [0, n_tokens)
   std::vector<int32_t> types;
   std::vector<std::string> merges;  // "left right", byte-level strings
-  int64_t unmergeable = 0;  // multi-byte tokens whose BPE did not give exactly two parts
+  int64_t unmergeable = 0;          // multi-byte tokens whose BPE did not give exactly two parts
 };
 
 // Tokens, types and merges for `n_tokens` ids (the embedding rows).

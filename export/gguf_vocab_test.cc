@@ -1,10 +1,11 @@
 // The GGUF vocabulary of the trained fixture tokenizer: byte-level strings,
 // one merge per multi-byte token, and back to a tokenizer that encodes the
 // same ids.
+#include "export/gguf_vocab.h"
+
 #include <string>
 
 #include "core/file.h"
-#include "export/gguf_vocab.h"
 #include "gtest/gtest.h"
 
 namespace glmq::gguf {
@@ -12,8 +13,10 @@ namespace {
 
 TEST(GgufVocab, ByteLevelStrings) {
   EXPECT_EQ(BytesToByteLevel("\n"), "\xC4\x8A");  // U+010A 'Ċ'
-  EXPECT_EQ(BytesToByteLevel(" a"), "\xC4\xA0" "a");  // U+0120 'Ġ'
-  EXPECT_EQ(BytesToByteLevel("\xE4"), "\xC3\xA4");   // printable Latin-1 keeps its code point
+  EXPECT_EQ(BytesToByteLevel(" a"),
+            "\xC4\xA0"
+            "a");                                   // U+0120 'Ġ'
+  EXPECT_EQ(BytesToByteLevel("\xE4"), "\xC3\xA4");  // printable Latin-1 keeps its code point
 }
 
 TEST(GgufVocab, FixtureTokenizer) {

@@ -54,8 +54,8 @@ class GgufWriter {
   };
   std::vector<Pending> tensors_;
   std::unique_ptr<AtomicOutputFile> out_;
-  size_t current_ = 0;          // tensor being written
-  uint64_t current_done_ = 0;   // its bytes written so far
+  size_t current_ = 0;         // tensor being written
+  uint64_t current_done_ = 0;  // its bytes written so far
 };
 
 }  // namespace glmq::gguf

@@ -28,14 +28,16 @@ absl::StatusOr<Int4Matrix> Int4FromGlmq(const pb::TensorEntry& entry, const uint
   const bool sym = entry.encoding() == pb::ENCODING_Q4_SYM;
   if (!sym && entry.encoding() != pb::ENCODING_Q4_ASYM) {
     const EncodingTraits* t = FindEncoding(entry.encoding());
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor '", tensor, "' is ", t ? t->name : "?", "; AWQ/GPTQ hold 4-bit groups only "
-        "(quantize with --scheme int4-g128, which exports exactly)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", tensor, "' is ", t ? t->name : "?",
+                     "; AWQ/GPTQ hold 4-bit groups only "
+                     "(quantize with --scheme int4-g128, which exports exactly)"));
   }
-  GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(entry.encoding(), entry.group_size(), cols));
+  GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo,
+                        GetGroupGeometry(entry.encoding(), entry.group_size(), cols));
   if (cols % geo.g != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", tensor, "': ", cols,
-                                                   " columns are not whole groups of ", geo.g));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", tensor, "': ", cols, " columns are not whole groups of ", geo.g));
   }
   Int4Matrix m;
   m.out = n_rows;
@@ -83,16 +85,16 @@ absl::Status Int4ToGlmq(const Int4Matrix& m, pb::Encoding encoding, uint8_t* out
       const int z = m.zeros[r * m.groups() + gi];
       std::memcpy(g, &s16, 2);
       if (encoding == pb::ENCODING_Q4_SYM && z != 8) {
-        return absl::InvalidArgumentError(absl::StrCat("tensor '", tensor, "': zero point ", z,
-                                                       " in a symmetric (q4) tensor"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("tensor '", tensor, "': zero point ", z, " in a symmetric (q4) tensor"));
       }
       if (encoding == pb::ENCODING_Q4_ASYM) {
         const float mn = -static_cast<float>(z) * F16ToF32(s16);
         const uint16_t m16 = F32ToF16(mn);
         if (F16ToF32(m16) != mn) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "tensor '", tensor, "' row ", r, " group ", gi, ": -zero * scale = ", mn,
-              " is not an f16 value, so q4a cannot hold it exactly"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("tensor '", tensor, "' row ", r, " group ", gi, ": -zero * scale = ", mn,
+                           " is not an f16 value, so q4a cannot hold it exactly"));
         }
         std::memcpy(g + 2, &m16, 2);
       }
@@ -100,8 +102,10 @@ absl::Status Int4ToGlmq(const Int4Matrix& m, pb::Encoding encoding, uint8_t* out
       std::memset(packed, 0, geo.g / 2);
       for (int64_t k = 0; k < geo.g; ++k) {
         const uint8_t u = m.q[r * m.in + gi * geo.g + k];
-        if (k < geo.g / 2) packed[k] |= u;
-        else packed[k - geo.g / 2] |= static_cast<uint8_t>(u << 4);
+        if (k < geo.g / 2)
+          packed[k] |= u;
+        else
+          packed[k - geo.g / 2] |= static_cast<uint8_t>(u << 4);
       }
     }
   }
@@ -133,7 +137,8 @@ PackedInt4 PackInt4(const Int4Matrix& m, HfQuantFormat format) {
     for (int64_t k = 0; k < m.in; ++k)
       for (int64_t c = 0; c < m.out / 8; ++c) {
         uint32_t word = 0;
-        for (int i = 0; i < 8; ++i) word |= uint32_t{m.q[(8 * c + kAwqOrder[i]) * m.in + k]} << (4 * i);
+        for (int i = 0; i < 8; ++i)
+          word |= uint32_t{m.q[(8 * c + kAwqOrder[i]) * m.in + k]} << (4 * i);
         p.qweight[k * (m.out / 8) + c] = static_cast<int32_t>(word);
       }
     return p;
@@ -157,8 +162,8 @@ absl::StatusOr<Int4Matrix> UnpackInt4(HfQuantFormat format, const int32_t* qweig
                                       int64_t row_end) {
   if (out % 8 != 0 || in % 8 != 0 || group <= 0 || in % group != 0 || row_begin < 0 ||
       row_end > out || row_begin > row_end) {
-    return absl::InvalidArgumentError(absl::StrCat("bad 4-bit shape: out ", out, ", in ", in,
-                                                   ", group ", group));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad 4-bit shape: out ", out, ", in ", in, ", group ", group));
   }
   Int4Matrix m;
   m.out = row_end - row_begin;
@@ -176,18 +181,20 @@ absl::StatusOr<Int4Matrix> UnpackInt4(HfQuantFormat format, const int32_t* qweig
     }
     const int64_t r = o - row_begin;
     for (int64_t gi = 0; gi < ng; ++gi) {
-      const uint32_t stored = (static_cast<uint32_t>(qzeros[gi * (out / 8) + o / 8]) >> (4 * nib)) & 0xF;
+      const uint32_t stored =
+          (static_cast<uint32_t>(qzeros[gi * (out / 8) + o / 8]) >> (4 * nib)) & 0xF;
       if (format == HfQuantFormat::kGptq && stored == 15) {
         return absl::InvalidArgumentError(absl::StrCat(
             "row ", o, " group ", gi, ": GPTQ stored zero 15 (zero point 16) is outside 4 bits"));
       }
-      m.zeros[r * ng + gi] = static_cast<uint8_t>(format == HfQuantFormat::kAwq ? stored : stored + 1);
+      m.zeros[r * ng + gi] =
+          static_cast<uint8_t>(format == HfQuantFormat::kAwq ? stored : stored + 1);
       m.scales[r * ng + gi] = scales[gi * out + o];
     }
     for (int64_t k = 0; k < in; ++k) {
-      const uint32_t word =
-          format == HfQuantFormat::kAwq ? static_cast<uint32_t>(qweight[k * (out / 8) + o / 8])
-                                        : static_cast<uint32_t>(qweight[(k / 8) * out + o]);
+      const uint32_t word = format == HfQuantFormat::kAwq
+                                ? static_cast<uint32_t>(qweight[k * (out / 8) + o / 8])
+                                : static_cast<uint32_t>(qweight[(k / 8) * out + o]);
       const int shift = format == HfQuantFormat::kAwq ? 4 * nib : 4 * static_cast<int>(k % 8);
       m.q[r * in + k] = (word >> shift) & 0xF;
     }

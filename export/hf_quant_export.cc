@@ -42,15 +42,17 @@ absl::StatusOr<std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>>>
   const int64_t rows = e.shape(0);
   for (const std::string& n : e.source_names()) {
     if (!absl::EndsWith(n, ".weight") && !absl::EndsWith(n, ".bias")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", e.name(), "' has no Hugging Face name ('", n, "'); AWQ/GPTQ export needs a "
-          ".glmq converted from an HF folder"));
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", e.name(),
+                                                     "' has no Hugging Face name ('", n,
+                                                     "'); AWQ/GPTQ export needs a "
+                                                     ".glmq converted from an HF folder"));
     }
   }
   if (e.source_names_size() == 1) return {{{e.source_names(0), {0, rows}}}};
   const int64_t q = hp.n_heads() * hp.head_dim(), kv = hp.n_kv_heads() * hp.head_dim();
   if (e.source_names_size() == 3 && q + 2 * kv == rows) {
-    return {{{e.source_names(0), {0, q}}, {e.source_names(1), {q, q + kv}},
+    return {{{e.source_names(0), {0, q}},
+             {e.source_names(1), {q, q + kv}},
              {e.source_names(2), {q + kv, rows}}}};
   }
   return absl::InvalidArgumentError(absl::StrCat("tensor '", e.name(), "': cannot split its ",
@@ -74,20 +76,23 @@ absl::Status PlanItems(const pb::ModelMetadata& md, HfQuantFormat format, std::v
       if (IsLinear(e.role()) && e.shape_size() == 2) {
         if (!t->quantized || t->value_bits != 4) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "tensor '", e.name(), "' is ", t->name, t->quantized ? absl::StrCat(" g", e.group_size()) : "",
+              "tensor '", e.name(), "' is ", t->name,
+              t->quantized ? absl::StrCat(" g", e.group_size()) : "",
               "; AWQ/GPTQ hold 4-bit groups only (quantize with --scheme int4-g128, which exports "
               "exactly)"));
         }
         const int g = e.group_size() == 0 ? -1 : e.group_size();
         if (group != 0 && g != group) {
-          return absl::InvalidArgumentError(absl::StrCat("tensor '", e.name(), "' has group size ", g,
-                                                         ", others ", group, ": one quantization_config "
+          return absl::InvalidArgumentError(absl::StrCat("tensor '", e.name(), "' has group size ",
+                                                         g, ", others ", group,
+                                                         ": one quantization_config "
                                                          "holds one group size"));
         }
         group = g;
         if (format == HfQuantFormat::kAwq && g == -1) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "tensor '", e.name(), "': AWQ needs a group size (one group per row: use --to gptq)"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("tensor '", e.name(),
+                           "': AWQ needs a group size (one group per row: use --to gptq)"));
         }
         if (n % 8 != 0 || cols % 8 != 0) {
           return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': ", n, " x ", cols,
@@ -96,15 +101,32 @@ absl::Status PlanItems(const pb::ModelMetadata& md, HfQuantFormat format, std::v
         const int64_t ng = cols / (g == -1 ? cols : g);
         const std::string p = Prefix(name);
         const bool awq = format == HfQuantFormat::kAwq;
-        items->push_back({&e, p + ".qweight", range.first, range.second, Item::kQweight,
-                          {p + ".qweight", DType::kI32, awq ? std::vector<int64_t>{cols, n / 8}
-                                                            : std::vector<int64_t>{cols / 8, n}}});
-        items->push_back({&e, p + ".qzeros", range.first, range.second, Item::kQzeros,
+        items->push_back(
+            {&e,
+             p + ".qweight",
+             range.first,
+             range.second,
+             Item::kQweight,
+             {p + ".qweight", DType::kI32,
+              awq ? std::vector<int64_t>{cols, n / 8} : std::vector<int64_t>{cols / 8, n}}});
+        items->push_back({&e,
+                          p + ".qzeros",
+                          range.first,
+                          range.second,
+                          Item::kQzeros,
                           {p + ".qzeros", DType::kI32, {ng, n / 8}}});
-        items->push_back({&e, p + ".scales", range.first, range.second, Item::kScales,
+        items->push_back({&e,
+                          p + ".scales",
+                          range.first,
+                          range.second,
+                          Item::kScales,
                           {p + ".scales", DType::kF16, {ng, n}}});
         if (!awq) {
-          items->push_back({&e, p + ".g_idx", range.first, range.second, Item::kGidx,
+          items->push_back({&e,
+                            p + ".g_idx",
+                            range.first,
+                            range.second,
+                            Item::kGidx,
                             {p + ".g_idx", DType::kI32, {cols}}});
         }
         ++stats->quantized_linears;
@@ -114,7 +136,11 @@ absl::Status PlanItems(const pb::ModelMetadata& md, HfQuantFormat format, std::v
       const bool dense = DenseDType(e.encoding(), &dt);
       std::vector<int64_t> shape(e.shape().begin(), e.shape().end());
       shape[0] = n;
-      items->push_back({&e, name, range.first, range.second, dense ? Item::kDense : Item::kF32,
+      items->push_back({&e,
+                        name,
+                        range.first,
+                        range.second,
+                        dense ? Item::kDense : Item::kF32,
                         {name, dense ? dt : DType::kF32, shape}});
       ++(dense ? stats->dense_tensors : stats->widened_to_f32);
     }
@@ -143,7 +169,8 @@ absl::StatusOr<std::string> ItemBytes(const TensorSource& src, const Item& it, H
   }
   const int64_t n = it.row_end - it.row_begin;
   if (it.kind == Item::kF32) {
-    GLMQ_RETURN_IF_ERROR(src.ReadRowsF32(e, it.row_begin, it.row_end, reinterpret_cast<float*>(out.data())));
+    GLMQ_RETURN_IF_ERROR(
+        src.ReadRowsF32(e, it.row_begin, it.row_end, reinterpret_cast<float*>(out.data())));
     return out;
   }
   GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(e));
@@ -157,8 +184,9 @@ absl::StatusOr<std::string> ItemBytes(const TensorSource& src, const Item& it, H
   for (uint8_t z : m.zeros) {
     stats->symmetric &= z == 8;
     if (format == HfQuantFormat::kGptq && z == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", it.hf_name, "': zero point 0 has no GPTQ v1 form (stored as zero - 1); use --to awq"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", it.hf_name,
+                       "': zero point 0 has no GPTQ v1 form (stored as zero - 1); use --to awq"));
     }
   }
   const PackedInt4 p = PackInt4(m, format);
@@ -173,11 +201,14 @@ absl::StatusOr<std::string> ItemBytes(const TensorSource& src, const Item& it, H
 Json QuantConfig(HfQuantFormat format, const HfQuantExportStats& s) {
   Json q;
   if (format == HfQuantFormat::kAwq) {
-    q = {{"quant_method", "awq"}, {"bits", 4}, {"group_size", s.group_size},
-         {"zero_point", true}, {"version", "gemm"}};
+    q = {{"quant_method", "awq"},
+         {"bits", 4},
+         {"group_size", s.group_size},
+         {"zero_point", true},
+         {"version", "gemm"}};
   } else {
-    q = {{"quant_method", "gptq"}, {"bits", 4}, {"group_size", s.group_size},
-         {"desc_act", false}, {"sym", s.symmetric}, {"checkpoint_format", "gptq"},
+    q = {{"quant_method", "gptq"}, {"bits", 4},          {"group_size", s.group_size},
+         {"desc_act", false},      {"sym", s.symmetric}, {"checkpoint_format", "gptq"},
          {"static_groups", false}};
   }
   return q;
@@ -194,7 +225,8 @@ absl::StatusOr<HfQuantExportStats> ExportHfQuant(const std::string& glmq_path,
     return absl::InvalidArgumentError(absl::StrCat(glmq_path, ": no source config.json recorded"));
   }
   if (FileExists(out_dir + "/config.json")) {
-    return absl::InvalidArgumentError(absl::StrCat(out_dir, " already holds a model (config.json)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(out_dir, " already holds a model (config.json)"));
   }
   HfQuantExportStats stats;
   std::vector<Item> items;
@@ -213,8 +245,10 @@ absl::StatusOr<HfQuantExportStats> ExportHfQuant(const std::string& glmq_path,
   Json weight_map = Json::object();
   size_t next = 0;
   for (size_t s = 0; s < shards.size(); ++s) {
-    const std::string name = absl::StrFormat("model-%05d-of-%05d.safetensors", s + 1, shards.size());
-    GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<AtomicOutputFile> f, AtomicOutputFile::Create(out_dir + "/" + name));
+    const std::string name =
+        absl::StrFormat("model-%05d-of-%05d.safetensors", s + 1, shards.size());
+    GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<AtomicOutputFile> f,
+                          AtomicOutputFile::Create(out_dir + "/" + name));
     GLMQ_RETURN_IF_ERROR(f->Write(SafetensorsHeader(shards[s])));
     for (; next < items.size() && items[next].shard == static_cast<int>(s); ++next) {
       absl::StatusOr<std::string> bytes = ItemBytes(*src, items[next], format, &stats);
@@ -227,8 +261,10 @@ absl::StatusOr<HfQuantExportStats> ExportHfQuant(const std::string& glmq_path,
   }
   stats.shards = static_cast<int>(shards.size());
   Json index = {{"metadata", {{"total_size", stats.bytes}}}, {"weight_map", weight_map}};
-  GLMQ_RETURN_IF_ERROR(WriteFileAtomically(out_dir + "/model.safetensors.index.json", index.dump(2)));
-  GLMQ_ASSIGN_OR_RETURN(Json config, ParseJson(md.source_config_json(), glmq_path + ": config.json"));
+  GLMQ_RETURN_IF_ERROR(
+      WriteFileAtomically(out_dir + "/model.safetensors.index.json", index.dump(2)));
+  GLMQ_ASSIGN_OR_RETURN(Json config,
+                        ParseJson(md.source_config_json(), glmq_path + ": config.json"));
   config["quantization_config"] = QuantConfig(format, stats);
   config["torch_dtype"] = "float16";
   for (const pb::EmbeddedFile& f : md.tokenizer().files()) {

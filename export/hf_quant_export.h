@@ -24,9 +24,9 @@ namespace glmq::gguf {
 struct HfQuantExportStats {
   int quantized_linears = 0;  // HF linears written as qweight/qzeros/scales
   int dense_tensors = 0;
-  int widened_to_f32 = 0;     // quantized non-linears written as F32
-  int group_size = 0;         // -1: one group per row (GPTQ only)
-  bool symmetric = true;      // every zero point is 8
+  int widened_to_f32 = 0;  // quantized non-linears written as F32
+  int group_size = 0;      // -1: one group per row (GPTQ only)
+  bool symmetric = true;   // every zero point is 8
   uint64_t bytes = 0;
   int shards = 0;
 };

@@ -17,21 +17,30 @@ namespace {
 
 int64_t DimValue(Dim d, const pb::HParams& hp) {
   switch (d) {
-    case Dim::kNone: return 1;
-    case Dim::kHidden: return hp.hidden_size();
-    case Dim::kVocab: return hp.padded_vocab_size();
-    case Dim::kQkv: return (hp.n_heads() + 2 * hp.n_kv_heads()) * hp.head_dim();
-    case Dim::kQ: return hp.n_heads() * hp.head_dim();
-    case Dim::kKv: return hp.n_kv_heads() * hp.head_dim();
-    case Dim::kFfn: return hp.ffn_hidden_size();
-    case Dim::kFfn2: return 2 * hp.ffn_hidden_size();
-    case Dim::kInvFreq: return hp.rope_dims() / 2;
+    case Dim::kNone:
+      return 1;
+    case Dim::kHidden:
+      return hp.hidden_size();
+    case Dim::kVocab:
+      return hp.padded_vocab_size();
+    case Dim::kQkv:
+      return (hp.n_heads() + 2 * hp.n_kv_heads()) * hp.head_dim();
+    case Dim::kQ:
+      return hp.n_heads() * hp.head_dim();
+    case Dim::kKv:
+      return hp.n_kv_heads() * hp.head_dim();
+    case Dim::kFfn:
+      return hp.ffn_hidden_size();
+    case Dim::kFfn2:
+      return 2 * hp.ffn_hidden_size();
+    case Dim::kInvFreq:
+      return hp.rope_dims() / 2;
   }
   return 0;
 }
 
 struct Part {
-  const HfTensor* dense = nullptr;                       // a plain tensor, or
+  const HfTensor* dense = nullptr;                                          // a plain tensor, or
   const HfTensor *qweight = nullptr, *qzeros = nullptr, *scales = nullptr;  // a packed linear
   std::string name;
   int64_t begin = 0, n = 0;  // canonical rows (values for a vector)
@@ -67,9 +76,13 @@ absl::Status HfQuantSource::ReadConfig() {
   const std::string w = ckpt_->dir() + "/config.json: quantization_config";
   const Json& q = c["quantization_config"];
   const std::string method = q.value("quant_method", "");
-  if (method == "awq") format_ = HfQuantFormat::kAwq;
-  else if (method == "gptq") format_ = HfQuantFormat::kGptq;
-  else return absl::InvalidArgumentError(absl::StrCat(w, ".quant_method '", method, "' (glmq imports awq, gptq)"));
+  if (method == "awq")
+    format_ = HfQuantFormat::kAwq;
+  else if (method == "gptq")
+    format_ = HfQuantFormat::kGptq;
+  else
+    return absl::InvalidArgumentError(
+        absl::StrCat(w, ".quant_method '", method, "' (glmq imports awq, gptq)"));
   if (!q.contains("bits") || !q["bits"].is_number_integer() || q["bits"].get<int64_t>() != 4) {
     return absl::InvalidArgumentError(w + ".bits must be 4");
   }
@@ -84,7 +97,8 @@ absl::Status HfQuantSource::ReadConfig() {
     return absl::InvalidArgumentError(w + ".version: glmq imports AWQ 'gemm' packing only");
   }
   if (format_ == HfQuantFormat::kGptq) {
-    if (q.value("desc_act", false)) return absl::InvalidArgumentError(w + ".desc_act true is not supported");
+    if (q.value("desc_act", false))
+      return absl::InvalidArgumentError(w + ".desc_act true is not supported");
     if (q.value("checkpoint_format", std::string("gptq")) != "gptq") {
       return absl::InvalidArgumentError(w + ".checkpoint_format: glmq imports 'gptq' (v1) only");
     }
@@ -107,22 +121,26 @@ absl::StatusOr<Part> HfQuantSource::FindPart(const std::string& name, int64_t ro
   p.name = name;
   p.n = rows;
   if ((p.dense = ckpt_->Find(name)) != nullptr) return p;
-  const std::string prefix = absl::EndsWith(name, ".weight") ? name.substr(0, name.size() - 7) : name;
+  const std::string prefix =
+      absl::EndsWith(name, ".weight") ? name.substr(0, name.size() - 7) : name;
   p.qweight = ckpt_->Find(prefix + ".qweight");
   p.qzeros = ckpt_->Find(prefix + ".qzeros");
   p.scales = ckpt_->Find(prefix + ".scales");
   if (p.qweight == nullptr || p.qzeros == nullptr || p.scales == nullptr) {
-    return absl::NotFoundError(absl::StrCat("tensor '", name, "' (or its .qweight, .qzeros, "
+    return absl::NotFoundError(absl::StrCat("tensor '", name,
+                                            "' (or its .qweight, .qzeros, "
                                             ".scales) is missing"));
   }
   const int64_t g = group_ == -1 ? cols : group_;
   if (rows % 8 != 0 || cols % 8 != 0 || cols % g != 0) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': ", rows, " x ", cols,
-                                                   " does not fit groups of ", g, " and words of 8"));
+                                                   " does not fit groups of ", g,
+                                                   " and words of 8"));
   }
   const bool awq = format_ == HfQuantFormat::kAwq;
-  GLMQ_RETURN_IF_ERROR(CheckShape(*p.qweight, DType::kI32, awq ? std::vector<int64_t>{cols, rows / 8}
-                                                              : std::vector<int64_t>{cols / 8, rows}));
+  GLMQ_RETURN_IF_ERROR(CheckShape(
+      *p.qweight, DType::kI32,
+      awq ? std::vector<int64_t>{cols, rows / 8} : std::vector<int64_t>{cols / 8, rows}));
   GLMQ_RETURN_IF_ERROR(CheckShape(*p.qzeros, DType::kI32, {cols / g, rows / 8}));
   GLMQ_RETURN_IF_ERROR(CheckShape(*p.scales, DType::kF16, {cols / g, rows}));
   if (const HfTensor* gi = ckpt_->Find(prefix + ".g_idx"); gi != nullptr && !awq) {
@@ -130,8 +148,8 @@ absl::StatusOr<Part> HfQuantSource::FindPart(const std::string& name, int64_t ro
     const std::vector<int32_t> idx = Copy<int32_t>(*gi);
     for (int64_t k = 0; k < cols; ++k) {
       if (idx[k] != k / g) {
-        return absl::InvalidArgumentError(absl::StrCat("tensor '", prefix, ".g_idx' is not k / ",
-                                                       g, " at ", k, " (act-order is not supported)"));
+        return absl::InvalidArgumentError(absl::StrCat("tensor '", prefix, ".g_idx' is not k / ", g,
+                                                       " at ", k, " (act-order is not supported)"));
       }
     }
   }
@@ -160,7 +178,8 @@ absl::Status HfQuantSource::AddRule(const TensorRule& rule, int layer) {
     if (p.dense != nullptr) {
       GLMQ_ASSIGN_OR_RETURN(pb::Encoding enc, EncodingForDType(p.dense->tensor->dtype, p.name));
       e.set_encoding(enc);
-      const std::vector<int64_t> want = cols ? std::vector<int64_t>{rows, cols} : std::vector<int64_t>{rows};
+      const std::vector<int64_t> want =
+          cols ? std::vector<int64_t>{rows, cols} : std::vector<int64_t>{rows};
       GLMQ_RETURN_IF_ERROR(CheckShape(*p.dense, p.dense->tensor->dtype, want));
     } else {
       quantized = true;
@@ -177,7 +196,8 @@ absl::Status HfQuantSource::AddRule(const TensorRule& rule, int layer) {
   if (quantized) {
     for (const Part& p : parts) {
       if (p.dense != nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat("tensor '", e.name(), "' mixes packed and "
+        return absl::InvalidArgumentError(absl::StrCat("tensor '", e.name(),
+                                                       "' mixes packed and "
                                                        "dense parts"));
       }
     }
@@ -193,7 +213,8 @@ absl::Status HfQuantSource::Init(const std::string& dir) {
   GLMQ_RETURN_IF_ERROR(ReadConfig());
   GLMQ_ASSIGN_OR_RETURN(md_, HfModelMetadata(*ckpt_));
   const LayoutTable* table = FindLayoutTable(md_.hparams().layout());
-  if (table == nullptr) return absl::InvalidArgumentError(dir + ": vision models are not supported");
+  if (table == nullptr)
+    return absl::InvalidArgumentError(dir + ": vision models are not supported");
   for (const TensorRule& r : table->head) GLMQ_RETURN_IF_ERROR(Annotate(AddRule(r, -1), dir));
   for (int i = 0; i < md_.hparams().n_layers(); ++i)
     for (const TensorRule& r : table->block) GLMQ_RETURN_IF_ERROR(Annotate(AddRule(r, i), dir));
@@ -205,7 +226,8 @@ absl::Status HfQuantSource::Init(const std::string& dir) {
 absl::Status HfQuantSource::ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin,
                                         int64_t row_end, uint8_t* out) const {
   auto it = parts_.find(entry.name());
-  if (it == parts_.end()) return absl::NotFoundError(absl::StrCat("no tensor '", entry.name(), "'"));
+  if (it == parts_.end())
+    return absl::NotFoundError(absl::StrCat("no tensor '", entry.name(), "'"));
   const bool vector = entry.shape_size() == 1;
   const int64_t begin = vector ? 0 : row_begin, end = vector ? TensorCols(entry) : row_end;
   GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(entry));
@@ -222,8 +244,9 @@ absl::Status HfQuantSource::ReadRowsRaw(const pb::TensorEntry& entry, int64_t ro
     const int64_t cols = TensorCols(entry);
     const std::vector<int32_t> qw = Copy<int32_t>(*p.qweight), qz = Copy<int32_t>(*p.qzeros);
     const std::vector<uint16_t> sc = Copy<uint16_t>(*p.scales);
-    absl::StatusOr<Int4Matrix> m = UnpackInt4(format_, qw.data(), qz.data(), sc.data(), p.n, cols,
-                                              group_ == -1 ? cols : group_, lo - p.begin, hi - p.begin);
+    absl::StatusOr<Int4Matrix> m =
+        UnpackInt4(format_, qw.data(), qz.data(), sc.data(), p.n, cols,
+                   group_ == -1 ? cols : group_, lo - p.begin, hi - p.begin);
     if (!m.ok()) return Annotate(m.status(), absl::StrCat(ckpt_->dir(), ": ", p.name));
     GLMQ_RETURN_IF_ERROR(Annotate(Int4ToGlmq(*m, entry.encoding(), dst, p.name), ckpt_->dir()));
   }

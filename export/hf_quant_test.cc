@@ -1,12 +1,13 @@
 // AWQ / GPTQ packing: the consumer's dequantization from the packed tensors
 // (by the published layout) equals glmq's decoding; unpacking gives back
 // the very same glmq bytes; q4a mins that are not -z * s are refused.
+#include "export/hf_quant.h"
+
 #include <cstring>
 #include <random>
 #include <vector>
 
 #include "core/dtype.h"
-#include "export/hf_quant.h"
 #include "gtest/gtest.h"
 #include "quant/dequantize.h"
 #include "quant/reference.h"
@@ -53,8 +54,8 @@ TEST(HfQuant, PackedDequantizationEqualsGlmqAndUnpacksToTheSameBytes) {
     for (pb::Encoding enc : {pb::ENCODING_Q4_SYM, pb::ENCODING_Q4_ASYM}) {
       for (int g : {32, 64, 128, 0}) {
         if (format == HfQuantFormat::kGptq && enc == pb::ENCODING_Q4_ASYM) continue;  // zero 0
-        SCOPED_TRACE(testing::Message() << "format " << static_cast<int>(format) << " enc " << enc
-                                        << " g" << g);
+        SCOPED_TRACE(testing::Message()
+                     << "format " << static_cast<int>(format) << " enc " << enc << " g" << g);
         const pb::TensorEntry e = Entry(enc, g, rows, cols);
         const std::vector<uint8_t> q = Rows(enc, g, rows, cols);
         auto m = Int4FromGlmq(e, q.data(), rows, "w");
@@ -105,7 +106,8 @@ TEST(HfQuant, RefusesWhatHasNoExactForm) {
   std::vector<uint8_t> b(8 * 34, 0);
   auto s = Int4FromGlmq(q8, b.data(), 8, "model.layers.0.mlp.down_proj.weight");
   EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("is q8; AWQ/GPTQ hold 4-bit groups only"), absl::string_view::npos)
+  EXPECT_NE(s.status().message().find("is q8; AWQ/GPTQ hold 4-bit groups only"),
+            absl::string_view::npos)
       << s.status();
   const pb::TensorEntry q4a = Entry(pb::ENCODING_Q4_ASYM, 32, 8, 32);
   std::vector<uint8_t> a(8 * 20, 0);
@@ -115,7 +117,8 @@ TEST(HfQuant, RefusesWhatHasNoExactForm) {
   s = Int4FromGlmq(q4a, a.data(), 8, "w");
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("row 0 group 0: q4a min 0.5 is not -z * scale"),
-            absl::string_view::npos) << s.status();
+            absl::string_view::npos)
+      << s.status();
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ absl::StatusOr<TpLayout> MakeTpLayout(const pb::HParams& hp, int tp) {
   const int64_t heads = hp.n_heads(), kv = hp.n_kv_heads();
   if (heads % tp != 0) return bad(absl::StrCat(heads, " query heads do not split evenly"));
   if (tp <= kv ? kv % tp != 0 : tp % kv != 0) {
-    return bad(absl::StrCat(kv, " KV heads: the GPU count must divide them or be a multiple of them"));
+    return bad(
+        absl::StrCat(kv, " KV heads: the GPU count must divide them or be a multiple of them"));
   }
   if (hp.ffn_hidden_size() % tp != 0) {
     return bad(absl::StrCat("ffn_hidden_size ", hp.ffn_hidden_size(), " does not split evenly"));

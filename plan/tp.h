@@ -21,11 +21,11 @@ namespace glmq::plan {
 
 struct TpLayout {
   int tp = 1;
-  int64_t q_heads = 0;       // per GPU
-  int64_t kv_heads = 0;      // per GPU
-  int64_t kv_replicas = 1;   // GPUs holding each KV head (N / n_kv when N > n_kv)
-  int64_t ffn = 0;           // ffn_hidden_size per GPU
-  int64_t vocab_rows = 0;    // rows of token_embd / output per GPU (vocab padded to 64, / N)
+  int64_t q_heads = 0;      // per GPU
+  int64_t kv_heads = 0;     // per GPU
+  int64_t kv_replicas = 1;  // GPUs holding each KV head (N / n_kv when N > n_kv)
+  int64_t ffn = 0;          // ffn_hidden_size per GPU
+  int64_t vocab_rows = 0;   // rows of token_embd / output per GPU (vocab padded to 64, / N)
 };
 
 // Error (naming the numbers) where vLLM cannot shard: n_heads % N, n_kv % N

@@ -1,13 +1,14 @@
 // Tensor-parallel VRAM per GPU (plan/tp.h) on the real GLM-4-9B-chat config:
 // head and KV-head split, KV-head replication past 2 GPUs, weight shards
 // that add up to the model (plus what is replicated), and the --gpu answer.
+#include "plan/tp.h"
+
 #include <string>
 
 #include "convert/hf_config.h"
 #include "gtest/gtest.h"
 #include "plan/memory.h"
 #include "plan/report.h"
-#include "plan/tp.h"
 
 namespace glmq::plan {
 namespace {
@@ -65,8 +66,7 @@ TEST(PlanTp, ShardsAddUpToTheModelPlusReplicas) {
   EXPECT_EQ(2 * two->weights[0].bytes.total(), full + norms);
   // At tp 4 each KV head's k and v rows (weights and bias) are held twice.
   const uint64_t kv_rows = 2 * 2 * 128;  // k and v of the 2 KV heads
-  EXPECT_EQ(4 * four->weights[0].bytes.total(),
-            full + 3 * norms + 40 * kv_rows * (4096 + 1) * 2);
+  EXPECT_EQ(4 * four->weights[0].bytes.total(), full + 3 * norms + 40 * kv_rows * (4096 + 1) * 2);
 }
 
 TEST(PlanTp, GpuAnswerNamesReplicationAndGroupProblems) {
@@ -83,7 +83,8 @@ TEST(PlanTp, GpuAnswerNamesReplicationAndGroupProblems) {
   // More context fits per GPU than on one card.
   o.tp = 1;
   auto single = MakePlan(Chat9b(), o);
-  EXPECT_GT(MaxContextThatFits(*p, 0, 0, 20ull << 30), MaxContextThatFits(*single, 0, 0, 20ull << 30));
+  EXPECT_GT(MaxContextThatFits(*p, 0, 0, 20ull << 30),
+            MaxContextThatFits(*single, 0, 0, 20ull << 30));
 }
 
 }  // namespace

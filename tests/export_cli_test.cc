@@ -14,15 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "convert/safetensors.h"
 #include "convert/source.h"
 #include "core/file.h"
+#include "core/json.h"
 #include "export/gguf_arch.h"
 #include "export/gguf_blocks.h"
 #include "export/gguf_reader.h"
 #include "export/gguf_writer.h"
 #include "export/hf_quant.h"
-#include "convert/safetensors.h"
-#include "core/json.h"
 #include "format/reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -43,7 +43,8 @@ std::vector<std::string>& Created() {
   return *v;
 }
 std::string Tmp(const std::string& name) {
-  Created().push_back(::testing::TempDir() + "/export_cli_" + std::to_string(getpid()) + "_" + name);
+  Created().push_back(::testing::TempDir() + "/export_cli_" + std::to_string(getpid()) + "_" +
+                      name);
   return Created().back();
 }
 class RemoveTemps : public ::testing::Environment {
@@ -93,11 +94,13 @@ void ExpectBitExact(const std::string& glmq_path, const std::string& gguf_path) 
       SCOPED_TRACE(p.name);
       const gguf::TensorInfo* t = (*f)->FindTensor(p.name);
       ASSERT_NE(t, nullptr);
-      const int64_t n = e.shape_size() == 1 ? p.row_end - p.row_begin : (p.row_end - p.row_begin) * cols;
+      const int64_t n =
+          e.shape_size() == 1 ? p.row_end - p.row_begin : (p.row_end - p.row_begin) * cols;
       const int64_t first = e.shape_size() == 1 ? p.row_begin : p.row_begin * cols;
       std::vector<float> theirs(n);
       ASSERT_TRUE(gguf::DequantizeGgml(static_cast<gguf::TensorType>(t->type),
-                                       (*f)->TensorData(*t).data(), n, theirs.data()).ok());
+                                       (*f)->TensorData(*t).data(), n, theirs.data())
+                      .ok());
       // Equal as floats: ggml's (u - 8) * d is -0.0 where glmq's d * q + 0
       // gives +0.0 (a negative scale and the code 8); nothing else differs.
       int64_t differ = 0;
@@ -135,7 +138,8 @@ void ExpectSameTensors(const std::string& a_path, const std::string& b_path) {
   }
   EXPECT_EQ((*a)->hparams().layout(), (*b)->hparams().layout());
   EXPECT_EQ((*a)->hparams().norms_per_layer(), (*b)->hparams().norms_per_layer());
-  EXPECT_EQ(static_cast<float>((*a)->hparams().norm_eps()), static_cast<float>((*b)->hparams().norm_eps()));
+  EXPECT_EQ(static_cast<float>((*a)->hparams().norm_eps()),
+            static_cast<float>((*b)->hparams().norm_eps()));
   EXPECT_EQ((*a)->hparams().rope_base(), (*b)->hparams().rope_base());
 }
 
@@ -177,7 +181,10 @@ TEST(ExportCli, RoundTripKlIsExactlyZero) {
   ASSERT_EQ(Glmq("export " + src + " --to gguf -o " + gguf, &out), 0) << out;
   ASSERT_EQ(Glmq("convert " + gguf + " -o " + back, &out), 0) << out;
   ASSERT_EQ(Glmq("eval kld --model " + back + " --ref " + src + " --text " + kValid +
-                     " --max-windows 4 --json", &out), 0) << out;
+                     " --max-windows 4 --json",
+                 &out),
+            0)
+      << out;
   EXPECT_THAT(out, HasSubstr("\"mean_kld\": 0.0,")) << out;
   EXPECT_THAT(out, HasSubstr("\"kld_max\": 0.0,")) << out;
 }
@@ -231,8 +238,12 @@ std::string MakeLinearsQ4(const std::string& fixture, int g) {
   const std::string bf16 = MakeGlmq(fixture, "bf16");
   const std::string q = Tmp(fixture + "-lin" + std::to_string(g) + ".glmq");
   std::string out;
-  EXPECT_EQ(Glmq("quantize " + bf16 + " -o " + q + " --scheme none --tensor-type "
-                 "'attn_qkv|attn_output|ffn_gate_up|ffn_down=q4:" + std::to_string(g) + "'", &out), 0)
+  EXPECT_EQ(Glmq("quantize " + bf16 + " -o " + q +
+                     " --scheme none --tensor-type "
+                     "'attn_qkv|attn_output|ffn_gate_up|ffn_down=q4:" +
+                     std::to_string(g) + "'",
+                 &out),
+            0)
       << out;
   return q;
 }
@@ -262,8 +273,9 @@ void ExpectPackedBitExact(const std::string& glmq_path, const std::string& dir,
     std::vector<float> ours(rows * cols);
     ASSERT_TRUE(DequantizeTensor(e, (*g)->TensorData(e), 0, rows, ours.data()).ok());
     const int64_t q = hp.n_heads() * hp.head_dim(), kv = hp.n_kv_heads() * hp.head_dim();
-    const std::vector<int64_t> bounds =
-        e.source_names_size() == 3 ? std::vector<int64_t>{0, q, q + kv, rows} : std::vector<int64_t>{0, rows};
+    const std::vector<int64_t> bounds = e.source_names_size() == 3
+                                            ? std::vector<int64_t>{0, q, q + kv, rows}
+                                            : std::vector<int64_t>{0, rows};
     for (int p = 0; p + 1 < static_cast<int>(bounds.size()); ++p) {
       std::string prefix = e.source_names(p);
       prefix.resize(prefix.size() - 7);  // ".weight"
@@ -273,9 +285,11 @@ void ExpectPackedBitExact(const std::string& glmq_path, const std::string& dir,
       packed.qweight = Values<int32_t>(**st, prefix + ".qweight");
       packed.qzeros = Values<int32_t>(**st, prefix + ".qzeros");
       packed.scales = Values<uint16_t>(**st, prefix + ".scales");
-      if (format == gguf::HfQuantFormat::kGptq) packed.g_idx = Values<int32_t>(**st, prefix + ".g_idx");
+      if (format == gguf::HfQuantFormat::kGptq)
+        packed.g_idx = Values<int32_t>(**st, prefix + ".g_idx");
       std::vector<float> theirs(n * cols);
-      gguf::DequantizePacked(format, packed, n, cols, e.group_size() ? e.group_size() : cols, theirs.data());
+      gguf::DequantizePacked(format, packed, n, cols, e.group_size() ? e.group_size() : cols,
+                             theirs.data());
       int64_t differ = 0;
       for (int64_t i = 0; i < n * cols; ++i) differ += !(theirs[i] == ours[bounds[p] * cols + i]);
       EXPECT_EQ(differ, 0);
@@ -303,12 +317,14 @@ TEST_P(HfQuantRoundTrip, BitExactAndBack) {
     Created().push_back(dir + "/" + f);
   }
   Created().push_back(dir + "/model-00001-of-00001.safetensors");
-  Created().push_back(dir + (c.fixture == "glm4-tiny-chat" ? "/tokenizer.model" : "/tokenizer.json"));
+  Created().push_back(dir +
+                      (c.fixture == "glm4-tiny-chat" ? "/tokenizer.model" : "/tokenizer.json"));
   auto config = ReadJsonFile(dir + "/config.json");
   ASSERT_TRUE(config.ok());
   EXPECT_EQ((*config)["quantization_config"]["quant_method"], c.to);
   EXPECT_EQ((*config)["quantization_config"]["group_size"], c.group);
-  ExpectPackedBitExact(src, dir, c.to == "awq" ? gguf::HfQuantFormat::kAwq : gguf::HfQuantFormat::kGptq);
+  ExpectPackedBitExact(src, dir,
+                       c.to == "awq" ? gguf::HfQuantFormat::kAwq : gguf::HfQuantFormat::kGptq);
   ASSERT_EQ(Glmq("convert " + dir + " -o " + back, &out), 0) << out;
   ExpectSameTensors(src, back);
 }
@@ -320,7 +336,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, HfQuantRoundTrip,
                                            HfCase{"glm4-tiny-0414", 32, "gptq"}),
                          [](const auto& info) {
                            std::string s = info.param.fixture + "_" + info.param.to;
-                           for (char& ch : s) ch = isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           for (char& ch : s)
+                             ch = isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
                            return s;
                          });
 
@@ -331,7 +348,10 @@ TEST(ExportCli, AwqRoundTripKlIsExactlyZero) {
   ASSERT_EQ(Glmq("export " + src + " --to awq -o " + dir, &out), 0) << out;
   ASSERT_EQ(Glmq("convert " + dir + " -o " + back, &out), 0) << out;
   ASSERT_EQ(Glmq("eval kld --model " + back + " --ref " + src + " --text " + kValid +
-                     " --max-windows 2 --json", &out), 0) << out;
+                     " --max-windows 2 --json",
+                 &out),
+            0)
+      << out;
   EXPECT_THAT(out, HasSubstr("\"mean_kld\": 0.0,")) << out;
   EXPECT_THAT(out, HasSubstr("\"kld_max\": 0.0,")) << out;
   std::filesystem::remove_all(dir);
@@ -349,7 +369,8 @@ TEST(ExportCli, AwqRefusalsAndMalformedFolders) {
   EXPECT_THAT(out, HasSubstr("is q8 g32; AWQ/GPTQ hold 4-bit groups only"));
   // A good folder, then broken copies of its config and tensors.
   const std::string dir = Tmp("awq-bad");
-  ASSERT_EQ(Glmq("export " + MakeLinearsQ4("glm4-tiny-chat", 128) + " --to awq -o " + dir, &out), 0);
+  ASSERT_EQ(Glmq("export " + MakeLinearsQ4("glm4-tiny-chat", 128) + " --to awq -o " + dir, &out),
+            0);
   auto config = ReadJsonFile(dir + "/config.json");
   ASSERT_TRUE(config.ok());
   Json bad = *config;
@@ -362,7 +383,7 @@ TEST(ExportCli, AwqRefusalsAndMalformedFolders) {
   ASSERT_TRUE(WriteFileAtomically(dir + "/config.json", bad.dump()).ok());
   EXPECT_EQ(Glmq("convert " + dir + " -o " + Tmp("bad.glmq"), &out), 1);
   EXPECT_THAT(out, HasSubstr(dir + ": tensor 'transformer.encoder.layers.0.self_attention."
-                             "query_key_value.qzeros' must be i32 [4, 48]"));
+                                   "query_key_value.qzeros' must be i32 [4, 48]"));
   bad = *config;
   bad["quantization_config"]["quant_method"] = "bitsandbytes";
   ASSERT_TRUE(WriteFileAtomically(dir + "/config.json", bad.dump()).ok());

@@ -22,14 +22,17 @@ absl::Status RunExport(const ExportArgs& a) {
     const auto format = a.to == "awq" ? gguf::HfQuantFormat::kAwq : gguf::HfQuantFormat::kGptq;
     auto s = gguf::ExportHfQuant(a.input, a.output, format);
     if (!s.ok()) return s.status();
-    std::printf("wrote %s (%s, group size %d, %s): %d packed linears, %d dense tensors, %s in %d "
-                "shard(s); codes and scales exactly glmq's\n",
-                a.output.c_str(), a.to.c_str(), s->group_size,
-                s->symmetric ? "symmetric, zero point 8" : "zero points", s->quantized_linears,
-                s->dense_tensors, FormatBytes(s->bytes).c_str(), s->shards);
+    std::printf(
+        "wrote %s (%s, group size %d, %s): %d packed linears, %d dense tensors, %s in %d "
+        "shard(s); codes and scales exactly glmq's\n",
+        a.output.c_str(), a.to.c_str(), s->group_size,
+        s->symmetric ? "symmetric, zero point 8" : "zero points", s->quantized_linears,
+        s->dense_tensors, FormatBytes(s->bytes).c_str(), s->shards);
     if (s->widened_to_f32 > 0) {
-      std::printf("  %d quantized non-linear tensors (embedding, output) written as F32, their "
-                  "exact values\n", s->widened_to_f32);
+      std::printf(
+          "  %d quantized non-linear tensors (embedding, output) written as F32, their "
+          "exact values\n",
+          s->widened_to_f32);
     }
     return absl::OkStatus();
   }
@@ -45,17 +48,20 @@ absl::Status RunExport(const ExportArgs& a) {
                   t.widened ? " (widened, exact)" : "");
     }
   }
-  std::printf("wrote %s: arch %s, %d tensors, %s in %.1f s; every tensor exact\n",
-              a.output.c_str(), stats->arch.c_str(), stats->n_tensors,
-              FormatBytes(stats->file_bytes).c_str(), stats->seconds);
+  std::printf("wrote %s: arch %s, %d tensors, %s in %.1f s; every tensor exact\n", a.output.c_str(),
+              stats->arch.c_str(), stats->n_tensors, FormatBytes(stats->file_bytes).c_str(),
+              stats->seconds);
   for (const auto& [type, n] : by_type) std::printf("  %3d x %s\n", n, type.c_str());
   if (widened > 0) {
-    std::printf("  %d tensors repeat their group's scale in every 32-value block (or are F32): "
-                "the same values in more bytes\n", widened);
+    std::printf(
+        "  %d tensors repeat their group's scale in every 32-value block (or are F32): "
+        "the same values in more bytes\n",
+        widened);
   }
   std::printf("  tokenizer: %lld merges", static_cast<long long>(stats->n_merges));
   if (stats->unmergeable_tokens > 0) {
-    std::printf(", %lld tokens without a two-part merge", static_cast<long long>(stats->unmergeable_tokens));
+    std::printf(", %lld tokens without a two-part merge",
+                static_cast<long long>(stats->unmergeable_tokens));
   }
   std::printf("\n");
   return absl::OkStatus();
@@ -76,7 +82,8 @@ RunFn SetupExport(CLI::App* sub) {
 
 }  // namespace
 
-GLMQ_COMMAND(export, "export", "Export a .glmq as GGUF (llama.cpp, Ollama) or an AWQ / GPTQ folder (vLLM)",
+GLMQ_COMMAND(export, "export",
+             "Export a .glmq as GGUF (llama.cpp, Ollama) or an AWQ / GPTQ folder (vLLM)",
              SetupExport);
 
 }  // namespace glmq::tools
