@@ -155,31 +155,22 @@ absl::Status PlanItems(const pb::ModelMetadata& md, HfQuantFormat format, std::v
   return absl::OkStatus();
 }
 
-// The bytes of one item.
-absl::StatusOr<std::string> ItemBytes(const TensorSource& src, const Item& it, HfQuantFormat format,
-                                      HfQuantExportStats* stats) {
+// The packed tensors of the linear part last written: its qweight, qzeros,
+// scales (and g_idx) are consecutive items, so they are packed once.
+struct PackCache {
+  const pb::TensorEntry* entry = nullptr;
+  int64_t row_begin = -1;
+  PackedInt4 packed;
+};
+
+absl::Status Pack(const TensorSource& src, const Item& it, HfQuantFormat format, PackCache* cache,
+                  HfQuantExportStats* stats) {
+  if (cache->entry == it.entry && cache->row_begin == it.row_begin) return absl::OkStatus();
   const pb::TensorEntry& e = *it.entry;
-  const int64_t cols = TensorCols(e);
-  std::string out(it.info.size, '\0');
-  if (e.shape_size() == 1) {  // vectors: values [row_begin, row_end) in their dtype or f32
-    std::vector<float> v(cols);
-    GLMQ_RETURN_IF_ERROR(src.ReadRowsF32(e, 0, 1, v.data()));
-    ConvertFromF32(it.info.dtype, v.data() + it.row_begin, out.data(), it.row_end - it.row_begin);
-    return out;
-  }
   const int64_t n = it.row_end - it.row_begin;
-  if (it.kind == Item::kF32) {
-    GLMQ_RETURN_IF_ERROR(
-        src.ReadRowsF32(e, it.row_begin, it.row_end, reinterpret_cast<float*>(out.data())));
-    return out;
-  }
   GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(e));
   std::vector<uint8_t> raw(n * row_bytes);
   GLMQ_RETURN_IF_ERROR(src.ReadRowsRaw(e, it.row_begin, it.row_end, raw.data()));
-  if (it.kind == Item::kDense) {
-    std::memcpy(out.data(), raw.data(), raw.size());
-    return out;
-  }
   GLMQ_ASSIGN_OR_RETURN(Int4Matrix m, Int4FromGlmq(e, raw.data(), n, it.hf_name));
   for (uint8_t z : m.zeros) {
     stats->symmetric &= z == 8;
@@ -189,13 +180,48 @@ absl::StatusOr<std::string> ItemBytes(const TensorSource& src, const Item& it, H
                        "': zero point 0 has no GPTQ v1 form (stored as zero - 1); use --to awq"));
     }
   }
-  const PackedInt4 p = PackInt4(m, format);
+  cache->packed = PackInt4(m, format);
+  cache->entry = it.entry;
+  cache->row_begin = it.row_begin;
+  return absl::OkStatus();
+}
+
+// Writes one item: dense matrices in row chunks of ~16 MiB (memory stays
+// one chunk), packed linears from the per-linear cache.
+absl::Status WriteItem(const TensorSource& src, const Item& it, HfQuantFormat format,
+                       PackCache* cache, AtomicOutputFile* f, HfQuantExportStats* stats) {
+  const pb::TensorEntry& e = *it.entry;
+  const int64_t cols = TensorCols(e);
+  stats->bytes += it.info.size;
+  if (e.shape_size() == 1) {  // vectors: values [row_begin, row_end) in their dtype or f32
+    std::vector<float> v(cols);
+    std::string out(it.info.size, '\0');
+    GLMQ_RETURN_IF_ERROR(src.ReadRowsF32(e, 0, 1, v.data()));
+    ConvertFromF32(it.info.dtype, v.data() + it.row_begin, out.data(), it.row_end - it.row_begin);
+    return f->Write(out);
+  }
+  if (it.kind == Item::kDense || it.kind == Item::kF32) {
+    GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(e));
+    const uint64_t out_row = it.kind == Item::kF32 ? cols * 4 : row_bytes;
+    const int64_t chunk = std::max<int64_t>(1, (16 << 20) / out_row);
+    std::vector<uint8_t> buf;
+    for (int64_t r = it.row_begin; r < it.row_end; r += chunk) {
+      const int64_t end = std::min(it.row_end, r + chunk);
+      buf.resize((end - r) * out_row);
+      GLMQ_RETURN_IF_ERROR(it.kind == Item::kF32
+                               ? src.ReadRowsF32(e, r, end, reinterpret_cast<float*>(buf.data()))
+                               : src.ReadRowsRaw(e, r, end, buf.data()));
+      GLMQ_RETURN_IF_ERROR(f->Write(buf.data(), buf.size()));
+    }
+    return absl::OkStatus();
+  }
+  GLMQ_RETURN_IF_ERROR(Pack(src, it, format, cache, stats));
+  const PackedInt4& p = cache->packed;
   const void* data = it.kind == Item::kQweight  ? static_cast<const void*>(p.qweight.data())
                      : it.kind == Item::kQzeros ? static_cast<const void*>(p.qzeros.data())
                      : it.kind == Item::kScales ? static_cast<const void*>(p.scales.data())
                                                 : static_cast<const void*>(p.g_idx.data());
-  std::memcpy(out.data(), data, out.size());
-  return out;
+  return f->Write(data, it.info.size);
 }
 
 Json QuantConfig(HfQuantFormat format, const HfQuantExportStats& s) {
@@ -250,12 +276,11 @@ absl::StatusOr<HfQuantExportStats> ExportHfQuant(const std::string& glmq_path,
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<AtomicOutputFile> f,
                           AtomicOutputFile::Create(out_dir + "/" + name));
     GLMQ_RETURN_IF_ERROR(f->Write(SafetensorsHeader(shards[s])));
+    PackCache cache;
     for (; next < items.size() && items[next].shard == static_cast<int>(s); ++next) {
-      absl::StatusOr<std::string> bytes = ItemBytes(*src, items[next], format, &stats);
-      if (!bytes.ok()) return Annotate(bytes.status(), glmq_path);
-      GLMQ_RETURN_IF_ERROR(f->Write(*bytes));
+      GLMQ_RETURN_IF_ERROR(
+          Annotate(WriteItem(*src, items[next], format, &cache, f.get(), &stats), glmq_path));
       weight_map[items[next].info.name] = name;
-      stats.bytes += bytes->size();
     }
     GLMQ_RETURN_IF_ERROR(f->Commit());
   }
