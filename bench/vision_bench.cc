@@ -69,7 +69,8 @@ void Uniform(std::vector<float>* values, float a, uint64_t seed) {
 std::unique_ptr<InMemoryWeightSource> RandomTower(const pb::HParams& hp, bool q8) {
   auto src = std::make_unique<InMemoryWeightSource>(hp);
   uint64_t seed = 1;
-  for (const VisionTensor& vt : VisionTensors(hp).value()) {
+  const std::vector<VisionTensor> tensors = VisionTensors(hp).value();
+  for (const VisionTensor& vt : tensors) {
     const ModelTensor& t = vt.tensor;
     const bool matrix = vt.use == VisionUse::kMatrix;
     int64_t n = 1;

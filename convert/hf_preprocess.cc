@@ -9,8 +9,7 @@
 namespace glmq {
 namespace {
 
-absl::Status Unsupported(absl::string_view where, absl::string_view field,
-                         absl::string_view why) {
+absl::Status Unsupported(absl::string_view where, absl::string_view field, absl::string_view why) {
   return absl::UnimplementedError(absl::StrCat(where, ": field '", field, "' ", why));
 }
 
@@ -41,7 +40,8 @@ absl::Status ReadStatistics(const Json& p, absl::string_view key, absl::string_v
   out->Clear();
   for (const Json& v : *it) {
     if (!v.is_number())
-      return absl::InvalidArgumentError(absl::StrCat(where, ": field '", key, "' holds a non-number"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": field '", key, "' holds a non-number"));
     out->Add(v.get<float>());
   }
   return absl::OkStatus();

@@ -51,7 +51,8 @@ absl::Status ValidateVisionMath(const pb::HParams& hp) {
   GLMQ_RETURN_IF_ERROR(PositiveFinite(v.scaling_factor(), "scaling_factor", w));
   if (v41) GLMQ_RETURN_IF_ERROR(PositiveFinite(v.rope_theta(), "rope_theta", w));
   if (v41 && (v.hidden_size() / v.n_heads()) % 4 != 0)
-    return Bad(w, "n_heads", absl::StrCat(v.n_heads()), "head_dim must be a multiple of 4 (2-D RoPE)");
+    return Bad(w, "n_heads", absl::StrCat(v.n_heads()),
+               "head_dim must be a multiple of 4 (2-D RoPE)");
   const std::string want_act = v41 ? "silu" : "gelu";
   if (v.hidden_act() != want_act)
     return Bad(w, "hidden_act", absl::StrCat("'", v.hidden_act(), "'"),

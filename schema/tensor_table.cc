@@ -268,7 +268,8 @@ std::vector<TensorDef> Glm4vVitRows() {
   const absl::string_view b = "model.visual.blocks.{i}.";
   return {
       Conv("v.patch_embd.weight", S::kVisionHead, v, P(kVi, "patch_embed.proj.weight"),
-           {D::kVHidden, D::kVPatchIn}, {D::kVHidden, D::kVIn, D::kVTemporal, D::kVPatch, D::kVPatch}),
+           {D::kVHidden, D::kVPatchIn},
+           {D::kVHidden, D::kVIn, D::kVTemporal, D::kVPatch, D::kVPatch}),
       V("v.patch_embd.bias", S::kVisionHead, v, P(kVi, "patch_embed.proj.bias"), {D::kVHidden}),
       V("v.post_conv_norm.weight", S::kVisionHead, v, P(kVi, "post_conv_layernorm.weight"),
         {D::kVHidden}),

@@ -68,8 +68,9 @@ TEST_P(VisionConvert, TensorBytesEqualTheSafetensors) {
       ++vision;
       EXPECT_TRUE(absl::StartsWith(e.name(), "v.")) << e.name();
       if (absl::StrContains(e.name(), "patch_embd.weight") ||
-          absl::StrContains(e.name(), "downsample.weight"))
+          absl::StrContains(e.name(), "downsample.weight")) {
         EXPECT_EQ(e.shape_size(), 2) << e.name() << " is stored as a matrix";
+      }
     }
   }
   // Every HF tensor but chatglm's unused inv_freq is in the file.
@@ -166,7 +167,8 @@ TEST_P(VisionConvert, QuantizeKeepsTheTowerUnlessAsked) {
   EXPECT_LE(Img1EmbedsDiff(GetParam(), o.output), 1e-4);  // the tower is untouched
 
   o.output = dir_ + "/q4v8.glmq";
-  o.tensor_types = {"^v\\.(blk\\.\\d+\\.(attn_qkv|attn_output|ffn_\\w+)|proj_\\w+|proj)\\.weight$=q8"};
+  o.tensor_types = {
+      "^v\\.(blk\\.\\d+\\.(attn_qkv|attn_output|ffn_\\w+)|proj_\\w+|proj)\\.weight$=q8"};
   q = QuantizeModel(o, nullptr);
   ASSERT_TRUE(q.ok()) << q.status();
   file = GlmqFile::Open(o.output);

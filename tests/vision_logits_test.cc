@@ -18,7 +18,6 @@
 #include "gtest/gtest.h"
 #include "pipeline/convert.h"
 #include "runtime/loaded_model.h"
-#include "runtime/tokenizer/npy.h"
 #include "runtime/vision/multimodal.h"
 #include "tests/cli_util.h"
 
@@ -31,22 +30,6 @@ using ::testing::HasSubstr;
 const std::string kShared = GLMQ_SHARED_DIR;
 const std::string kModels = kShared + "/fixtures/models/";
 const std::string kRef = kShared + "/fixtures/reference/";
-
-// An int32 C-order .npy of any rank, flattened.
-std::vector<int64_t> ReadInt32Flat(const std::string& path) {
-  auto bytes = ReadFileToString(path);
-  EXPECT_TRUE(bytes.ok()) << bytes.status();
-  if (!bytes.ok()) return {};
-  const std::string& b = *bytes;
-  const size_t len = static_cast<uint8_t>(b[8]) | static_cast<uint8_t>(b[9]) << 8;
-  std::vector<int64_t> out;
-  for (size_t at = 10 + len; at + 4 <= b.size(); at += 4) {
-    int32_t v;
-    std::memcpy(&v, b.data() + at, 4);
-    out.push_back(v);
-  }
-  return out;
-}
 
 double MaxDiff(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size()) return INFINITY;
@@ -71,14 +54,12 @@ class VisionLogits : public ::testing::TestWithParam<const char*> {
     auto e = (*enc)->EncodeFile(Ref("img1.png"));
     ASSERT_TRUE(e.ok()) << e.status();
     image_ = std::move(*e);
-    auto ids = tok::ReadNpyInt32(Ref("img1.ids.npy"));
+    auto ids = ReadNpyI32(Ref("img1.ids.npy"));
     ASSERT_TRUE(ids.ok()) << ids.status();
     ids_ = *ids;
   }
   void TearDown() override { fs::remove_all(dir_); }
-  std::string Ref(const std::string& what) const {
-    return kRef + GetParam() + "." + what;
-  }
+  std::string Ref(const std::string& what) const { return kRef + GetParam() + "." + what; }
   std::unique_ptr<Session> NewSession() {
     SessionOptions so;
     so.max_context = 64;
@@ -94,7 +75,9 @@ TEST_P(VisionLogits, PositionsAndLogitsMatchTheReference) {
   const pb::HParams& hp = lm_.model->hparams();
   auto seq = BuildSequence(hp, ids_, {image_});
   ASSERT_TRUE(seq.ok()) << seq.status();
-  const std::vector<int64_t> ref_pos = ReadInt32Flat(Ref("img1.positions.npy"));
+  auto ref_pos32 = ReadNpyI32(Ref("img1.positions.npy"));
+  ASSERT_TRUE(ref_pos32.ok()) << ref_pos32.status();
+  const std::vector<int64_t> ref_pos(ref_pos32->begin(), ref_pos32->end());
   const bool v41 = hp.layout() == pb::LAYOUT_GLM4V;
   const std::vector<int64_t> got(seq->positions.begin(),
                                  seq->positions.begin() + (v41 ? 3 : 1) * seq->size());
@@ -155,9 +138,8 @@ TEST_P(VisionLogits, LogitsCommandWritesTheSplicedRows) {
   ASSERT_TRUE(got.ok() && ref.ok());
   EXPECT_EQ(got->shape, ref->shape);
   EXPECT_LE(MaxDiff(got->data, ref->data), 2e-4);
-  r = testing::RunGlmq(absl::StrCat("logits ", path_, " --ids ", Ref("img1.ids.npy"),
-                                    " --pixels ", Ref("img1.pixel_values.npy"),
-                                    " --grid 6x8 --last 1 -o ", out));
+  r = testing::RunGlmq(absl::StrCat("logits ", path_, " --ids ", Ref("img1.ids.npy"), " --pixels ",
+                                    Ref("img1.pixel_values.npy"), " --grid 6x8 --last 1 -o ", out));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   got = ReadNpyF32(out);
   ASSERT_TRUE(got.ok());

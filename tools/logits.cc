@@ -10,7 +10,6 @@
 #include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "runtime/loaded_model.h"
-#include "runtime/tokenizer/npy.h"
 #include "runtime/vision/multimodal.h"
 #include "tools/command.h"
 
@@ -35,8 +34,8 @@ absl::StatusOr<std::vector<ImageEmbeds>> Images(const LogitsArgs& a, const Model
   if (!a.pixels.empty()) {
     int64_t h = 0, w = 0;
     std::vector<std::string> hw = absl::StrSplit(a.grid, 'x');
-    if (!a.grid.empty() && (hw.size() != 2 || !absl::SimpleAtoi(hw[0], &h) ||
-                            !absl::SimpleAtoi(hw[1], &w)))
+    if (!a.grid.empty() &&
+        (hw.size() != 2 || !absl::SimpleAtoi(hw[0], &h) || !absl::SimpleAtoi(hw[1], &w)))
       return absl::InvalidArgumentError("--grid wants HxW (patches), e.g. 6x8");
     GLMQ_ASSIGN_OR_RETURN(NpyF32 px, ReadNpyF32(a.pixels));
     GLMQ_ASSIGN_OR_RETURN(ImageEmbeds e, enc->EncodePixels(px, h, w));
@@ -48,7 +47,7 @@ absl::StatusOr<std::vector<ImageEmbeds>> Images(const LogitsArgs& a, const Model
 absl::Status RunLogits(const LogitsArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads));
   const pb::HParams& hp = lm.model->hparams();
-  GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tok::ReadNpyInt32(a.ids));
+  GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, ReadNpyI32(a.ids));
   GLMQ_ASSIGN_OR_RETURN(std::vector<ImageEmbeds> images, Images(a, *lm.model));
   GLMQ_ASSIGN_OR_RETURN(SplicedSequence seq, BuildSequence(hp, ids, images));
   SessionOptions so;
@@ -58,8 +57,7 @@ absl::Status RunLogits(const LogitsArgs& a) {
                         RunSequence(session.get(), seq, ForwardOutput::kAllLogits));
   const int64_t vocab = hp.padded_vocab_size(), rows = seq.size();
   const int64_t keep = a.last > 0 ? std::min(a.last, rows) : rows;
-  GLMQ_RETURN_IF_ERROR(
-      WriteNpyF32(a.output, {keep, vocab}, logits.data() + (rows - keep) * vocab));
+  GLMQ_RETURN_IF_ERROR(WriteNpyF32(a.output, {keep, vocab}, logits.data() + (rows - keep) * vocab));
   std::printf("%lld ids -> %lld rows (%zu image(s)); wrote [%lld, %lld] to %s\n",
               static_cast<long long>(ids.size()), static_cast<long long>(rows), images.size(),
               static_cast<long long>(keep), static_cast<long long>(vocab), a.output.c_str());

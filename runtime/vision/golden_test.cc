@@ -92,7 +92,8 @@ TEST(VisionGolden, Glm41vTinyMatchesReferenceTrace) { ExpectMatchesReference(kGl
 // convolutions, flattened to [out, in]) as q8 with groups of 32, or, with
 // `dequantized`, as the f32 values those q8 bytes decode to.
 void QuantizeMatrices(bool dequantized, InMemoryWeightSource* source) {
-  for (const VisionTensor& vt : VisionTensors(source->hparams()).value()) {
+  const std::vector<VisionTensor> tensors = VisionTensors(source->hparams()).value();
+  for (const VisionTensor& vt : tensors) {
     if (vt.use != VisionUse::kMatrix) continue;
     const std::string& name = vt.tensor.name;
     const WeightView t = source->Find(name).value();

@@ -53,8 +53,7 @@ absl::StatusOr<ImageEmbeds> ImageEncoder::EncodeFile(const std::string& path) {
     c.patch_size = static_cast<int>(v.patch_size());
     SetStatistics(p, &c);
     GLMQ_ASSIGN_OR_RETURN(image::Glm4vPixels px, image::PreprocessGlm4v(rgb, c));
-    GLMQ_ASSIGN_OR_RETURN(std::vector<float> out,
-                          tower_->EncodeImage(px.values, px.size, px.size));
+    GLMQ_ASSIGN_OR_RETURN(std::vector<float> out, tower_->EncodeImage(px.values, px.size, px.size));
     return Finish(std::move(out), 0, 0);
   }
   image::Glm41vImageConfig c;
@@ -66,8 +65,9 @@ absl::StatusOr<ImageEmbeds> ImageEncoder::EncodeFile(const std::string& path) {
   c.rescale_factor = p.rescale_factor();
   SetStatistics(p, &c);
   GLMQ_ASSIGN_OR_RETURN(image::Glm41vPixels px, image::PreprocessGlm41v(rgb, c));
-  GLMQ_ASSIGN_OR_RETURN(std::vector<float> out,
-                        tower_->EncodePatches(px.patches, PatchGrid{px.grid_t, px.grid_h, px.grid_w}));
+  GLMQ_ASSIGN_OR_RETURN(
+      std::vector<float> out,
+      tower_->EncodePatches(px.patches, PatchGrid{px.grid_t, px.grid_h, px.grid_w}));
   return Finish(std::move(out), px.grid_h, px.grid_w);
 }
 
@@ -85,7 +85,8 @@ absl::StatusOr<ImageEmbeds> ImageEncoder::EncodePixels(const NpyF32& pixels, int
   if (s.size() != 2 || grid_h <= 0 || grid_w <= 0 || grid_h * grid_w != s[0]) {
     return absl::InvalidArgumentError(absl::StrCat(
         "pixels: GLM-4.1V wants [grid_h * grid_w, patch values] rows and the patch grid (--grid "
-        "HxW); got ", s.size(), " dims for grid ", grid_h, "x", grid_w));
+        "HxW); got ",
+        s.size(), " dims for grid ", grid_h, "x", grid_w));
   }
   GLMQ_ASSIGN_OR_RETURN(std::vector<float> out,
                         tower_->EncodePatches(pixels.data, PatchGrid{1, grid_h, grid_w}));
@@ -122,8 +123,8 @@ std::vector<int32_t> InsertImageSlots(const pb::HParams& hp, const Tokenizer& to
     if (hp.layout() == pb::LAYOUT_GLM4V) {
       slots.insert(slots.end(), im.rows, static_cast<int32_t>(v.image_token_id()));
     } else {
-      slots.push_back(tok.SpecialTokenId("<|endoftext|>").value_or(
-          static_cast<int32_t>(std::max<int64_t>(hp.pad_token_id(), 0))));
+      slots.push_back(tok.SpecialTokenId("<|endoftext|>")
+                          .value_or(static_cast<int32_t>(std::max<int64_t>(hp.pad_token_id(), 0))));
     }
     slots.push_back(static_cast<int32_t>(v.image_end_token_id()));
   }

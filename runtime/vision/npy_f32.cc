@@ -21,9 +21,10 @@ T ReadLe(const std::string& b, size_t at) {
   return v;
 }
 
-}  // namespace
-
-absl::StatusOr<NpyF32> ParseNpyF32(const std::string& b, const std::string& where) {
+// The shape of a C-order .npy of 4-byte elements of `descr` ('<f4',
+// '<i4') and the offset of its data.
+absl::Status ParseNpyHeader(const std::string& b, const std::string& where, absl::string_view descr,
+                            std::vector<int64_t>* shape, size_t* offset) {
   auto err = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
   };
@@ -33,26 +34,46 @@ absl::StatusOr<NpyF32> ParseNpyF32(const std::string& b, const std::string& wher
   const size_t start = v1 ? 10 : 12;
   if (start + len > b.size()) return err("truncated header");
   const std::string header = b.substr(start, len);
-  if (!absl::StrContains(header, "'descr': '<f4'")) return err("dtype is not '<f4'");
+  if (!absl::StrContains(header, absl::StrCat("'descr': '", descr, "'")))
+    return err(absl::StrCat("dtype is not '", descr, "'"));
   if (!absl::StrContains(header, "'fortran_order': False")) return err("not C order");
   const size_t open = header.find("'shape': (");
   const size_t close = open == std::string::npos ? open : header.find(')', open);
   if (close == std::string::npos) return err("no shape");
-  NpyF32 a;
   int64_t count = 1;
   for (absl::string_view dim : absl::StrSplit(header.substr(open + 10, close - open - 10), ',')) {
     dim = absl::StripAsciiWhitespace(dim);
     if (dim.empty()) continue;
     int64_t d;
     if (!absl::SimpleAtoi(dim, &d) || d < 0) return err(absl::StrCat("bad dimension '", dim, "'"));
-    a.shape.push_back(d);
+    shape->push_back(d);
     count *= d;
   }
   if (b.size() - start - len != static_cast<size_t>(count) * 4)
     return err("size does not match shape");
-  a.data.resize(count);
-  std::memcpy(a.data.data(), b.data() + start + len, count * 4);
+  *offset = start + len;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<NpyF32> ParseNpyF32(const std::string& b, const std::string& where) {
+  NpyF32 a;
+  size_t offset = 0;
+  GLMQ_RETURN_IF_ERROR(ParseNpyHeader(b, where, "<f4", &a.shape, &offset));
+  a.data.resize((b.size() - offset) / 4);
+  std::memcpy(a.data.data(), b.data() + offset, a.data.size() * 4);
   return a;
+}
+
+absl::StatusOr<std::vector<int32_t>> ReadNpyI32(const std::string& path) {
+  GLMQ_ASSIGN_OR_RETURN(std::string b, ReadFileToString(path));
+  std::vector<int64_t> shape;
+  size_t offset = 0;
+  GLMQ_RETURN_IF_ERROR(ParseNpyHeader(b, path, "<i4", &shape, &offset));
+  std::vector<int32_t> v((b.size() - offset) / 4);
+  std::memcpy(v.data(), b.data() + offset, v.size() * 4);
+  return v;
 }
 
 absl::StatusOr<NpyF32> ReadNpyF32(const std::string& path) {

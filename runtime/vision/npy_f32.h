@@ -19,6 +19,8 @@ struct NpyF32 {
 // errors.
 absl::StatusOr<NpyF32> ParseNpyF32(const std::string& bytes, const std::string& where);
 absl::StatusOr<NpyF32> ReadNpyF32(const std::string& path);
+// An '<i4' .npy of any shape, flattened (token ids, positions).
+absl::StatusOr<std::vector<int32_t>> ReadNpyI32(const std::string& path);
 
 // A version-1 .npy of `shape` holding `data` (product of shape floats).
 std::string NpyF32Bytes(const std::vector<int64_t>& shape, const float* data);

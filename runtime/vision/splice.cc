@@ -40,9 +40,11 @@ absl::Status SpliceGlm4v(const pb::HParams& hp, absl::Span<const int32_t> ids,
       continue;
     }
     if (i + 2 >= n || ids[i + 2] != v.image_end_token_id()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "image slot at token ", i, ": <|begin_of_image|> must be followed by one placeholder "
-          "and <|end_of_image|> (id ", v.image_end_token_id(), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("image slot at token ", i,
+                       ": <|begin_of_image|> must be followed by one placeholder "
+                       "and <|end_of_image|> (id ",
+                       v.image_end_token_id(), ")"));
     }
     if (next == images.size()) break;  // counted below
     const ImageEmbeds& im = images[next++];
@@ -79,8 +81,8 @@ absl::Status SpliceGlm41v(const pb::HParams& hp, absl::Span<const int32_t> ids,
     const ImageEmbeds& im = images[next++];
     if (run != im.rows) {
       return absl::InvalidArgumentError(absl::StrCat("image ", next, " has ", im.rows,
-                                                     " tokens but its slot at token ", i,
-                                                     " holds ", run, " <|image|> tokens"));
+                                                     " tokens but its slot at token ", i, " holds ",
+                                                     run, " <|image|> tokens"));
     }
     AddImageRows(s, im, 0, im.rows, hidden, image_id);
     for (int64_t r = 0; r < im.rows; ++r) {
@@ -117,13 +119,14 @@ absl::StatusOr<SplicedSequence> SpliceImages(const pb::HParams& hp, absl::Span<c
   }
   const int64_t slots = CountImageSlots(hp, ids);
   if (slots != static_cast<int64_t>(images.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(images.size(), " image(s) given but the prompt has ",
-                                                   slots, " image slot(s)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        images.size(), " image(s) given but the prompt has ", slots, " image slot(s)"));
   }
   const bool v41 = hp.layout() == pb::LAYOUT_GLM4V;
   for (size_t k = 0; k < images.size(); ++k) {
     const ImageEmbeds& im = images[k];
-    const bool grid_ok = !v41 || (im.grid_h > 0 && im.grid_w > 0 && im.grid_h * im.grid_w == im.rows);
+    const bool grid_ok =
+        !v41 || (im.grid_h > 0 && im.grid_w > 0 && im.grid_h * im.grid_w == im.rows);
     if (im.rows < (v41 ? 1 : 3) || !grid_ok ||
         static_cast<int64_t>(im.values.size()) != im.rows * hp.hidden_size()) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -73,9 +73,9 @@ TEST(Splice, ErrorsNameTheProblem) {
   EXPECT_THAT(std::string(SpliceImages(text, ids, {Image(4)}).status().message()),
               HasSubstr("takes no images"));
   std::vector<int32_t> v41ids = {90, 92, 92, 91};
-  EXPECT_THAT(std::string(
-                  SpliceImages(Hp(pb::LAYOUT_GLM4V), v41ids, {Image(6, 2, 3)}).status().message()),
-              HasSubstr("has 6 tokens but its slot at token 1 holds 2"));
+  EXPECT_THAT(
+      std::string(SpliceImages(Hp(pb::LAYOUT_GLM4V), v41ids, {Image(6, 2, 3)}).status().message()),
+      HasSubstr("has 6 tokens but its slot at token 1 holds 2"));
 }
 
 }  // namespace

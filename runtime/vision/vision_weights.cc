@@ -66,8 +66,7 @@ const Slot* FindSlot(const ModelTensor& t) {
 }
 
 // The stored tensor, checked against the table's shape and the use.
-absl::StatusOr<WeightView> LoadView(const WeightSource& src, const ModelTensor& t,
-                                    VisionUse use) {
+absl::StatusOr<WeightView> LoadView(const WeightSource& src, const ModelTensor& t, VisionUse use) {
   GLMQ_ASSIGN_OR_RETURN(WeightView w, src.Find(t.name));
   if (!std::equal(w.shape.begin(), w.shape.end(), t.shape.begin(), t.shape.end())) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' has shape ",
