@@ -34,7 +34,8 @@ struct QuantizeArgs {
   std::string input, output, scheme, method = "rtn";
   std::vector<std::string> tensor_types;
   int search_grid = -1;
-  std::string calib;  // statistics file (glmq calibrate) for imatrix/awq/gptq
+  std::string calib;  // statistics file (glmq calibrate) for imatrix/awq/gptq/awq+gptq
+  bool no_equalize = false;
 };
 
 constexpr int64_t kChunkValues = int64_t{1} << 24;  // f32 values per chunk: 64 MiB
@@ -327,6 +328,7 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibMethod(const QuantizeArgs&
   co.method = args.method;
   co.stats_path = args.calib;
   co.search_grid = args.search_grid;
+  co.equalize = !args.no_equalize;
   return MakeCalibratedMethod(co, meta.hparams(), weights, spec);
 }
 
@@ -424,9 +426,17 @@ RunFn SetupQuantize(CLI::App* sub) {
   sub->add_option("--tensor-type", args->tensor_types,
                   "REGEX=ENC[:GROUP] (ENC q8|q4|q4a|f16|bf16|f32); first match wins, "
                   "before the preset's rules");
-  sub->add_option("--method", args->method, "quantization method: rtn | imatrix | awq | gptq");
+  sub->add_option("--method", args->method,
+                  "rtn | imatrix | awq | gptq | awq+gptq. rtn: no statistics, the fast path for "
+                  "models without outlier channels. With outliers (or for the best int4): gptq, "
+                  "the recommended calibrated method (needs X^T X); awq+gptq: the same quality, "
+                  "slower; awq or imatrix for int8 or when the statistics lack X^T X "
+                  "(docs/calibration-results.md)");
   sub->add_option("--calib", args->calib,
-                  "calibration statistics (glmq calibrate) for imatrix, awq, gptq");
+                  "calibration statistics (glmq calibrate) for imatrix, awq, gptq, awq+gptq");
+  sub->add_flag("--no-equalize", args->no_equalize,
+                "imatrix, gptq: skip the per-channel equalisation of outlier channels (textbook "
+                "imatrix / GPTQ)");
   sub->add_option("--search-grid", args->search_grid,
                   "shrink steps of the scale search per group (0 = plain absmax RTN; default 8 for "
                   "q4/q4a, 1 for q8)");

@@ -41,13 +41,23 @@ struct AwqOptions {
   // rows / search_rows. The final encoding always covers every row.
   int64_t search_rows = 1024;
   uint64_t seed = 1;
+  // The alpha search's loss from E[x_j^2] alone (ActivationModel::
+  // FromDiagonal: the imatrix, channels as if uncorrelated) instead of
+  // E[x x^T] or the sample: what imatrix's equalisation uses (methods.h).
+  bool diagonal = false;
+  // Keep alpha = 0 (no scaling) unless the best alpha lowers the search's
+  // loss by at least this fraction. imatrix's diagonal loss ignores the
+  // channels' correlations: on the gentle fixtures it predicted gains of
+  // 0.3-9 % that came out as up to +13 % KL, while outlier inputs show
+  // 49-97 % (docs/calibration-results.md); 0 = take any gain (AWQ).
+  double min_gain = 0;
 };
 
 // Fake quantization (quantize, then decode) of w [rows, cols] into out
 // [rows, cols]: QuantizeRowRef's RTN rule for spec.search_grid == 0, else
-// QuantizeMatrix's scale search (rtn).
+// QuantizeMatrixWeighted's scale search (rtn without a weighting).
 absl::Status FakeQuantize(const float* w, int64_t rows, int64_t cols, const QuantSpec& spec,
-                          float* out);
+                          float* out, const QuantWeighting& weighting = {});
 
 struct AwqScaleResult {
   std::vector<float> scale;  // [cols], s[j] > 0; multiply W's columns, divide x
@@ -59,6 +69,9 @@ struct AwqScaleResult {
 
 // Grid search of alpha: s = mean_abs^alpha / sqrt(max * min) (normalised so
 // the scales straddle 1, mean_abs clamped to >= 1e-8 relative to its max).
+// With options.diagonal the quantizer inside is imatrix's (the scale search
+// weighted by E[(x/s)_j^2] * sqrt(sigma2_row + w^2), E[x^2] floored as
+// ImatrixImportance does), so alpha = 0 is exactly what imatrix stores.
 // mean_abs: [cols] E|x_j| (for a GQA attention output, already pooled so
 // that channels sharing a v channel have equal values - the scales are then
 // equal too). The losses are over options.search_rows sampled rows (scaled

@@ -8,6 +8,16 @@
 namespace glmq::calib {
 namespace {
 
+// The model the alpha search scores with: E[x_j^2] alone (options.diagonal)
+// or ActivationModelFor's.
+absl::StatusOr<ActivationModel> SearchModel(const InputStats& s, const AwqOptions& options) {
+  if (!options.diagonal) return ActivationModelFor(s);
+  if (s.count <= 0) return absl::InvalidArgumentError(absl::StrCat(s.weight, ": no rows"));
+  std::vector<double> d(s.sum_x2.size());
+  for (size_t j = 0; j < d.size(); ++j) d[j] = s.sum_x2[j] / static_cast<double>(s.count);
+  return ActivationModel::FromDiagonal(std::move(d));
+}
+
 std::vector<float> MeanAbs(const InputStats& s) {
   std::vector<float> m(s.cols);
   for (int64_t j = 0; j < s.cols; ++j)
@@ -47,10 +57,10 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
     GLMQ_ASSIGN_OR_RETURN(auto s_ctx, stats(p + "attn_output.weight"));
     GLMQ_ASSIGN_OR_RETURN(auto s_ffn, stats(p + "ffn_gate_up.weight"));
     GLMQ_ASSIGN_OR_RETURN(auto s_down, stats(p + "ffn_down.weight"));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_qkv, ActivationModelFor(*s_qkv));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ctx, ActivationModelFor(*s_ctx));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ffn, ActivationModelFor(*s_ffn));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_down, ActivationModelFor(*s_down));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_qkv, SearchModel(*s_qkv, options));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ctx, SearchModel(*s_ctx, options));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ffn, SearchModel(*s_ffn, options));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_down, SearchModel(*s_down, options));
     BlockInputs in{&a_qkv, &a_ctx, &a_ffn, &a_down, MeanAbs(*s_qkv), MeanAbs(*s_ctx),
                    MeanAbs(*s_ffn), MeanAbs(*s_down)};
     QuantSpec qs = *s;
@@ -59,7 +69,7 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
     if (!scales.ok()) return Annotate(scales.status(), absl::StrCat("AWQ block ", i));
     for (const char* role : kBlockRoles) {
       TensorFold f = BlockFold(d, *scales, role);
-      if (!f.empty()) plan.folds[p + role] = std::move(f);
+      if (!f.identity()) plan.folds[p + role] = std::move(f);
     }
     plan.blocks.push_back(std::move(*scales));
     if (on_layer) on_layer(i);
@@ -68,15 +78,17 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
   if (so && !hp.tied_embeddings() && !absl::IsNotFound(stats("output.weight").status())) {
     GLMQ_ASSIGN_OR_RETURN(std::vector<float> w, weights("output.weight"));
     GLMQ_ASSIGN_OR_RETURN(auto s_out, stats("output.weight"));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_out, ActivationModelFor(*s_out));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_out, SearchModel(*s_out, options));
     QuantSpec qs = *so;
     if (!options.searched_rtn) qs.search_grid = 0;
     const int64_t cols = hp.hidden_size(), rows = static_cast<int64_t>(w.size()) / cols;
     GLMQ_ASSIGN_OR_RETURN(AwqScaleResult r, AwqSearchScale(w.data(), rows, cols, a_out,
                                                            MeanAbs(*s_out), qs, options));
     plan.output_scale = r.scale;
-    plan.folds["output.weight"].col_mul = r.scale;
-    plan.folds["output_norm.weight"].row_div = r.scale;
+    if (!TensorFold{r.scale, {}}.identity()) {
+      plan.folds["output.weight"].col_mul = r.scale;
+      plan.folds["output_norm.weight"].row_div = r.scale;
+    }
   }
   return plan;
 }

@@ -106,7 +106,10 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
   // Tensors are processed one by one; AWQ's block search asks for a block's
   // four records in a row, so it caches them. The others cache nothing: GPTQ
   // frees X^T X once it has copied it into its factor's buffer.
-  const size_t cache_size = o.method == "awq" ? 4 : 0;
+  // imatrix and gptq equalise outlier channels first (calib::ImatrixPlanOptions).
+  const bool equalize = o.equalize && (o.method == "imatrix" || o.method == "gptq");
+  const bool awq_plan = equalize || o.method == "awq" || o.method == "awq+gptq";
+  const size_t cache_size = awq_plan ? 4 : 0;
   auto cache = std::make_shared<absl::flat_hash_map<std::string, std::shared_ptr<const InputStats>>>();
   auto mu = std::make_shared<std::mutex>();
   calib::StatsFn stats = [file, cache, mu, cache_size](const std::string& weight)
@@ -120,25 +123,32 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
     if (cache_size > 0) (*cache)[weight] = p;
     return p;
   };
-  std::unique_ptr<QuantMethod> inner;
-  if (o.method == "imatrix") {
-    inner = calib::MakeImatrixMethod(stats, o.search_grid, o.imatrix_magnitude);
-  } else if (o.method == "gptq") {
-    if (!file->metadata().has_xtx())
-      return absl::FailedPreconditionError(
-          absl::StrCat(o.stats_path, " has no X^T X (it was calibrated with --no-xtx)"));
-    inner = calib::MakeGptqMethod(stats, o.gptq);
-  } else if (o.method == "awq") {
+  if ((o.method == "gptq" || o.method == "awq+gptq") && !file->metadata().has_xtx())
+    return absl::FailedPreconditionError(
+        absl::StrCat(o.stats_path, " has no X^T X (it was calibrated with --no-xtx)"));
+  const calib::AwqOptions awq = equalize ? calib::ImatrixPlanOptions(o.awq) : o.awq;
+  std::shared_ptr<calib::AwqPlan> plan;
+  if (awq_plan) {
     Progress progress("AWQ scale search", static_cast<uint64_t>(hp.n_layers()), "layers");
-    GLMQ_ASSIGN_OR_RETURN(calib::AwqPlan plan,
-                          calib::BuildAwqPlan(hp, weights, stats, spec, o.awq, [&](int layer) {
+    GLMQ_ASSIGN_OR_RETURN(calib::AwqPlan p,
+                          calib::BuildAwqPlan(hp, weights, stats, spec, awq, [&](int layer) {
                             progress.Update(absl::StrCat("layer ", layer), layer + 1);
                           }));
     progress.Finish();
-    inner = std::make_unique<AwqAdapter>(std::move(plan), stats, o.awq);
+    plan = std::make_shared<calib::AwqPlan>(std::move(p));
+  }
+  std::unique_ptr<QuantMethod> inner;
+  if (o.method == "imatrix") {
+    inner = calib::MakeImatrixMethod(stats, o.search_grid, o.imatrix_magnitude, plan, awq);
+  } else if (o.method == "gptq") {
+    inner = calib::MakeGptqMethod(stats, o.gptq, plan, awq);
+  } else if (o.method == "awq+gptq") {
+    inner = calib::MakeAwqGptqMethod(stats, o.gptq, plan, awq);
+  } else if (o.method == "awq") {
+    inner = std::make_unique<AwqAdapter>(std::move(*plan), stats, o.awq);
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("--method '", o.method, "' (use rtn, imatrix, awq or gptq)"));
+        absl::StrCat("--method '", o.method, "' (use rtn, imatrix, awq, gptq or awq+gptq)"));
   }
   return std::unique_ptr<QuantMethod>(new Recorded(std::move(inner), file, o.search_grid));
 }

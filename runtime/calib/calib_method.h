@@ -13,10 +13,14 @@
 namespace glmq {
 
 struct CalibMethodOptions {
-  std::string method;      // imatrix | awq | gptq
+  std::string method;      // imatrix | awq | gptq | awq+gptq
   std::string stats_path;  // glmq calibrate output
   int search_grid = -1;    // imatrix: QuantSpec.search_grid override
   bool imatrix_magnitude = true;  // imatrix: llama.cpp's sqrt(sigma2 + w^2) factor
+  // imatrix, gptq: first fold per-channel scales searched on E[x^2] into the
+  // neighbouring tensors where they pay (outlier channels; calib::
+  // ImatrixPlanOptions); false: textbook imatrix / GPTQ.
+  bool equalize = true;
   calib::GptqOptions gptq;
   calib::AwqOptions awq;
 };
