@@ -427,11 +427,12 @@ RunFn SetupQuantize(CLI::App* sub) {
                   "REGEX=ENC[:GROUP] (ENC q8|q4|q4a|f16|bf16|f32); first match wins, "
                   "before the preset's rules");
   sub->add_option("--method", args->method,
-                  "rtn | imatrix | awq | gptq | awq+gptq. rtn: no statistics, the fast path for "
-                  "models without outlier channels. With outliers (or for the best int4): gptq, "
-                  "the recommended calibrated method (needs X^T X); awq+gptq: the same quality, "
-                  "slower; awq or imatrix for int8 or when the statistics lack X^T X "
-                  "(docs/calibration-results.md)");
+                  "rtn | imatrix | awq | gptq | awq+gptq. rtn needs no statistics: the fast path "
+                  "for models without outlier channels. gptq is the recommended calibrated "
+                  "method for every scheme, int8 included, and the one for models with outlier "
+                  "channels (needs X^T X); awq+gptq gives the same quality, slower; imatrix "
+                  "(needs only sum x^2) or awq when the statistics lack X^T X. "
+                  "docs/calibration-results.md");
   sub->add_option("--calib", args->calib,
                   "calibration statistics (glmq calibrate) for imatrix, awq, gptq, awq+gptq");
   sub->add_flag("--no-equalize", args->no_equalize,

@@ -83,6 +83,21 @@ absl::Status FakeQuantize(const float* w, int64_t rows, int64_t cols, const Quan
   return absl::OkStatus();
 }
 
+double ActivationRoundingError(const float* w, int64_t rows, int64_t cols,
+                               const std::vector<float>& e_x2, int64_t block) {
+  std::vector<double> step2(cols);  // E[step^2] / 12 of each channel's block
+  for (int64_t b0 = 0; b0 < cols; b0 += block) {
+    const int64_t b1 = std::min(cols, b0 + block);
+    double m = 0;
+    for (int64_t k = b0; k < b1; ++k) m = std::max<double>(m, e_x2[k]);
+    for (int64_t k = b0; k < b1; ++k) step2[k] = m / (127.0 * 127.0 * 12.0);
+  }
+  double e = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) e += step2[j] * w[r * cols + j] * w[r * cols + j];
+  return e;
+}
+
 absl::StatusOr<AwqScaleResult> AwqSearchScale(const float* w, int64_t rows, int64_t cols,
                                               const ActivationModel& act,
                                               const std::vector<float>& mean_abs,
@@ -146,7 +161,9 @@ absl::StatusOr<AwqScaleResult> AwqSearchScale(const float* w, int64_t rows, int6
     for (int64_t r = 0; r < n_rows; ++r)
       for (int64_t j = 0; j < cols; ++j)
         d[r * cols + j] = d[r * cols + j] / s[j] - wp[r * cols + j];
-    const double loss = act.RowsError(d.data(), n_rows) * to_all;
+    double loss = act.RowsError(d.data(), n_rows) * to_all;
+    if (options.diagonal && options.act_block > 0)  // imp = E[(x/s)^2], ws = w s
+      loss += ActivationRoundingError(ws.data(), n_rows, cols, imp, options.act_block) * to_all;
     if (k == 0) best.loss_rtn = loss;
     if (best.loss < 0 || loss < best.loss) {
       best.loss = loss;

@@ -51,7 +51,21 @@ struct AwqOptions {
   // 0.3-9 % that came out as up to +13 % KL, while outlier inputs show
   // 49-97 % (docs/calibration-results.md); 0 = take any gain (AWQ).
   double min_gain = 0;
+  // With `diagonal`: add to the loss the error of the runtime's activation
+  // rounding over blocks of this many channels (ActivationRoundingError),
+  // which channels far larger than their block's others inflate for the
+  // whole block (SmoothQuant's reason to equalise); 0 = off (AWQ).
+  int64_t act_block = 0;
 };
+
+// The expected squared output error that rounding x to int8 per block of
+// `block` channels (step max|x_b| / 127, specs/encodings.md "Quantized
+// matmul") adds, summed over the rows of w [rows, cols]:
+// sum_r sum_j w_rj^2 E[step_b(j)^2] / 12, with E[step_b^2] taken as its lower
+// bound max_{k in b} E[x_k^2] / 127^2 (e_x2: [cols] E[x_k^2]), so channels
+// of equal scale add almost nothing and one 64x channel dominates its block.
+double ActivationRoundingError(const float* w, int64_t rows, int64_t cols,
+                               const std::vector<float>& e_x2, int64_t block);
 
 // Fake quantization (quantize, then decode) of w [rows, cols] into out
 // [rows, cols]: QuantizeRowRef's RTN rule for spec.search_grid == 0, else

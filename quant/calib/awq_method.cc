@@ -67,6 +67,9 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
     if (!options.searched_rtn) qs.search_grid = 0;
     auto scales = AwqSearchBlock(d, t, in, qs, options);
     if (!scales.ok()) return Annotate(scales.status(), absl::StrCat("AWQ block ", i));
+    for (const char* linear :
+         {"attn_qkv.weight", "attn_output.weight", "ffn_gate_up.weight", "ffn_down.weight"})
+      plan.searched.insert(p + linear);
     for (const char* role : kBlockRoles) {
       TensorFold f = BlockFold(d, *scales, role);
       if (!f.identity()) plan.folds[p + role] = std::move(f);
@@ -85,6 +88,7 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
     GLMQ_ASSIGN_OR_RETURN(AwqScaleResult r, AwqSearchScale(w.data(), rows, cols, a_out,
                                                            MeanAbs(*s_out), qs, options));
     plan.output_scale = r.scale;
+    plan.searched.insert("output.weight");
     if (!TensorFold{r.scale, {}}.identity()) {
       plan.folds["output.weight"].col_mul = r.scale;
       plan.folds["output_norm.weight"].row_div = r.scale;
@@ -107,8 +111,8 @@ void AwqMethod::TransformRows(const std::string& name, float* w, int64_t row_beg
 absl::Status AwqMethod::BeginTensor(const TensorQuantJob& job) {
   act_.reset();
   const std::string& name = job.entry->name();
-  const TensorFold* f = FoldFor(name);
-  if (f == nullptr) return absl::OkStatus();  // not an AWQ'd linear: plain RTN
+  if (plan_.searched.count(name) == 0) return absl::OkStatus();  // not AWQ'd: plain RTN
+  const TensorFold* f = FoldFor(name);  // null: alpha = 0, the input is unscaled
   GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const InputStats> s, stats_(name));
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo,
                         GetGroupGeometry(job.spec.encoding, job.spec.group_size, job.cols));
@@ -116,7 +120,7 @@ absl::Status AwqMethod::BeginTensor(const TensorQuantJob& job) {
   if (a.cols() != job.cols)
     return absl::InvalidArgumentError(absl::StrCat(name, ": statistics of ", a.cols(),
                                                    " channels for ", job.cols, " columns"));
-  act_ = f->col_mul.empty() ? std::move(a) : a.Scaled(f->col_mul);
+  act_ = f == nullptr || f->col_mul.empty() ? std::move(a) : a.Scaled(f->col_mul);
   return absl::OkStatus();
 }
 

@@ -13,6 +13,7 @@
 #include "quant/calib/awq_layer.h"
 #include "quant/calib/gptq.h"
 #include "quant/calib/imatrix.h"
+#include "quant/calib/methods.h"
 #include "quant/quantize.h"
 #include "quant/reference.h"
 #include "schema/encodings.h"
@@ -275,9 +276,7 @@ TEST(CalibImatrixOutlier, EqualisationKeepsAHighActivationColumn) {
   for (int64_t c : kOutliers)
     for (int64_t r = 0; r < kRows; ++r) EXPECT_EQ(deq[r * kCols + c], 0.f) << r << ", " << c;
 
-  AwqOptions opt;
-  opt.diagonal = true;
-  opt.min_gain = 0.25;
+  const AwqOptions opt = ImatrixPlanOptions({});
   std::vector<double> d = l.e_x2;
   const ActivationModel act = ActivationModel::FromDiagonal(d).value();
   const AwqScaleResult res =
@@ -292,15 +291,27 @@ TEST(CalibImatrixOutlier, EqualisationKeepsAHighActivationColumn) {
 // (min_gain): alpha = 0, every scale exactly 1, so imatrix is unchanged.
 TEST(CalibImatrixOutlier, NoEqualisationWithoutOutliers) {
   const OutlierLayer l = MakeOutlierLayer(1.f);
-  AwqOptions opt;
-  opt.diagonal = true;
-  opt.min_gain = 0.25;
+  const AwqOptions opt = ImatrixPlanOptions({});
   const ActivationModel act = ActivationModel::FromDiagonal(l.e_x2).value();
   const AwqScaleResult res =
       AwqSearchScale(l.w.data(), kRows, kCols, act, l.mean_abs, kQ4, opt).value();
   EXPECT_EQ(res.alpha, 0);
   EXPECT_TRUE((TensorFold{res.scale, res.scale}.identity()));
   EXPECT_FALSE((TensorFold{{1.f, 2.f}, {}}.identity()));
+}
+
+// The runtime rounds activations to int8 per 32 channels: one channel 64x
+// larger sets the step of its whole block.
+TEST(CalibImatrixOutlier, ActivationRoundingErrorFollowsTheBlockMax) {
+  std::vector<float> e_x2(64, 1.f), w(2 * 64, 1.f);
+  const double unit = 1.0 / (127.0 * 127.0 * 12.0);
+  EXPECT_NEAR(ActivationRoundingError(w.data(), 2, 64, e_x2, 32), 2 * 64 * unit, 1e-15);
+  e_x2[5] = 4096.f;
+  EXPECT_NEAR(ActivationRoundingError(w.data(), 2, 64, e_x2, 32), 2 * (32 * 4096 + 32) * unit,
+              1e-12);
+  w[0] = 0.f;  // row 0 without channel 0: one fewer w^2 in block 0
+  EXPECT_NEAR(ActivationRoundingError(w.data(), 2, 64, e_x2, 32),
+              (31 * 4096 + 32 + 32 * 4096 + 32) * unit, 1e-12);
 }
 
 TEST(CalibActivations, DiagonalModel) {

@@ -91,6 +91,7 @@ class Folds {
     (*info->mutable_params())["awq_search_rows"] = static_cast<double>(o.search_rows);
     (*info->mutable_params())["awq_diagonal"] = o.diagonal ? 1 : 0;
     (*info->mutable_params())["awq_min_gain"] = o.min_gain;
+    (*info->mutable_params())["awq_act_block"] = static_cast<double>(o.act_block);
   }
 
  private:
@@ -248,6 +249,7 @@ class ImatrixMethod : public QuantMethod {
 AwqOptions ImatrixPlanOptions(AwqOptions base) {
   base.diagonal = true;
   base.min_gain = 0.25;
+  base.act_block = 32;  // the runtime's activation blocks (specs/encodings.md)
   return base;
 }
 

@@ -9,16 +9,17 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "schema/glmq.pb.h"
 #include "quant/calib/awq.h"
 #include "quant/calib/awq_layer.h"
 #include "quant/calib/gptq.h"
 #include "quant/calib/input_stats.h"
 #include "quant/method.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq::calib {
 
@@ -33,7 +34,8 @@ using SpecFn = std::function<std::optional<QuantSpec>(const std::string& name)>;
 // The AWQ scales of a whole model, searched block by block (the four
 // weights of one block in memory at a time) before anything is written.
 struct AwqPlan {
-  std::map<std::string, TensorFold> folds;     // by canonical tensor name
+  std::map<std::string, TensorFold> folds;     // by canonical tensor name, identities left out
+  std::set<std::string> searched;              // the linears whose input scale was searched
   std::vector<BlockScales> blocks;             // per layer (for reports)
   std::vector<float> output_scale;             // output.weight input, or empty
 };
@@ -47,7 +49,8 @@ struct AwqPlan {
 // E[x_j^2] / s_j^2: the only way a per-group scale can serve a column whose
 // weights are 64x smaller than its group's (specs/calibration.md).
 // The plan options of imatrix's equalisation: `base` with diagonal = true
-// (the loss from E[x_j^2] alone) and min_gain = 0.25 (AwqOptions).
+// (the loss from E[x_j^2] alone), min_gain = 0.25 and act_block = 32
+// (AwqOptions).
 AwqOptions ImatrixPlanOptions(AwqOptions base);
 std::unique_ptr<QuantMethod> MakeImatrixMethod(StatsFn stats, int search_grid = -1,
                                                bool magnitude = true,
