@@ -47,9 +47,9 @@ struct AwqOptions {
   bool diagonal = false;
   // Keep alpha = 0 (no scaling) unless the best alpha lowers the search's
   // loss by at least this fraction. imatrix's diagonal loss ignores the
-  // channels' correlations: on the gentle fixtures it predicted gains of
-  // 0.3-9 % that came out as up to +13 % KL, while outlier inputs show
-  // 49-97 % (docs/calibration-results.md); 0 = take any gain (AWQ).
+  // channels' correlations: at int4-g128 on the gentle fixtures it predicted
+  // gains of 0.1-9 % that came out as up to +13 % KL, while outlier inputs
+  // show 49-97 % (docs/calibration-results.md); 0 = take any gain (AWQ).
   double min_gain = 0;
   // With `diagonal`: add to the loss the error of the runtime's activation
   // rounding over blocks of this many channels (ActivationRoundingError),
