@@ -20,15 +20,15 @@
 #include <string>
 #include <vector>
 
-#include "convert/source.h"
 #include "core/dtype.h"
 #include "core/status.h"
 #include "format/writer.h"
+#include "pipeline/calib_data.h"
+#include "pipeline/source.h"
+#include "quant/calib/calib_method.h"
 #include "quant/method.h"
 #include "quant/reference.h"
 #include "quant/scheme.h"
-#include "runtime/calib/calib_method.h"
-#include "runtime/calib/stats_file.h"
 #include "schema/encodings.h"
 
 namespace glmq {
@@ -72,28 +72,25 @@ absl::Status Run(const std::string& in, const std::string& stats_path, const std
   if (const char* tt = std::getenv("TENSOR_TYPE"); tt && *tt) rules.push_back(tt);
   GLMQ_ASSIGN_OR_RETURN(QuantScheme scheme,
                         QuantScheme::Create(scheme_name, rules, meta.hparams().n_layers()));
-  auto find = [&meta](const std::string& name) -> const pb::TensorEntry* {
-    for (const auto& e : meta.tensors())
-      if (e.name() == name) return &e;
-    return nullptr;
-  };
+  auto find = [&src](const std::string& name) { return src->FindTensor(name); };
   auto read = [&](const pb::TensorEntry& e) -> absl::StatusOr<std::vector<float>> {
     std::vector<float> w(static_cast<size_t>(TensorRows(e) * TensorCols(e)));
     GLMQ_RETURN_IF_ERROR(src->ReadRowsF32(e, 0, TensorRows(e), w.data()));
     return w;
   };
+  calib::WeightFn weights = [&](const std::string& name) -> absl::StatusOr<std::vector<float>> {
+    const pb::TensorEntry* e = find(name);
+    if (e == nullptr) return absl::NotFoundError(name);
+    return read(*e);
+  };
+  // The column scores read the statistics through their own reader.
+  GLMQ_ASSIGN_OR_RETURN(CalibData stats, OpenCalibData(stats_path, meta.hparams(), weights, false));
   std::unique_ptr<QuantMethod> method;
   if (method_name == "rtn") {
     method = MakeRtnMethod();
   } else {
     CalibMethodOptions co;
     co.method = method_name;
-    co.stats_path = stats_path;
-    calib::WeightFn weights = [&](const std::string& name) -> absl::StatusOr<std::vector<float>> {
-      const pb::TensorEntry* e = find(name);
-      if (e == nullptr) return absl::NotFoundError(name);
-      return read(*e);
-    };
     calib::SpecFn spec = [&](const std::string& name) -> std::optional<QuantSpec> {
       const pb::TensorEntry* e = find(name);
       if (e == nullptr) return std::nullopt;
@@ -102,9 +99,11 @@ absl::Status Run(const std::string& in, const std::string& stats_path, const std
       if (t == nullptr || !t->quantized) return std::nullopt;
       return QuantSpec{rule.encoding(), rule.group_size()};
     };
-    GLMQ_ASSIGN_OR_RETURN(method, MakeCalibratedMethod(co, meta.hparams(), weights, spec));
+    GLMQ_ASSIGN_OR_RETURN(CalibData data, OpenCalibData(stats_path, meta.hparams(), weights,
+                                                        UsesAwqPlan(co)));
+    GLMQ_ASSIGN_OR_RETURN(method, MakeCalibratedMethod(co, meta.hparams(), std::move(data),
+                                                       weights, spec));
   }
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<StatsFile> stats, StatsFile::Open(stats_path));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWriter> writer, GlmqWriter::Create(out));
   writer->metadata() = meta;
   writer->metadata().clear_tensors();
@@ -124,9 +123,9 @@ absl::Status Run(const std::string& in, const std::string& stats_path, const std
     } else {
       QuantSpec spec{rule.encoding(), rule.group_size()};
       std::vector<int64_t> kept;
-      if (keep > 0 && stats->Find(e.name()) != nullptr) {
-        GLMQ_ASSIGN_OR_RETURN(InputStats st, stats->Load(e.name()));
-        kept = KeptColumns(w0, w, rows, cols, st, std::min(keep, cols));
+      if (keep > 0 && stats.has(e.name())) {
+        GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const InputStats> st, stats.stats(e.name()));
+        kept = KeptColumns(w0, w, rows, cols, *st, std::min(keep, cols));
       }
       std::vector<float> wz = w;
       for (int64_t r = 0; r < rows; ++r)

@@ -57,10 +57,11 @@ void BM_QuantMatMul(benchmark::State& state) {
   static std::vector<uint8_t> q;
   q.resize(*QuantizedBytes(spec, kRows, kCols));
   (void)QuantizeMatrix(Weights().data(), kRows, kCols, spec, nullptr, q.data(), nullptr);
-  const QuantWeightView w{spec.encoding, spec.group_size, kRows, kCols, q.data(), q.size()};
+  const WeightView w =
+      *MakeWeightView("w", spec.encoding, spec.group_size, {kRows, kCols}, q.data(), q.size());
   std::vector<float> x(n_tokens * kCols, 0.5f), y(n_tokens * kRows);
   SimdLevel ran = level;
-  for (auto _ : state) ran = QuantMatMulAtLevel(level, w, x.data(), n_tokens, y.data());
+  for (auto _ : state) ran = *QuantMatMulAtLevel(level, w, x.data(), n_tokens, y.data());
   state.SetLabel(SimdLevelName(ran));
   state.SetBytesProcessed(state.iterations() * q.size());
 }
@@ -83,11 +84,14 @@ void BM_QuantGemvDram(benchmark::State& state) {
   (void)QuantizeMatrix(Weights().data(), kRows, kCols, spec, nullptr, q.data(), nullptr);
   const int64_t copies = std::max<int64_t>(2, (int64_t{1} << 30) / bytes);
   std::vector<std::vector<uint8_t>> mats(copies, q);
+  std::vector<WeightView> views;
+  for (const auto& m : mats)
+    views.push_back(
+        *MakeWeightView("w", spec.encoding, spec.group_size, {kRows, kCols}, m.data(), bytes));
   std::vector<float> x(kCols, 0.5f), y(kRows);
   int64_t i = 0;
   for (auto _ : state) {
-    const QuantWeightView w{spec.encoding, spec.group_size, kRows, kCols, mats[i].data(), bytes};
-    QuantMatMul(w, x.data(), 1, y.data());
+    (void)QuantMatMul(views[i], x.data(), 1, y.data());
     i = (i + 1) % copies;
   }
   state.SetBytesProcessed(state.iterations() * bytes);
@@ -112,6 +116,7 @@ void BM_QuantDecodeLayers(benchmark::State& state) {
   struct Mat {
     std::vector<uint8_t> bytes;
     int64_t rows, cols;
+    WeightView view;
   };
   std::vector<Mat> mats;
   uint64_t layer_bytes = 0;
@@ -121,13 +126,14 @@ void BM_QuantDecodeLayers(benchmark::State& state) {
   for (int64_t l = 0; l < layers; ++l) {
     for (const auto& s : shapes) {
       const GroupGeometry geo = *GetGroupGeometry(enc, group, s[1]);
-      Mat m{std::vector<uint8_t>(s[0] * geo.row_bytes), s[0], s[1]};
+      Mat m{std::vector<uint8_t>(s[0] * geo.row_bytes), s[0], s[1], {}};
       for (auto& b : m.bytes) b = static_cast<uint8_t>(rng());
       for (int64_t gi = 0; gi < s[0] * geo.n_groups; ++gi) {  // f16 scale 2^-6 (and min)
         uint8_t* h = m.bytes.data() + gi * geo.group_bytes;
         for (int64_t k = 0; k < geo.traits->group_header_bytes; k += 2) h[k] = 0, h[k + 1] = 0x24;
       }
-      mats.push_back(std::move(m));
+      m.view = *MakeWeightView("w", enc, group, {m.rows, m.cols}, m.bytes.data(), m.bytes.size());
+      mats.push_back(std::move(m));  // the heap buffer (and the view into it) stays put
     }
   }
   std::vector<float> x(13696, 0.5f), y(27392);
@@ -137,8 +143,7 @@ void BM_QuantDecodeLayers(benchmark::State& state) {
   for (auto _ : state) {
     const Mat& m = mats[i];
     const auto t0 = std::chrono::steady_clock::now();
-    QuantMatMul({enc, group, m.rows, m.cols, m.bytes.data(), m.bytes.size()}, x.data(), 1,
-                y.data());
+    (void)QuantMatMul(m.view, x.data(), 1, y.data());
     sec[i % 4] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     by[i % 4] += m.bytes.size();
     bytes += m.bytes.size();

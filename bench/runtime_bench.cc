@@ -20,11 +20,12 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "convert/convert.h"
+#include "pipeline/convert.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/cpu/kernels.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "schema/tensors.h"
 
 namespace glmq {
 namespace {
@@ -91,7 +92,7 @@ void BM_Gemv(benchmark::State& state) {
   const std::string w = RandomBf16(rows * cols, 0.02f, 7);
   std::vector<float> x(cols, 0.5f), y(rows);
   CpuBackend backend(Threads(), &k);
-  const WeightView v{pb::ENCODING_BF16, 0, rows, cols, w.data(), w.size()};
+  const WeightView v = *MakeWeightView("w", pb::ENCODING_BF16, 0, {rows, cols}, w.data(), w.size());
   for (auto _ : state) {
     if (!backend.MatMul(v, x.data(), 1, y.data()).ok()) return state.SkipWithError("matmul");
     benchmark::DoNotOptimize(y.data());
@@ -103,6 +104,8 @@ BENCHMARK(BM_Gemv)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime
 
 std::unique_ptr<Model> SyntheticGlm4_9b(int layers) {
   pb::HParams hp;
+  hp.set_layout(pb::LAYOUT_CHATGLM);
+  hp.set_max_context(131072);
   hp.set_n_layers(layers);
   hp.set_hidden_size(4096);
   hp.set_n_heads(32);
@@ -117,26 +120,19 @@ std::unique_ptr<Model> SyntheticGlm4_9b(int layers) {
   hp.set_norms_per_layer(2);
   hp.set_qkv_bias(true);
   auto w = std::make_unique<InMemoryWeightSource>(hp);
-  const int64_t h = 4096, qkv = (32 + 4) * 128, ffn = 13696, v = 151552;
-  auto mat = [&](const std::string& name, int64_t r, int64_t c, uint64_t seed) {
-    w->AddEncoded(name, pb::ENCODING_BF16, 0, {r, c}, RandomBf16(r * c, 0.02f, seed));
-  };
-  auto vec = [&](const std::string& name, int64_t n, float val) {
-    w->AddF32(name, {n}, std::vector<float>(n, val));
-  };
-  mat("token_embd.weight", v, h, 1);
-  for (int i = 0; i < layers; ++i) {
-    const std::string p = "blk." + std::to_string(i) + ".";
-    vec(p + "attn_norm.weight", h, 1.f);
-    mat(p + "attn_qkv.weight", qkv, h, 10 + i);
-    vec(p + "attn_qkv.bias", qkv, 0.f);
-    mat(p + "attn_output.weight", h, 32 * 128, 100 + i);
-    vec(p + "ffn_norm.weight", h, 1.f);
-    mat(p + "ffn_gate_up.weight", 2 * ffn, h, 200 + i);
-    mat(p + "ffn_down.weight", h, ffn, 300 + i);
+  // Every tensor of the table: matrices random bf16, vectors 1 (the speed
+  // does not depend on the values).
+  uint64_t seed = 1;
+  const absl::StatusOr<std::vector<ModelTensor>> tensors = ModelTensors(hp, TensorSet::kText);
+  if (!tensors.ok()) return nullptr;
+  for (const ModelTensor& t : *tensors) {
+    if (t.shape.size() == 2) {
+      w->AddEncoded(t.name, pb::ENCODING_BF16, 0, t.shape,
+                    RandomBf16(t.shape[0] * t.shape[1], 0.02f, seed++));
+    } else {
+      w->AddF32(t.name, t.shape, std::vector<float>(t.shape[0], 1.f));
+    }
   }
-  vec("output_norm.weight", h, 1.f);
-  mat("output.weight", v, h, 2);
   auto m = Model::Load(std::move(w), std::make_unique<CpuBackend>(Threads()));
   return m.ok() ? std::move(*m) : nullptr;
 }

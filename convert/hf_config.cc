@@ -296,17 +296,6 @@ absl::Status FillTokens(const Json& config, const Json& text, absl::string_view 
 
 }  // namespace
 
-absl::string_view LayoutName(pb::Layout layout) {
-  switch (layout) {
-    case pb::LAYOUT_CHATGLM: return "chatglm";
-    case pb::LAYOUT_GLM: return "glm";
-    case pb::LAYOUT_GLM4: return "glm4";
-    case pb::LAYOUT_CHATGLM_VISION: return "chatglm-vision";
-    case pb::LAYOUT_GLM4V: return "glm4v";
-    default: return "unspecified";
-  }
-}
-
 absl::StatusOr<pb::HParams> HParamsFromHfConfig(const Json& config, absl::string_view where) {
   if (!config.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": config must be a JSON object"));

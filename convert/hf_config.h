@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "core/json.h"
 #include "schema/glmq.pb.h"
+#include "schema/hparams.h"
 
 namespace glmq {
 
@@ -20,8 +21,5 @@ absl::StatusOr<pb::HParams> HParamsFromHfConfig(const Json& config, absl::string
 
 // Reads and maps a config.json file.
 absl::StatusOr<pb::HParams> HParamsFromConfigFile(const std::string& path);
-
-// "chatglm", "glm", "glm4", "chatglm-vision", "glm4v".
-absl::string_view LayoutName(pb::Layout layout);
 
 }  // namespace glmq

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/json.h"
-#include "core/tensor.h"
+#include "schema/weight.h"
 #include "core/status.h"
 
 namespace glmq {

@@ -1,7 +1,7 @@
 #include "format/entry_check.h"
 
 #include "absl/strings/str_cat.h"
-#include "core/tensor.h"
+#include "schema/weight.h"
 #include "schema/encodings.h"
 
 namespace glmq {

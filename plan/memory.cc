@@ -9,8 +9,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
-#include "plan/model_tensors.h"
 #include "runtime/buffers.h"
+#include "schema/encodings.h"
+#include "schema/hparams.h"
+#include "schema/tensors.h"
 
 namespace glmq::plan {
 namespace {
@@ -127,15 +129,17 @@ absl::StatusOr<Plan> MakePlan(const pb::HParams& hp, const PlanOptions& options,
   Plan plan;
   plan.hp = hp;
   plan.options = options;
-  GLMQ_ASSIGN_OR_RETURN(std::vector<PlanTensor> tensors, RuntimeTensors(hp));
+  GLMQ_ASSIGN_OR_RETURN(std::vector<ModelTensor> tensors, ModelTensors(hp));
   for (const std::string& s : PlannedSchemes()) {
     GLMQ_ASSIGN_OR_RETURN(WeightBytes w, SchemeWeightBytes(s, tensors, hp.n_layers()));
     plan.weights.push_back({s, w});
   }
   if (file_weights != nullptr) plan.weights.push_back(*file_weights);
-  GLMQ_ASSIGN_OR_RETURN(WeightBytes source,
-                        SchemeWeightBytes("bf16", SourceOnlyTensors(hp), hp.n_layers()));
-  plan.checkpoint_bf16_bytes = plan.weights[0].bytes.total() + source.total();
+  plan.checkpoint_bf16_bytes = plan.weights[0].bytes.total();
+  for (const HfTensorName& s : SourceOnlyHfTensors(hp)) {
+    GLMQ_ASSIGN_OR_RETURN(uint64_t n, EncodedBytes(pb::ENCODING_BF16, 0, s.shape));
+    plan.checkpoint_bf16_bytes += n;
+  }
   for (const KvTypeInfo& k : AllKvTypes()) plan.kv_per_token.push_back(KvBytesPerToken(hp, k.type));
   plan.image_tokens = options.images * (hp.has_vision() ? hp.vision().image_tokens() : 0);
   plan.contexts = ContextRows(hp.max_context(), std::max<int64_t>(plan.image_tokens, 1));

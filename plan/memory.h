@@ -76,7 +76,7 @@ struct Plan {
   pb::HParams hp;
   PlanOptions options;
   std::vector<SchemeWeights> weights;
-  uint64_t checkpoint_bf16_bytes = 0;  // runtime tensors + SourceOnlyTensors, bf16
+  uint64_t checkpoint_bf16_bytes = 0;  // model tensors + SourceOnlyHfTensors, bf16
   std::vector<uint64_t> kv_per_token;  // indexed like AllKvTypes()
   std::vector<NamedBuffer> buffers;    // at the largest row's context
   uint64_t cuda_context_bytes = kCudaContextBytes;

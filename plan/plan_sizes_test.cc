@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "schema/encodings.h"
 #include "plan/memory.h"
-#include "plan/model_tensors.h"
+#include "schema/tensors.h"
 #include "plan/schemes.h"
 
 namespace glmq::plan {
@@ -64,9 +64,9 @@ TEST(PlanSizes, Chat1mCheckpointMatchesIndexTotalSize) {
   EXPECT_EQ(plan->checkpoint_bf16_bytes, (*index)["metadata"]["total_size"].get<uint64_t>());
 }
 
-// Every real tensor list: the bf16 source size (runtime tensors + source-only
-// ones) equals 2 bytes x the listed elements, and the vision tower we derive
-// from VisionHParams has exactly the listed names and shapes.
+// Every real tensor list: the bf16 source size (model tensors + source-only
+// ones) equals 2 bytes x the listed elements, and the vision tower of the
+// tensor table has exactly the listed HF names and shapes.
 TEST(PlanSizes, EveryModelMatchesItsRealTensorList) {
   for (const std::string& model : Models()) {
     SCOPED_TRACE(model);
@@ -86,12 +86,12 @@ TEST(PlanSizes, EveryModelMatchesItsRealTensorList) {
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_EQ(plan->checkpoint_bf16_bytes, 2 * real_elems);
 
-    absl::StatusOr<std::vector<PlanTensor>> vision = VisionTensors(hp);
+    absl::StatusOr<std::vector<ModelTensor>> vision = ModelTensors(hp, TensorSet::kVision);
     ASSERT_TRUE(vision.ok());
     std::vector<std::pair<std::string, std::vector<int64_t>>> ours;
     uint64_t vision_elems = 0, real_vision_elems = 0;
-    for (const PlanTensor& t : *vision) {
-      ours.emplace_back(t.name, t.shape);
+    for (const ModelTensor& t : *vision) {
+      for (const HfTensorName& p : HfParts(t, hp)) ours.emplace_back(p.name, p.shape);
       vision_elems += Numel(t.shape);
     }
     for (const auto& [name, shape] : real_vision) real_vision_elems += Numel(shape);
@@ -118,10 +118,10 @@ TEST(PlanSizes, VisionTotalsByHand) {
 // q8 = f16 scale + g bytes. One GLM-4-9B layer under int4-g128.
 TEST(PlanSizes, Int4G128OneLayerByHand) {
   const pb::HParams hp = Config("glm-4-9b-chat");
-  absl::StatusOr<std::vector<PlanTensor>> all = LanguageModelTensors(hp);
+  absl::StatusOr<std::vector<ModelTensor>> all = ModelTensors(hp, TensorSet::kText);
   ASSERT_TRUE(all.ok());
-  std::vector<PlanTensor> layer0;
-  for (const PlanTensor& t : *all)
+  std::vector<ModelTensor> layer0;
+  for (const ModelTensor& t : *all)
     if (t.layer == 0) layer0.push_back(t);
   ASSERT_EQ(layer0.size(), 7u);  // norm, qkv w+b, output, norm, gate_up, down
   const uint64_t g = 2 + 128 / 2;  // 66 bytes per group of 128

@@ -6,7 +6,7 @@
 #include "core/json.h"
 #include "gtest/gtest.h"
 #include "plan/memory.h"
-#include "plan/model_tensors.h"
+#include "schema/tensors.h"
 #include "plan/report.h"
 #include "plan/svg.h"
 

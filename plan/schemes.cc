@@ -11,7 +11,7 @@ namespace glmq::plan {
 namespace {
 
 // Converted tensors are bf16 (the GLM-4 checkpoints are bf16 throughout).
-pb::TensorEntry AsEntry(const PlanTensor& t) {
+pb::TensorEntry AsEntry(const ModelTensor& t) {
   pb::TensorEntry e;
   e.set_name(t.name);
   e.set_role(t.role);
@@ -29,7 +29,7 @@ const std::vector<std::string>& PlannedSchemes() {
 }
 
 absl::StatusOr<WeightBytes> SchemeWeightBytes(absl::string_view scheme,
-                                              const std::vector<PlanTensor>& tensors,
+                                              const std::vector<ModelTensor>& tensors,
                                               int64_t n_layers) {
   std::optional<QuantScheme> quant;
   if (scheme != "bf16") {
@@ -37,7 +37,7 @@ absl::StatusOr<WeightBytes> SchemeWeightBytes(absl::string_view scheme,
     quant = std::move(q);
   }
   WeightBytes bytes;
-  for (const PlanTensor& t : tensors) {
+  for (const ModelTensor& t : tensors) {
     const pb::TensorEntry entry = AsEntry(t);
     const pb::QuantRule rule = quant ? quant->Choose(entry) : pb::QuantRule();
     const pb::Encoding enc = quant ? rule.encoding() : pb::ENCODING_BF16;
@@ -48,7 +48,7 @@ absl::StatusOr<WeightBytes> SchemeWeightBytes(absl::string_view scheme,
   return bytes;
 }
 
-absl::StatusOr<pb::QuantRule> ChooseEncoding(absl::string_view scheme, const PlanTensor& t,
+absl::StatusOr<pb::QuantRule> ChooseEncoding(absl::string_view scheme, const ModelTensor& t,
                                              int64_t n_layers) {
   if (scheme == "bf16") {
     pb::QuantRule r;

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "schema/glmq.pb.h"
-#include "plan/model_tensors.h"
+#include "schema/tensors.h"
 
 namespace glmq::plan {
 
@@ -27,11 +27,11 @@ struct WeightBytes {
 // Sum of EncodedBytes over `tensors` (all bf16 as converted) after applying
 // quantize preset `scheme` ("bf16": none). Error names the preset or tensor.
 absl::StatusOr<WeightBytes> SchemeWeightBytes(absl::string_view scheme,
-                                              const std::vector<PlanTensor>& tensors,
+                                              const std::vector<ModelTensor>& tensors,
                                               int64_t n_layers);
 
 // The encoding and group size preset `scheme` gives tensor `t`.
-absl::StatusOr<pb::QuantRule> ChooseEncoding(absl::string_view scheme, const PlanTensor& t,
+absl::StatusOr<pb::QuantRule> ChooseEncoding(absl::string_view scheme, const ModelTensor& t,
                                              int64_t n_layers);
 
 // Sum of entry.size over the tensors of a .glmq file's metadata.

@@ -5,14 +5,14 @@
 #include "absl/strings/str_join.h"
 #include "core/status.h"
 #include "schema/encodings.h"
+#include "schema/tensors.h"
 
 namespace glmq {
 namespace {
 
-// Canonical names: token_embd.weight, output.weight, blk.N.<role>.weight.
-constexpr char kEmbd[] = R"(^token_embd\.weight$)";
-constexpr char kOutput[] = R"(^output\.weight$)";
-constexpr char kBlockLinear[] = R"(^blk\.\d+\.(attn_qkv|attn_output|ffn_gate_up|ffn_down)\.weight$)";
+// The block linears, by role; their names come from the tensor table.
+const std::vector<pb::Role> kBlockLinears = {pb::ROLE_ATTN_QKV, pb::ROLE_ATTN_OUTPUT,
+                                             pb::ROLE_FFN_GATE_UP, pb::ROLE_FFN_DOWN};
 
 pb::QuantRule Rule(std::string pattern, pb::Encoding e, int g) {
   pb::QuantRule r;
@@ -31,9 +31,10 @@ pb::QuantRule Rule(std::string pattern, pb::Encoding e, int g) {
 std::vector<pb::QuantRule> PresetRules(absl::string_view preset, int64_t n_layers) {
   using pb::ENCODING_Q4_ASYM, pb::ENCODING_Q4_SYM, pb::ENCODING_Q8_SYM;
   auto simple = [](pb::Encoding e, int g, int edge_g) {
-    return std::vector<pb::QuantRule>{Rule(kEmbd, ENCODING_Q8_SYM, edge_g),
-                                      Rule(kOutput, ENCODING_Q8_SYM, edge_g),
-                                      Rule(kBlockLinear, e, g)};
+    return std::vector<pb::QuantRule>{
+        Rule(TensorPattern(pb::ROLE_TOKEN_EMBD), ENCODING_Q8_SYM, edge_g),
+        Rule(TensorPattern(pb::ROLE_OUTPUT), ENCODING_Q8_SYM, edge_g),
+        Rule(BlockTensorPattern("\\d+", kBlockLinears), e, g)};
   };
   if (preset == "int8" || preset == "int8-g32") return simple(ENCODING_Q8_SYM, 32, 32);
   if (preset == "int8-g128") return simple(ENCODING_Q8_SYM, 128, 128);
@@ -46,7 +47,8 @@ std::vector<pb::QuantRule> PresetRules(absl::string_view preset, int64_t n_layer
     // (llama.cpp's Q4_K_M keeps more bits there too): q8 for them.
     std::string edge = absl::StrCat("0|", n_layers > 0 ? n_layers - 1 : 0);
     std::vector<pb::QuantRule> rules = {
-        Rule(absl::StrCat(R"(^blk\.()", edge, R"()\.(attn_qkv|ffn_down)\.weight$)"),
+        Rule(BlockTensorPattern(absl::StrCat("(", edge, ")"),
+                                {pb::ROLE_ATTN_QKV, pb::ROLE_FFN_DOWN}),
              ENCODING_Q8_SYM, 128)};
     for (auto& r : simple(ENCODING_Q4_ASYM, 128, 128)) rules.push_back(r);
     return rules;

@@ -3,7 +3,7 @@
 // slots in by implementing the same interface over device buffers.
 //
 // All activations are f32, row-major, one row per token. Weights are
-// zero-copy views of their stored encoding. Accumulation is f32 everywhere
+// WeightViews (schema/weight.h): zero-copy, checked once when loaded. Accumulation is f32 everywhere
 // (GLM-4 overflows f16 accumulators).
 #pragma once
 
@@ -13,19 +13,9 @@
 #include "absl/status/status.h"
 #include "core/dtype.h"
 #include "schema/glmq.pb.h"
+#include "schema/weight.h"
 
 namespace glmq {
-
-// A [rows, cols] weight (or a [cols] vector with rows = 1) in any encoding,
-// pointing at its stored bytes. Valid as long as its WeightSource lives.
-struct WeightView {
-  pb::Encoding encoding = pb::ENCODING_UNSPECIFIED;
-  int32_t group_size = 0;  // quantized encodings only
-  int64_t rows = 0;        // out_features
-  int64_t cols = 0;        // in_features
-  const void* data = nullptr;
-  uint64_t size = 0;       // bytes
-};
 
 // Shape of the attention of one layer.
 struct AttentionShape {
@@ -49,7 +39,8 @@ class Backend {
   virtual std::string name() const = 0;
 
   // y[t, r] = sum_c W[r, c] * x[t, c]; x: [n_tokens, w.cols], y: [n_tokens,
-  // w.rows]. Error for an encoding this backend cannot multiply.
+  // w.rows]. Error (naming the tensor) for an encoding this backend cannot
+  // multiply.
   virtual absl::Status MatMul(const WeightView& w, const float* x, int64_t n_tokens,
                               float* y) = 0;
   // out[t] = table[ids[t]] as f32; out: [n, table.cols]. Error for an id

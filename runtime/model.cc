@@ -1,78 +1,60 @@
 #include "runtime/model.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
-#include "schema/encodings.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "schema/encodings.h"
 
 namespace glmq {
 namespace {
 
-std::string ShapeStr(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) absl::StrAppend(&out, i ? ", " : "", s[i]);
-  return out + "]";
-}
+// Where each text role lands in the Model: a per-layer matrix or f32
+// vector, or a model-level one (token_embd, output_norm, output).
+struct Slot {
+  pb::Role role;
+  WeightView LayerWeights::*layer_matrix = nullptr;
+  std::vector<float> LayerWeights::*layer_vector = nullptr;
+};
+constexpr Slot kLayerSlots[] = {
+    {pb::ROLE_ATTN_NORM, nullptr, &LayerWeights::attn_norm},
+    {pb::ROLE_ATTN_QKV, &LayerWeights::attn_qkv},
+    {pb::ROLE_ATTN_QKV_BIAS, nullptr, &LayerWeights::attn_qkv_bias},
+    {pb::ROLE_ATTN_OUTPUT, &LayerWeights::attn_output},
+    {pb::ROLE_ATTN_OUTPUT_BIAS, nullptr, &LayerWeights::attn_output_bias},
+    {pb::ROLE_POST_ATTN_NORM, nullptr, &LayerWeights::post_attn_norm},
+    {pb::ROLE_FFN_NORM, nullptr, &LayerWeights::ffn_norm},
+    {pb::ROLE_FFN_GATE_UP, &LayerWeights::ffn_gate_up},
+    {pb::ROLE_FFN_GATE_UP_BIAS, nullptr, &LayerWeights::ffn_gate_up_bias},
+    {pb::ROLE_FFN_DOWN, &LayerWeights::ffn_down},
+    {pb::ROLE_FFN_DOWN_BIAS, nullptr, &LayerWeights::ffn_down_bias},
+    {pb::ROLE_POST_FFN_NORM, nullptr, &LayerWeights::post_ffn_norm},
+};
 
-absl::Status CheckShape(const std::string& name, const StoredTensor& t,
-                        const std::vector<int64_t>& want) {
-  if (t.shape != want) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has shape ",
-                                                   ShapeStr(t.shape), ", expected ",
-                                                   ShapeStr(want)));
+// The tensor's checked view, with the shape the table gives it.
+absl::StatusOr<WeightView> LoadView(const WeightSource& src, const ModelTensor& t) {
+  GLMQ_ASSIGN_OR_RETURN(WeightView w, src.Find(t.name));
+  if (!std::equal(w.shape.begin(), w.shape.end(), t.shape.begin(), t.shape.end())) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' has shape ",
+                                                   ShapeString(w.shape), ", expected ",
+                                                   ShapeString(t.shape)));
   }
-  return absl::OkStatus();
+  return w;
 }
 
-absl::StatusOr<WeightView> LoadMatrix(const WeightSource& src, const std::string& name,
-                                      int64_t rows, int64_t cols) {
-  GLMQ_ASSIGN_OR_RETURN(StoredTensor t, src.Find(name));
-  GLMQ_RETURN_IF_ERROR(CheckShape(name, t, {rows, cols}));
-  return WeightView{t.encoding, t.group_size, rows, cols, t.data, t.size};
-}
-
-// A vector converted to f32; `optional`: absent gives an empty vector.
-absl::StatusOr<std::vector<float>> LoadVector(const WeightSource& src, const std::string& name,
-                                              int64_t n, bool optional = false) {
-  absl::StatusOr<StoredTensor> t = src.Find(name);
-  if (!t.ok()) {
-    if (optional && absl::IsNotFound(t.status())) return std::vector<float>();
-    return t.status();
-  }
-  GLMQ_RETURN_IF_ERROR(CheckShape(name, *t, {n}));
+// A 1-D tensor converted to f32.
+absl::StatusOr<std::vector<float>> LoadVector(const WeightSource& src, const ModelTensor& t) {
+  GLMQ_ASSIGN_OR_RETURN(WeightView w, LoadView(src, t));
   DType dt;
-  if (!DenseDType(t->encoding, &dt) || t->size != static_cast<uint64_t>(n) * DTypeSize(dt)) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", name,
-                                                   "': vectors must be f32, f16 or bf16 of ", n,
-                                                   " values"));
+  if (!DenseDType(w.encoding, &dt)) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name,
+                                                   "': vectors must be f32, f16 or bf16, not ",
+                                                   pb::Encoding_Name(w.encoding)));
   }
-  std::vector<float> v(n);
-  ConvertToF32(dt, t->data, v.data(), n);
+  std::vector<float> v(w.cols);
+  ConvertToF32(dt, w.data, v.data(), w.cols);
   return v;
-}
-
-absl::Status CheckHParams(const pb::HParams& hp) {
-  auto bad = [](absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat("hparams: ", what));
-  };
-  if (hp.n_layers() <= 0 || hp.hidden_size() <= 0 || hp.n_heads() <= 0 || hp.n_kv_heads() <= 0 ||
-      hp.head_dim() <= 0 || hp.ffn_hidden_size() <= 0 || hp.padded_vocab_size() <= 0) {
-    return bad("n_layers, hidden_size, n_heads, n_kv_heads, head_dim, ffn_hidden_size and "
-               "padded_vocab_size must be positive");
-  }
-  if (hp.n_heads() % hp.n_kv_heads() != 0) return bad("n_heads is not a multiple of n_kv_heads");
-  if (hp.rope_dims() < 0 || hp.rope_dims() > hp.head_dim() || hp.rope_dims() % 2 != 0) {
-    return bad(absl::StrCat("rope_dims ", hp.rope_dims(), " must be even and <= head_dim"));
-  }
-  if (hp.rope_dims() > 0 && !hp.rope_interleaved()) {
-    return bad("only interleaved RoPE (rope_interleaved = true, all GLM-4) is implemented");
-  }
-  if (hp.rope_dims() > 0 && hp.rope_base() <= 0) return bad("rope_base must be positive");
-  if (hp.norms_per_layer() != 2 && hp.norms_per_layer() != 4) {
-    return bad(absl::StrCat("norms_per_layer is ", hp.norms_per_layer(), ", expected 2 or 4"));
-  }
-  if (hp.norm_eps() <= 0) return bad("norm_eps must be positive");
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -84,49 +66,39 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(std::unique_ptr<WeightSource>
   m->backend_ = backend ? std::move(backend) : std::make_unique<CpuBackend>();
   const pb::HParams& hp = m->source_->hparams();
   const std::string where = m->source_->Describe();
-  GLMQ_RETURN_IF_ERROR(Annotate(CheckHParams(hp), where));
-  const int64_t hidden = hp.hidden_size(), vocab = hp.padded_vocab_size();
-  auto status = [&]() -> absl::Status {
-    GLMQ_ASSIGN_OR_RETURN(m->token_embd_, LoadMatrix(*m->source_, "token_embd.weight", vocab, hidden));
-    m->layers_.resize(hp.n_layers());
-    for (int i = 0; i < hp.n_layers(); ++i) GLMQ_RETURN_IF_ERROR(m->LoadLayer(i));
-    GLMQ_ASSIGN_OR_RETURN(m->output_norm_, LoadVector(*m->source_, "output_norm.weight", hidden));
-    absl::StatusOr<WeightView> out = LoadMatrix(*m->source_, "output.weight", vocab, hidden);
-    if (absl::IsNotFound(out.status()) && hp.tied_embeddings()) out = m->token_embd_;
-    GLMQ_RETURN_IF_ERROR(out.status());
-    m->output_ = *out;
-    return absl::OkStatus();
-  }();
-  GLMQ_RETURN_IF_ERROR(Annotate(status, where));
+  auto tensors = ModelTensors(hp, TensorSet::kText);
+  GLMQ_RETURN_IF_ERROR(Annotate(tensors.status(), where));
+  m->layers_.resize(hp.n_layers());
+  for (const ModelTensor& t : *tensors) GLMQ_RETURN_IF_ERROR(Annotate(m->LoadTensor(t), where));
+  if (hp.tied_embeddings()) m->output_ = m->token_embd_;
   return m;
 }
 
-absl::Status Model::LoadLayer(int i) {
-  const pb::HParams& hp = source_->hparams();
+absl::Status Model::LoadTensor(const ModelTensor& t) {
   const WeightSource& s = *source_;
-  const int64_t hidden = hp.hidden_size(), ffn = hp.ffn_hidden_size();
-  const int64_t q_dim = hp.n_heads() * hp.head_dim();
-  const int64_t qkv_dim = (hp.n_heads() + 2 * hp.n_kv_heads()) * hp.head_dim();
-  const std::string p = absl::StrCat("blk.", i, ".");
-  LayerWeights& l = layers_[i];
-  GLMQ_ASSIGN_OR_RETURN(l.attn_norm, LoadVector(s, p + "attn_norm.weight", hidden));
-  GLMQ_ASSIGN_OR_RETURN(l.attn_qkv, LoadMatrix(s, p + "attn_qkv.weight", qkv_dim, hidden));
-  GLMQ_ASSIGN_OR_RETURN(l.attn_qkv_bias,
-                        LoadVector(s, p + "attn_qkv.bias", qkv_dim, !hp.qkv_bias()));
-  GLMQ_ASSIGN_OR_RETURN(l.attn_output, LoadMatrix(s, p + "attn_output.weight", hidden, q_dim));
-  GLMQ_ASSIGN_OR_RETURN(l.attn_output_bias,
-                        LoadVector(s, p + "attn_output.bias", hidden, !hp.attn_output_bias()));
-  GLMQ_ASSIGN_OR_RETURN(l.ffn_norm, LoadVector(s, p + "ffn_norm.weight", hidden));
-  GLMQ_ASSIGN_OR_RETURN(l.ffn_gate_up, LoadMatrix(s, p + "ffn_gate_up.weight", 2 * ffn, hidden));
-  GLMQ_ASSIGN_OR_RETURN(l.ffn_gate_up_bias,
-                        LoadVector(s, p + "ffn_gate_up.bias", 2 * ffn, !hp.mlp_bias()));
-  GLMQ_ASSIGN_OR_RETURN(l.ffn_down, LoadMatrix(s, p + "ffn_down.weight", hidden, ffn));
-  GLMQ_ASSIGN_OR_RETURN(l.ffn_down_bias, LoadVector(s, p + "ffn_down.bias", hidden, !hp.mlp_bias()));
-  if (hp.norms_per_layer() == 4) {
-    GLMQ_ASSIGN_OR_RETURN(l.post_attn_norm, LoadVector(s, p + "post_attn_norm.weight", hidden));
-    GLMQ_ASSIGN_OR_RETURN(l.post_ffn_norm, LoadVector(s, p + "post_ffn_norm.weight", hidden));
+  if (t.layer >= 0) {
+    for (const Slot& slot : kLayerSlots) {
+      if (slot.role != t.role) continue;
+      LayerWeights& l = layers_[t.layer];
+      if (slot.layer_matrix != nullptr) {
+        GLMQ_ASSIGN_OR_RETURN(l.*slot.layer_matrix, LoadView(s, t));
+      } else {
+        GLMQ_ASSIGN_OR_RETURN(l.*slot.layer_vector, LoadVector(s, t));
+      }
+      return absl::OkStatus();
+    }
+  } else if (t.role == pb::ROLE_TOKEN_EMBD) {
+    GLMQ_ASSIGN_OR_RETURN(token_embd_, LoadView(s, t));
+    return absl::OkStatus();
+  } else if (t.role == pb::ROLE_OUTPUT_NORM) {
+    GLMQ_ASSIGN_OR_RETURN(output_norm_, LoadVector(s, t));
+    return absl::OkStatus();
+  } else if (t.role == pb::ROLE_OUTPUT) {
+    GLMQ_ASSIGN_OR_RETURN(output_, LoadView(s, t));
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("tensor '", t.name, "': role ", pb::Role_Name(t.role),
+                                          " has no place in the model"));
 }
 
 uint64_t Model::WeightBytesPerToken() const {

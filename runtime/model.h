@@ -1,9 +1,9 @@
-// The GLM-4 model for the reference runtime: weights loaded from a
-// WeightSource (zero-copy views; norms and biases converted to f32) and
-// validated against the canonical hyperparameters. The forward pass itself
-// runs in a Session (runtime/session.h), which owns the KV cache and the
-// working buffers. Semantics: ../shared/fixtures/README.md and
-// specs/glm4-tensors.md.
+// The GLM-4 model for the reference runtime: the text tensors of the tensor
+// table (schema/tensors.h) loaded from a WeightSource (checked zero-copy
+// views; norms and biases converted to f32), each shape checked against the
+// hyperparameters once, here. The forward pass itself runs in a Session
+// (runtime/session.h), which owns the KV cache and the working buffers.
+// Semantics: ../shared/fixtures/README.md and specs/glm4-tensors.md.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "schema/glmq.pb.h"
 #include "runtime/backend.h"
+#include "schema/tensors.h"
 #include "runtime/weights.h"
 
 namespace glmq {
@@ -37,6 +38,7 @@ class Model {
  public:
   // Loads and checks every tensor the forward pass needs. `backend` null:
   // a CpuBackend with OpenMP's default thread count.
+  // Errors name the source and the tensor or hyperparameter.
   static absl::StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<WeightSource> source,
                                                      std::unique_ptr<Backend> backend = nullptr);
 
@@ -53,7 +55,7 @@ class Model {
 
  private:
   Model() = default;
-  absl::Status LoadLayer(int layer);
+  absl::Status LoadTensor(const ModelTensor& t);
   std::unique_ptr<WeightSource> source_;
   std::unique_ptr<Backend> backend_;
   WeightView token_embd_;

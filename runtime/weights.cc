@@ -21,21 +21,18 @@ void InMemoryWeightSource::AddBf16(const std::string& name, std::vector<int64_t>
 void InMemoryWeightSource::AddEncoded(const std::string& name, pb::Encoding encoding,
                                       int32_t group_size, std::vector<int64_t> shape,
                                       std::string bytes) {
-  Entry& e = tensors_[name];
-  e.bytes = std::move(bytes);
-  e.meta.encoding = encoding;
-  e.meta.group_size = group_size;
-  e.meta.shape = std::move(shape);
-  e.meta.data = e.bytes.data();
-  e.meta.size = e.bytes.size();
+  tensors_[name] = Entry{encoding, group_size, Shape(shape.begin(), shape.end()),
+                        std::move(bytes)};
 }
 
-absl::StatusOr<StoredTensor> InMemoryWeightSource::Find(absl::string_view name) const {
-  auto it = tensors_.find(std::string(name));
+absl::StatusOr<WeightView> InMemoryWeightSource::Find(absl::string_view name) const {
+  auto it = tensors_.find(name);
   if (it == tensors_.end()) {
     return absl::NotFoundError(absl::StrCat("in-memory weights: no tensor '", name, "'"));
   }
-  return it->second.meta;
+  const Entry& e = it->second;
+  return MakeWeightView(it->first, e.encoding, e.group_size, e.shape, e.bytes.data(),
+                        e.bytes.size());
 }
 
 }  // namespace glmq

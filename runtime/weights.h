@@ -1,6 +1,6 @@
 // Where the forward pass gets its weights: a WeightSource maps canonical
-// tensor names ("blk.3.attn_qkv.weight", specs/glm4-tensors.md) to stored
-// bytes. GlmqWeightSource reads a .glmq file (zero-copy views into the
+// tensor names (schema/tensors.h) to checked WeightViews of their stored
+// bytes (schema/weight.h). GlmqWeightSource reads a .glmq file (zero-copy views into the
 // mapping); InMemoryWeightSource holds tensors built in memory (tests,
 // synthetic models, the raw chatglm4-real reference). Thread-safe for reads.
 #pragma once
@@ -14,25 +14,20 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "schema/glmq.pb.h"
+#include "schema/weight.h"
 
 namespace glmq {
 
 class GlmqFile;
 
-struct StoredTensor {
-  pb::Encoding encoding = pb::ENCODING_UNSPECIFIED;
-  int32_t group_size = 0;
-  std::vector<int64_t> shape;  // logical, row-major: [out, in] for weights
-  const void* data = nullptr;  // valid while the source lives
-  uint64_t size = 0;           // bytes
-};
-
 class WeightSource {
  public:
   virtual ~WeightSource() = default;
   virtual const pb::HParams& hparams() const = 0;
-  // NotFound naming the tensor if there is none of that name.
-  virtual absl::StatusOr<StoredTensor> Find(absl::string_view name) const = 0;
+  // The tensor's view, checked against its encoding and shape
+  // (MakeWeightView). NotFound naming the tensor if there is none of that
+  // name; InvalidArgument if its bytes do not fit its encoding.
+  virtual absl::StatusOr<WeightView> Find(absl::string_view name) const = 0;
   // A short description for messages ("model.glmq", "in-memory").
   virtual std::string Describe() const = 0;
 };
@@ -47,12 +42,14 @@ class InMemoryWeightSource : public WeightSource {
                   std::vector<int64_t> shape, std::string bytes);
 
   const pb::HParams& hparams() const override { return hparams_; }
-  absl::StatusOr<StoredTensor> Find(absl::string_view name) const override;
+  absl::StatusOr<WeightView> Find(absl::string_view name) const override;
   std::string Describe() const override { return "in-memory weights"; }
 
  private:
   struct Entry {
-    StoredTensor meta;
+    pb::Encoding encoding;
+    int32_t group_size;
+    Shape shape;
     std::string bytes;
   };
   pb::HParams hparams_;
@@ -68,7 +65,7 @@ class GlmqWeightSource : public WeightSource {
 
   const GlmqFile& file() const { return *file_; }
   const pb::HParams& hparams() const override;
-  absl::StatusOr<StoredTensor> Find(absl::string_view name) const override;
+  absl::StatusOr<WeightView> Find(absl::string_view name) const override;
   std::string Describe() const override;
 
  private:

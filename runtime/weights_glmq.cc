@@ -1,4 +1,4 @@
-// GlmqWeightSource: the .glmq reader as a weight source (needs glmq_format).
+// GlmqWeightSource: the .glmq reader as a weight source.
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "format/reader.h"
@@ -19,19 +19,14 @@ const pb::HParams& GlmqWeightSource::hparams() const { return file_->hparams(); 
 
 std::string GlmqWeightSource::Describe() const { return file_->path(); }
 
-absl::StatusOr<StoredTensor> GlmqWeightSource::Find(absl::string_view name) const {
+absl::StatusOr<WeightView> GlmqWeightSource::Find(absl::string_view name) const {
   const pb::TensorEntry* e = file_->FindTensor(name);
   if (e == nullptr) {
     return absl::NotFoundError(absl::StrCat(file_->path(), ": no tensor '", name, "'"));
   }
-  StoredTensor t;
-  t.encoding = e->encoding();
-  t.group_size = e->group_size();
-  t.shape.assign(e->shape().begin(), e->shape().end());
   const absl::Span<const uint8_t> bytes = file_->TensorData(*e);
-  t.data = bytes.data();
-  t.size = bytes.size();
-  return t;
+  return MakeWeightView(e->name(), e->encoding(), e->group_size(),
+                        Shape(e->shape().begin(), e->shape().end()), bytes.data(), bytes.size());
 }
 
 }  // namespace glmq

@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libabsl-dev libprotobuf-dev protobuf-compiler libzstd-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libomp-dev
+  libomp-dev libpng-dev libjpeg62-turbo-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -13,7 +13,7 @@
 #include "core/checksum.h"
 #include "core/progress.h"
 #include "core/status.h"
-#include "core/tensor.h"
+#include "schema/weight.h"
 #include "format/reader.h"
 #include "format/summary.h"
 #include "tools/command.h"

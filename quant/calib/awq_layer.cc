@@ -48,7 +48,7 @@ absl::StatusOr<BlockScales> AwqSearchBlock(const BlockDims& d, const BlockTensor
   s.down_in = down.scale;
   Record(down, 3, &s);
   work.gate_up = t.gate_up;
-  ApplyFold(BlockFold(d, s, "ffn_gate_up.weight"), work.gate_up.data(), 0, 2 * d.ffn, d.hidden);
+  ApplyFold(BlockFold(d, s, pb::ROLE_FFN_GATE_UP), work.gate_up.data(), 0, 2 * d.ffn, d.hidden);
   // ffn_in not searched yet: BlockFold left its columns alone (empty scale).
   GLMQ_ASSIGN_OR_RETURN(AwqScaleResult ffn,
                         AwqSearchScale(work.gate_up.data(), 2 * d.ffn, d.hidden, *in.ffn,
@@ -66,7 +66,7 @@ absl::StatusOr<BlockScales> AwqSearchBlock(const BlockDims& d, const BlockTensor
     for (int64_t j = 0; j < d.head_dim; ++j)
       s.v[kv * d.head_dim + j] = s.ctx[(kv * group) * d.head_dim + j];
   work.qkv = t.qkv;
-  ApplyFold(BlockFold(d, s, "attn_qkv.weight"), work.qkv.data(), 0, qkv_rows, d.hidden);
+  ApplyFold(BlockFold(d, s, pb::ROLE_ATTN_QKV), work.qkv.data(), 0, qkv_rows, d.hidden);
   GLMQ_ASSIGN_OR_RETURN(AwqScaleResult qkv, AwqSearchScale(work.qkv.data(), qkv_rows, d.hidden,
                                                            *in.qkv, in.qkv_abs, spec, options));
   s.qkv_in = qkv.scale;
@@ -74,7 +74,7 @@ absl::StatusOr<BlockScales> AwqSearchBlock(const BlockDims& d, const BlockTensor
   return s;
 }
 
-TensorFold BlockFold(const BlockDims& d, const BlockScales& s, const std::string& role) {
+TensorFold BlockFold(const BlockDims& d, const BlockScales& s, pb::Role role) {
   TensorFold f;
   auto rows_with_tail = [](int64_t head, const std::vector<float>& tail) {
     std::vector<float> r(static_cast<size_t>(head), 1.f);
@@ -82,19 +82,19 @@ TensorFold BlockFold(const BlockDims& d, const BlockScales& s, const std::string
     return r;
   };
   const int64_t qk_rows = (d.n_heads + d.n_kv_heads) * d.head_dim;
-  if (role == "attn_norm.weight") {
+  if (role == pb::ROLE_ATTN_NORM) {
     f.row_div = s.qkv_in;
-  } else if (role == "attn_qkv.weight" || role == "attn_qkv.bias") {
-    if (role == "attn_qkv.weight") f.col_mul = s.qkv_in;
+  } else if (role == pb::ROLE_ATTN_QKV || role == pb::ROLE_ATTN_QKV_BIAS) {
+    if (role == pb::ROLE_ATTN_QKV) f.col_mul = s.qkv_in;
     if (!s.v.empty()) f.row_div = rows_with_tail(qk_rows, s.v);
-  } else if (role == "attn_output.weight") {
+  } else if (role == pb::ROLE_ATTN_OUTPUT) {
     f.col_mul = s.ctx;
-  } else if (role == "ffn_norm.weight") {
+  } else if (role == pb::ROLE_FFN_NORM) {
     f.row_div = s.ffn_in;
-  } else if (role == "ffn_gate_up.weight" || role == "ffn_gate_up.bias") {
-    if (role == "ffn_gate_up.weight") f.col_mul = s.ffn_in;
+  } else if (role == pb::ROLE_FFN_GATE_UP || role == pb::ROLE_FFN_GATE_UP_BIAS) {
+    if (role == pb::ROLE_FFN_GATE_UP) f.col_mul = s.ffn_in;
     if (!s.down_in.empty()) f.row_div = rows_with_tail(d.ffn, s.down_in);
-  } else if (role == "ffn_down.weight") {
+  } else if (role == pb::ROLE_FFN_DOWN) {
     f.col_mul = s.down_in;
   }
   return f;
@@ -115,15 +115,15 @@ void ApplyFold(const TensorFold& fold, float* w, int64_t row_begin, int64_t n_ro
 
 void FoldBlock(const BlockDims& d, const BlockScales& s, BlockTensors* t) {
   const int64_t qkv_rows = (d.n_heads + 2 * d.n_kv_heads) * d.head_dim;
-  ApplyFold(BlockFold(d, s, "attn_norm.weight"), t->attn_norm.data(), 0, d.hidden, 1);
-  ApplyFold(BlockFold(d, s, "attn_qkv.weight"), t->qkv.data(), 0, qkv_rows, d.hidden);
+  ApplyFold(BlockFold(d, s, pb::ROLE_ATTN_NORM), t->attn_norm.data(), 0, d.hidden, 1);
+  ApplyFold(BlockFold(d, s, pb::ROLE_ATTN_QKV), t->qkv.data(), 0, qkv_rows, d.hidden);
   if (!t->qkv_bias.empty())
-    ApplyFold(BlockFold(d, s, "attn_qkv.bias"), t->qkv_bias.data(), 0, qkv_rows, 1);
-  ApplyFold(BlockFold(d, s, "attn_output.weight"), t->attn_output.data(), 0, d.hidden,
+    ApplyFold(BlockFold(d, s, pb::ROLE_ATTN_QKV_BIAS), t->qkv_bias.data(), 0, qkv_rows, 1);
+  ApplyFold(BlockFold(d, s, pb::ROLE_ATTN_OUTPUT), t->attn_output.data(), 0, d.hidden,
             d.n_heads * d.head_dim);
-  ApplyFold(BlockFold(d, s, "ffn_norm.weight"), t->ffn_norm.data(), 0, d.hidden, 1);
-  ApplyFold(BlockFold(d, s, "ffn_gate_up.weight"), t->gate_up.data(), 0, 2 * d.ffn, d.hidden);
-  ApplyFold(BlockFold(d, s, "ffn_down.weight"), t->down.data(), 0, d.hidden, d.ffn);
+  ApplyFold(BlockFold(d, s, pb::ROLE_FFN_NORM), t->ffn_norm.data(), 0, d.hidden, 1);
+  ApplyFold(BlockFold(d, s, pb::ROLE_FFN_GATE_UP), t->gate_up.data(), 0, 2 * d.ffn, d.hidden);
+  ApplyFold(BlockFold(d, s, pb::ROLE_FFN_DOWN), t->down.data(), 0, d.hidden, d.ffn);
 }
 
 }  // namespace glmq::calib

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "schema/glmq.pb.h"
 #include "quant/calib/activations.h"
 #include "quant/calib/awq.h"
 
@@ -86,7 +87,7 @@ struct TensorFold {
 // "attn_qkv.bias", "attn_output.weight", "ffn_norm.weight",
 // "ffn_gate_up.weight", "ffn_gate_up.bias", "ffn_down.weight"); empty for
 // any other tensor.
-TensorFold BlockFold(const BlockDims& dims, const BlockScales& s, const std::string& role);
+TensorFold BlockFold(const BlockDims& dims, const BlockScales& s, pb::Role role);
 
 // Applies `fold` to rows [row_begin, row_begin + n_rows) of a tensor with
 // `cols` columns, held in w[n_rows, cols].

@@ -4,6 +4,7 @@
 #include "core/status.h"
 #include "quant/calib/methods.h"
 #include "schema/encodings.h"
+#include "schema/tensors.h"
 
 namespace glmq::calib {
 namespace {
@@ -25,10 +26,11 @@ std::vector<float> MeanAbs(const InputStats& s) {
   return m;
 }
 
-constexpr const char* kBlockRoles[] = {"attn_norm.weight",   "attn_qkv.weight",
-                                       "attn_qkv.bias",      "attn_output.weight",
-                                       "ffn_norm.weight",    "ffn_gate_up.weight",
-                                       "ffn_gate_up.bias",   "ffn_down.weight"};
+// The block tensors an AWQ fold may rewrite (BlockFold).
+constexpr pb::Role kBlockRoles[] = {pb::ROLE_ATTN_NORM,   pb::ROLE_ATTN_QKV,
+                                    pb::ROLE_ATTN_QKV_BIAS, pb::ROLE_ATTN_OUTPUT,
+                                    pb::ROLE_FFN_NORM,    pb::ROLE_FFN_GATE_UP,
+                                    pb::ROLE_FFN_GATE_UP_BIAS, pb::ROLE_FFN_DOWN};
 
 }  // namespace
 
@@ -40,23 +42,23 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
   BlockDims d{hp.hidden_size(), hp.n_heads(), hp.n_kv_heads(), hp.head_dim(),
               hp.ffn_hidden_size()};
   for (int i = 0; i < hp.n_layers(); ++i) {
-    const std::string p = absl::StrCat("blk.", i, ".");
-    std::optional<QuantSpec> s = spec(p + "attn_qkv.weight");
+    auto name = [i](pb::Role role) { return TensorName(role, i); };
+    std::optional<QuantSpec> s = spec(name(pb::ROLE_ATTN_QKV));
     // Layers left out of the statistics (glmq calibrate --layers) stay rtn.
-    absl::StatusOr<std::shared_ptr<const InputStats>> probe = stats(p + "attn_qkv.weight");
+    absl::StatusOr<std::shared_ptr<const InputStats>> probe = stats(name(pb::ROLE_ATTN_QKV));
     if (!s || absl::IsNotFound(probe.status())) {
       plan.blocks.emplace_back();
       continue;
     }
     BlockTensors t;
-    GLMQ_ASSIGN_OR_RETURN(t.qkv, weights(p + "attn_qkv.weight"));
-    GLMQ_ASSIGN_OR_RETURN(t.attn_output, weights(p + "attn_output.weight"));
-    GLMQ_ASSIGN_OR_RETURN(t.gate_up, weights(p + "ffn_gate_up.weight"));
-    GLMQ_ASSIGN_OR_RETURN(t.down, weights(p + "ffn_down.weight"));
-    GLMQ_ASSIGN_OR_RETURN(auto s_qkv, stats(p + "attn_qkv.weight"));
-    GLMQ_ASSIGN_OR_RETURN(auto s_ctx, stats(p + "attn_output.weight"));
-    GLMQ_ASSIGN_OR_RETURN(auto s_ffn, stats(p + "ffn_gate_up.weight"));
-    GLMQ_ASSIGN_OR_RETURN(auto s_down, stats(p + "ffn_down.weight"));
+    GLMQ_ASSIGN_OR_RETURN(t.qkv, weights(name(pb::ROLE_ATTN_QKV)));
+    GLMQ_ASSIGN_OR_RETURN(t.attn_output, weights(name(pb::ROLE_ATTN_OUTPUT)));
+    GLMQ_ASSIGN_OR_RETURN(t.gate_up, weights(name(pb::ROLE_FFN_GATE_UP)));
+    GLMQ_ASSIGN_OR_RETURN(t.down, weights(name(pb::ROLE_FFN_DOWN)));
+    GLMQ_ASSIGN_OR_RETURN(auto s_qkv, stats(name(pb::ROLE_ATTN_QKV)));
+    GLMQ_ASSIGN_OR_RETURN(auto s_ctx, stats(name(pb::ROLE_ATTN_OUTPUT)));
+    GLMQ_ASSIGN_OR_RETURN(auto s_ffn, stats(name(pb::ROLE_FFN_GATE_UP)));
+    GLMQ_ASSIGN_OR_RETURN(auto s_down, stats(name(pb::ROLE_FFN_DOWN)));
     GLMQ_ASSIGN_OR_RETURN(ActivationModel a_qkv, SearchModel(*s_qkv, options));
     GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ctx, SearchModel(*s_ctx, options));
     GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ffn, SearchModel(*s_ffn, options));
@@ -67,20 +69,21 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
     if (!options.searched_rtn) qs.search_grid = 0;
     auto scales = AwqSearchBlock(d, t, in, qs, options);
     if (!scales.ok()) return Annotate(scales.status(), absl::StrCat("AWQ block ", i));
-    for (const char* linear :
-         {"attn_qkv.weight", "attn_output.weight", "ffn_gate_up.weight", "ffn_down.weight"})
-      plan.searched.insert(p + linear);
-    for (const char* role : kBlockRoles) {
+    for (pb::Role role : {pb::ROLE_ATTN_QKV, pb::ROLE_ATTN_OUTPUT, pb::ROLE_FFN_GATE_UP,
+                          pb::ROLE_FFN_DOWN})
+      plan.searched.insert(name(role));
+    for (pb::Role role : kBlockRoles) {
       TensorFold f = BlockFold(d, *scales, role);
-      if (!f.identity()) plan.folds[p + role] = std::move(f);
+      if (!f.identity()) plan.folds[name(role)] = std::move(f);
     }
     plan.blocks.push_back(std::move(*scales));
     if (on_layer) on_layer(i);
   }
-  std::optional<QuantSpec> so = spec("output.weight");
-  if (so && !hp.tied_embeddings() && !absl::IsNotFound(stats("output.weight").status())) {
-    GLMQ_ASSIGN_OR_RETURN(std::vector<float> w, weights("output.weight"));
-    GLMQ_ASSIGN_OR_RETURN(auto s_out, stats("output.weight"));
+  const std::string output = TensorName(pb::ROLE_OUTPUT);
+  std::optional<QuantSpec> so = spec(output);
+  if (so && !hp.tied_embeddings() && !absl::IsNotFound(stats(output).status())) {
+    GLMQ_ASSIGN_OR_RETURN(std::vector<float> w, weights(output));
+    GLMQ_ASSIGN_OR_RETURN(auto s_out, stats(output));
     GLMQ_ASSIGN_OR_RETURN(ActivationModel a_out, SearchModel(*s_out, options));
     QuantSpec qs = *so;
     if (!options.searched_rtn) qs.search_grid = 0;
@@ -88,10 +91,10 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
     GLMQ_ASSIGN_OR_RETURN(AwqScaleResult r, AwqSearchScale(w.data(), rows, cols, a_out,
                                                            MeanAbs(*s_out), qs, options));
     plan.output_scale = r.scale;
-    plan.searched.insert("output.weight");
+    plan.searched.insert(output);
     if (!TensorFold{r.scale, {}}.identity()) {
-      plan.folds["output.weight"].col_mul = r.scale;
-      plan.folds["output_norm.weight"].row_div = r.scale;
+      plan.folds[output].col_mul = r.scale;
+      plan.folds[TensorName(pb::ROLE_OUTPUT_NORM)].row_div = r.scale;
     }
   }
   return plan;

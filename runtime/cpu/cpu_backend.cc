@@ -29,16 +29,6 @@ std::string CpuBackend::name() const {
 
 absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_tokens,
                                 float* y) {
-  const EncodingTraits* traits = FindEncoding(w.encoding);
-  if (traits == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("matmul: unknown encoding ", w.encoding));
-  }
-  GLMQ_ASSIGN_OR_RETURN(uint64_t want, EncodedBytes(w.encoding, w.group_size, {w.rows, w.cols}));
-  if (w.size != want || w.data == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("matmul: ", traits->name, " weight [", w.rows,
-                                                   ", ", w.cols, "] has ", w.size,
-                                                   " bytes, expected ", want));
-  }
   DType dt;
   if (DenseDType(w.encoding, &dt)) {
     const cpu::DenseKernels* k = k_;
@@ -54,31 +44,24 @@ absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_t
     }
     return absl::OkStatus();
   }
-  if (traits->quantized) {
-    QuantWeightView q{w.encoding, w.group_size, w.rows, w.cols,
-                      static_cast<const uint8_t*>(w.data), w.size};
+  const EncodingTraits* traits = FindEncoding(w.encoding);
+  if (traits != nullptr && traits->quantized) {
     // Same rule as the dense path: small products run on the calling thread.
     const bool parallel = w.rows * w.cols * n_tokens >= kMinParallelMacs;
-    QuantMatMul(q, x, n_tokens, y, parallel ? n_threads_ : 1);
-    return absl::OkStatus();
+    return QuantMatMul(w, x, n_tokens, y, parallel ? n_threads_ : 1);
   }
-  return absl::UnimplementedError(
-      absl::StrCat("matmul: encoding ", traits->name, " is not supported by the CPU backend"));
+  return absl::UnimplementedError(absl::StrCat("matmul of tensor '", w.name, "': encoding ",
+                                               pb::Encoding_Name(w.encoding),
+                                               " is not supported by the CPU backend"));
 }
 
 absl::Status CpuBackend::Embedding(const WeightView& table, const int32_t* ids, int64_t n,
                                    float* out) {
   const EncodingTraits* traits = FindEncoding(table.encoding);
   if (traits == nullptr || table.encoding == pb::ENCODING_I32) {
-    return absl::UnimplementedError(absl::StrCat("embedding: encoding ", table.encoding,
-                                                 " of the token embedding is not supported"));
-  }
-  GLMQ_ASSIGN_OR_RETURN(uint64_t want,
-                        EncodedBytes(table.encoding, table.group_size, {table.rows, table.cols}));
-  if (table.size != want || table.data == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("embedding: ", traits->name, " table [",
-                                                   table.rows, ", ", table.cols, "] has ",
-                                                   table.size, " bytes, expected ", want));
+    return absl::UnimplementedError(absl::StrCat("embedding of tensor '", table.name,
+                                                 "': encoding ", table.encoding,
+                                                 " is not supported"));
   }
   for (int64_t t = 0; t < n; ++t) {
     if (ids[t] < 0 || ids[t] >= table.rows) {
@@ -89,7 +72,7 @@ absl::Status CpuBackend::Embedding(const WeightView& table, const int32_t* ids, 
   DType dt;
   if (DenseDType(table.encoding, &dt)) {
     for (int64_t t = 0; t < n; ++t) {
-      ConvertToF32(dt, static_cast<const uint8_t*>(table.data) + ids[t] * table.cols * DTypeSize(dt),
+      ConvertToF32(dt, table.data + ids[t] * table.cols * DTypeSize(dt),
                    out + t * table.cols, table.cols);
     }
     return absl::OkStatus();
@@ -97,7 +80,7 @@ absl::Status CpuBackend::Embedding(const WeightView& table, const int32_t* ids, 
   // Quantized (q8/q4/q4a): decode each looked-up row with the reference
   // dequantizer (quant/dequantize.h), so a lookup equals DequantizeRow of
   // the stored tensor bit for bit. Only the n looked-up rows are touched.
-  const absl::Span<const uint8_t> bytes(static_cast<const uint8_t*>(table.data), table.size);
+  const absl::Span<const uint8_t> bytes(table.data, table.size);
   for (int64_t t = 0; t < n; ++t) {
     GLMQ_RETURN_IF_ERROR(Annotate(DequantizeRows(table.encoding, table.group_size, table.rows,
                                                  table.cols, bytes, ids[t], ids[t] + 1,

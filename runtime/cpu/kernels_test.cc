@@ -92,14 +92,16 @@ TEST(CpuBackend, MatMulSplitsRowsOverThreadsExactly) {
   // Same kernels, 1 vs 3 threads: the split must not change any result.
   const int64_t rows = 1001, cols = 256, tokens = 6;  // above the parallel threshold
   const std::vector<float> w = Random(rows * cols, 5), x = Random(tokens * cols, 6);
-  WeightView v{pb::ENCODING_F32, 0, rows, cols, w.data(), w.size() * 4};
+  const WeightView v =
+      *MakeWeightView("w", pb::ENCODING_F32, 0, {rows, cols}, w.data(), w.size() * 4);
   std::vector<float> y1(tokens * rows), y3(tokens * rows);
   CpuBackend one(1), three(3);
   ASSERT_TRUE(one.MatMul(v, x.data(), tokens, y1.data()).ok());
   ASSERT_TRUE(three.MatMul(v, x.data(), tokens, y3.data()).ok());
   EXPECT_EQ(y1, y3);
-  v.size -= 4;
-  EXPECT_FALSE(one.MatMul(v, x.data(), tokens, y1.data()).ok()) << "size mismatch must fail";
+  EXPECT_FALSE(MakeWeightView("w", pb::ENCODING_F32, 0, {rows, cols}, w.data(), w.size() * 4 - 4)
+                   .ok())
+      << "a size mismatch is refused when the view is made";
 }
 
 TEST(CpuBackend, RopeRotatesInterleavedPairsOfTheFirstRopeDims) {
@@ -148,12 +150,14 @@ TEST(CpuBackend, AttentionIsCausalSoftmaxWithGqaGroups) {
   }
 }
 
-TEST(CpuBackend, QuantizedWeightsNeedTheQuantKernelsOrFailCleanly) {
+TEST(CpuBackend, AnEncodingItCannotMultiplyFailsCleanly) {
   CpuBackend be(1);
-  std::vector<uint8_t> w(1000);
+  std::vector<uint8_t> w(4 * 64 * 4);
   std::vector<float> x(64), y(4);
-  WeightView v{pb::ENCODING_UNSPECIFIED, 0, 4, 64, w.data(), 0};
-  EXPECT_FALSE(be.MatMul(v, x.data(), 1, y.data()).ok());
+  const WeightView v = *MakeWeightView("blk.0.w", pb::ENCODING_I32, 0, {4, 64}, w.data(), w.size());
+  const absl::Status s = be.MatMul(v, x.data(), 1, y.data());
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("blk.0.w"), std::string::npos) << s;
 }
 
 TEST(Buffers, SizesFollowTheHyperparameters) {

@@ -1,4 +1,4 @@
-// QuantMatMul dispatch: validates the view, quantizes the activations once,
+// QuantMatMul dispatch: checks the encoding, quantizes the activations once,
 // then splits the rows over OpenMP threads and runs the kernel of the
 // active SIMD level (scalar when the group geometry is not SIMD-friendly).
 #include "runtime/cpu/qmatmul.h"
@@ -14,17 +14,6 @@
 
 namespace glmq {
 
-absl::Status ValidateQuantWeight(const QuantWeightView& w) {
-  if (w.rows <= 0 || w.data == nullptr)
-    return absl::InvalidArgumentError(absl::StrCat("quantized weight with ", w.rows, " rows"));
-  GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(w.encoding, w.group_size, w.cols));
-  if (w.size != static_cast<uint64_t>(w.rows) * geo.row_bytes)
-    return absl::InvalidArgumentError(absl::StrCat("quantized weight of ", w.size,
-                                                   " bytes, expected ",
-                                                   static_cast<uint64_t>(w.rows) * geo.row_bytes));
-  return absl::OkStatus();
-}
-
 namespace {
 
 SimdLevel Usable(SimdLevel want) {
@@ -36,15 +25,12 @@ SimdLevel Usable(SimdLevel want) {
 
 }  // namespace
 
-SimdLevel QuantMatMulAtLevel(SimdLevel level, const QuantWeightView& w, const float* x,
-                             int64_t n_tokens, float* y, int n_threads) {
+absl::StatusOr<SimdLevel> QuantMatMulAtLevel(SimdLevel level, const WeightView& w, const float* x,
+                                             int64_t n_tokens, float* y, int n_threads) {
+  absl::StatusOr<GroupGeometry> g = GetGroupGeometry(w.encoding, w.group_size, w.cols);
+  if (!g.ok()) return Annotate(g.status(), absl::StrCat("matmul of tensor '", w.name, "'"));
   if (n_tokens <= 0) return SimdLevel::kScalar;
-  if (!ValidateQuantWeight(w).ok()) {
-    std::fill(y, y + n_tokens * std::max<int64_t>(w.rows, 0),
-              std::numeric_limits<float>::quiet_NaN());
-    return SimdLevel::kScalar;
-  }
-  const GroupGeometry geo = *GetGroupGeometry(w.encoding, w.group_size, w.cols);
+  const GroupGeometry& geo = *g;
   thread_local qk::ActQ act;  // reused across calls: no allocation per decode step
   qk::QuantizeActivations(geo, x, w.cols, n_tokens, &act);
   level = qk::SimdGeometryOk(geo) ? Usable(level) : SimdLevel::kScalar;
@@ -66,9 +52,9 @@ SimdLevel QuantMatMulAtLevel(SimdLevel level, const QuantWeightView& w, const fl
   return level;
 }
 
-void QuantMatMul(const QuantWeightView& w, const float* x, int64_t n_tokens, float* y,
-                 int n_threads) {
-  QuantMatMulAtLevel(ActiveSimdLevel(), w, x, n_tokens, y, n_threads);
+absl::Status QuantMatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y,
+                         int n_threads) {
+  return QuantMatMulAtLevel(ActiveSimdLevel(), w, x, n_tokens, y, n_threads).status();
 }
 
 }  // namespace glmq

@@ -17,7 +17,7 @@ struct Avx2Ops {
 
 }  // namespace
 
-void RowsAvx2(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+void RowsAvx2(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
               int64_t r1, float* y) {
   simd::Rows<Avx2Ops>(w, geo, a, r0, r1, y);
 }

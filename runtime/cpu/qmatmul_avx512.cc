@@ -66,7 +66,7 @@ inline void Chunk(const __m512i* wv, const __mmask64* neg, int64_t e, const int8
 
 // Rows [r, r + R) x tokens [t0, t0 + T) for groups of whole 64-value chunks.
 template <int T, int R>
-void RowTile512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
+void RowTile512(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
                 int64_t t0, float* y) {
   const EncodingTraits& tr = *geo.traits;
   const int8_t* aq[T];
@@ -144,7 +144,7 @@ void RowTile512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& 
 // scales folded into the block-scale vector (lanes 0-7: group 2p, 8-15:
 // group 2p + 1). An odd last group runs with the second half zeroed.
 template <int T>
-void RowTileQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
+void RowTileQ8G32(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
                   int64_t t0, float* y) {
   const int8_t* aq[T];
   const float* as[T];
@@ -218,7 +218,7 @@ struct LaneChunk {
 // y[r + k * stride] for k < R, one token, groups of whole 64-value chunks
 // (Wide).
 template <int R, Kind K>
-void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
+void Gemv(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
           int64_t stride, float* y) {
   constexpr int kShift = K == Kind::kQ8 ? 7 : K == Kind::kQ4Sym ? 3 : 0;
   const int64_t g = geo.g, hdr = geo.traits->group_header_bytes;
@@ -281,7 +281,7 @@ void Gemv(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta
 // scaled by group 2p / 2p + 1 (an odd last group pairs with zeros; ActQ is
 // padded to 64 values, so the activations read past it are zero).
 template <int R>
-void GemvQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
+void GemvQ8G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
                int64_t stride, float* y) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -317,7 +317,7 @@ void GemvQ8G32(const QuantWeightView& w, const GroupGeometry& geo, const TokenAc
 }
 
 template <int R>
-void GemvDispatch(const QuantWeightView& w, const GroupGeometry& geo, const TokenAct& ta,
+void GemvDispatch(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta,
                   int64_t r, int64_t stride, float* y) {
   const EncodingTraits& tr = *geo.traits;
   if (tr.value_bits == 8) {
@@ -335,7 +335,7 @@ void GemvDispatch(const QuantWeightView& w, const GroupGeometry& geo, const Toke
 // several streams in one 4 KiB page, in no order; 4096-column int4 rows,
 // 2,112 B, then ran ~30 % slower per byte: docs/benchmarks.md.) The rows
 // left over run one at a time.
-void GemvRows(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t t,
+void GemvRows(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t t,
               int64_t r0, int64_t r1, float* y) {
   const int64_t lanes = a.padded / 4;
   const TokenAct ta{a.q.data() + t * a.padded, a.lane_scale.data() + t * lanes,
@@ -347,7 +347,7 @@ void GemvRows(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a,
 }
 
 // Tiles of 4 tokens through `tile`, the remaining tokens through the GEMV.
-void RowsTilesThenGemv(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a,
+void RowsTilesThenGemv(const WeightView& w, const GroupGeometry& geo, const ActQ& a,
                        int64_t r0, int64_t r1, float* y, bool q8g32) {
   const int64_t t4 = a.n_tokens / 4 * 4;
   if (t4 > 0) {
@@ -367,7 +367,7 @@ void RowsTilesThenGemv(const QuantWeightView& w, const GroupGeometry& geo, const
 
 }  // namespace
 
-void RowsAvx512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+void RowsAvx512(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                 int64_t r1, float* y) {
   if (Wide(*geo.traits, geo.g)) return RowsTilesThenGemv(w, geo, a, r0, r1, y, false);
   if (geo.traits->value_bits == 8 && geo.g == 32)

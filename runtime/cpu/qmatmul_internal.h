@@ -42,17 +42,17 @@ void QuantizeActivations(const GroupGeometry& geo, const float* x, int64_t cols,
                          int64_t n_tokens, ActQ* a);
 
 // Computes y[t, r] for r in [r0, r1), all tokens. y is [n_tokens, rows].
-using RowsKernel = void (*)(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a,
+using RowsKernel = void (*)(const WeightView& w, const GroupGeometry& geo, const ActQ& a,
                             int64_t r0, int64_t r1, float* y);
 
-void RowsScalar(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+void RowsScalar(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                 int64_t r1, float* y);
 // SIMD kernels need groups made of whole 32-value blocks: q8 g % 32 == 0,
 // q4/q4a g == 32 or g % 64 == 0 (SimdGeometryOk); otherwise scalar runs.
 bool SimdGeometryOk(const GroupGeometry& geo);
-void RowsAvx2(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+void RowsAvx2(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
               int64_t r1, float* y);
-void RowsAvx512(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+void RowsAvx512(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                 int64_t r1, float* y);
 
 

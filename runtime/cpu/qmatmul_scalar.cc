@@ -58,7 +58,7 @@ bool SimdGeometryOk(const GroupGeometry& geo) {
   return geo.g == 32 || geo.g % 64 == 0;
 }
 
-void RowsScalar(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+void RowsScalar(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                 int64_t r1, float* y) {
   const EncodingTraits& t = *geo.traits;
   std::vector<int8_t> q(geo.g);

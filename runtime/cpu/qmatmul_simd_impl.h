@@ -80,7 +80,7 @@ inline void GroupTile(const EncodingTraits& tr, const GroupGeometry& geo, const 
 }
 
 template <class Ops, int T>
-inline void RowTile(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
+inline void RowTile(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
                     int64_t t0, float* y) {
   const EncodingTraits& tr = *geo.traits;
   const int8_t* aq[T];
@@ -111,7 +111,7 @@ inline void RowTile(const QuantWeightView& w, const GroupGeometry& geo, const Ac
 }
 
 template <class Ops>
-void Rows(const QuantWeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+void Rows(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
           int64_t r1, float* y) {
   for (int64_t r = r0; r < r1; ++r) {
     int64_t t = 0;

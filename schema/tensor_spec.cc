@@ -1,0 +1,131 @@
+// RenderTensorSpec: the tensor table as the Markdown of specs/glm4-tensors.md.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "schema/hparams.h"
+#include "schema/tensors.h"
+
+namespace glmq {
+namespace {
+
+absl::string_view DimText(Dim d) {
+  switch (d) {
+    case Dim::kOne:
+      return "1";
+    case Dim::kHidden:
+      return "hidden";
+    case Dim::kVocab:
+      return "padded_vocab";
+    case Dim::kQkv:
+      return "(n_heads + 2·n_kv)·head_dim";
+    case Dim::kQ:
+      return "n_heads·head_dim";
+    case Dim::kKv:
+      return "n_kv·head_dim";
+    case Dim::kFfn:
+      return "ffn";
+    case Dim::kFfn2:
+      return "2·ffn";
+    case Dim::kInvFreq:
+      return "rope_dims/2";
+    case Dim::kVHidden:
+      return "v.hidden";
+    case Dim::kV3Hidden:
+      return "3·v.hidden";
+    case Dim::kVFfn:
+      return "v.ffn";
+    case Dim::kVOut:
+      return "v.out_hidden";
+    case Dim::kVIn:
+      return "v.in_channels";
+    case Dim::kVPatch:
+      return "v.patch";
+    case Dim::kVTemporal:
+      return "v.temporal_patch";
+    case Dim::kVMerge:
+      return "v.merge";
+    case Dim::kVGrid:
+      return "(v.image/v.patch)²";
+    case Dim::kVGridCls:
+      return "(v.image/v.patch)²+1";
+  }
+  return "?";
+}
+
+std::string ShapeText(const std::vector<Dim>& shape) {
+  std::vector<absl::string_view> dims;
+  for (Dim d : shape) dims.push_back(DimText(d));
+  return absl::StrCat("[", absl::StrJoin(dims, ", "), "]");
+}
+
+absl::string_view WhenText(When w) {
+  switch (w) {
+    case When::kAlways:
+      return "";
+    case When::kQkvBias:
+      return "if qkv_bias";
+    case When::kAttnOutputBias:
+      return "if attn_output_bias";
+    case When::kMlpBias:
+      return "if mlp_bias";
+    case When::kUntied:
+      return "unless tied_embeddings";
+  }
+  return "";
+}
+
+constexpr pb::Layout kLayouts[] = {pb::LAYOUT_CHATGLM, pb::LAYOUT_GLM, pb::LAYOUT_GLM4,
+                                   pb::LAYOUT_CHATGLM_VISION, pb::LAYOUT_GLM4V};
+
+std::string LayoutsText(uint32_t mask) {
+  std::vector<absl::string_view> names;
+  for (pb::Layout l : kLayouts)
+    if (mask & LayoutBit(l)) names.push_back(LayoutName(l));
+  return absl::StrJoin(names, ", ");
+}
+
+std::string RoleText(pb::Role r) { return std::string(pb::Role_Name(r).substr(5)); }
+
+std::string Cell(absl::string_view s) { return absl::StrReplaceAll(s, {{"|", "\\|"}}); }
+
+void CanonicalTable(std::string* out) {
+  absl::StrAppend(out, "| name | role | shape | layouts | when | notes |\n");
+  absl::StrAppend(out, "|---|---|---|---|---|---|\n");
+  for (const TensorDef& d : TensorTable()) {
+    if (d.name.empty()) continue;
+    absl::StrAppend(out, "| `", d.name, "` | ", RoleText(d.role), " | ", ShapeText(d.shape), " | ",
+                    LayoutsText(RowLayouts(d)), " | ", WhenText(d.when), " | ", Cell(d.note),
+                    " |\n");
+  }
+}
+
+void LayoutTable(pb::Layout layout, std::string* out) {
+  absl::StrAppend(out, "\n### Layout `", LayoutName(layout), "`\n\n");
+  absl::StrAppend(out, "| HF name | shape | canonical |\n|---|---|---|\n");
+  for (const TensorDef& d : TensorTable()) {
+    for (const HfSource& s : d.hf) {
+      if ((s.layouts & LayoutBit(layout)) == 0) continue;
+      for (const HfPart& p : s.parts) {
+        absl::StrAppend(
+            out, "| `", HfName(p.pattern, -1, layout), "` | ", ShapeText(p.shape), " | ",
+            d.name.empty() ? absl::StrCat("**ignored**: ", d.note) : absl::StrCat("`", d.name, "`"),
+            s.parts.size() > 1 ? " (rows concatenated)" : "", " |\n");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string RenderTensorSpec() {
+  std::string out = "## Canonical tensors\n\n";
+  CanonicalTable(&out);
+  out += "\n## Hugging Face names per layout\n";
+  for (pb::Layout l : kLayouts) LayoutTable(l, &out);
+  return out;
+}
+
+}  // namespace glmq
