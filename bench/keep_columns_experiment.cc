@@ -99,10 +99,10 @@ absl::Status Run(const std::string& in, const std::string& stats_path, const std
       if (t == nullptr || !t->quantized) return std::nullopt;
       return QuantSpec{rule.encoding(), rule.group_size()};
     };
-    GLMQ_ASSIGN_OR_RETURN(CalibData data, OpenCalibData(stats_path, meta.hparams(), weights,
-                                                        UsesAwqPlan(co)));
-    GLMQ_ASSIGN_OR_RETURN(method, MakeCalibratedMethod(co, meta.hparams(), std::move(data),
-                                                       weights, spec));
+    GLMQ_ASSIGN_OR_RETURN(CalibData data,
+                          OpenCalibData(stats_path, meta.hparams(), weights, UsesAwqPlan(co)));
+    GLMQ_ASSIGN_OR_RETURN(method,
+                          MakeCalibratedMethod(co, meta.hparams(), std::move(data), weights, spec));
   }
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWriter> writer, GlmqWriter::Create(out));
   writer->metadata() = meta;
