@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <algorithm>
 #include <string>
 
 #include "core/status.h"
 #include "runtime/loaded_model.h"
 #include "runtime/session.h"
 #include "tools/command.h"
+#include "tools/session_flags.h"
 
 namespace glmq::tools {
 namespace {
@@ -20,7 +22,8 @@ struct GenArgs {
   double temp = 0;
   int n = 128, threads = 0;
   uint64_t seed = 0;
-  int64_t ctx = 4096;
+  int64_t ctx = 0;  // 0: prompt + n, up to the model's maximum
+  SessionFlags session;
 };
 
 // Greedy at temp <= 0 (lowest id wins ties), else softmax(logits / temp).
@@ -44,10 +47,14 @@ absl::Status Run(const GenArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads));
   const Tokenizer& tok = *lm.tokenizer;
   std::vector<int32_t> ids = a.chat ? tok.EncodeChat({{"user", a.prompt}}) : tok.Encode(a.prompt);
-  SessionOptions so;
-  so.max_context = a.ctx;
-  so.all_logits = false;
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::Create(lm.model.get(), so));
+  int64_t ctx = a.ctx;
+  if (ctx <= 0) {
+    ctx = static_cast<int64_t>(ids.size()) + a.n;
+    const int64_t model_max = lm.model->hparams().max_context();
+    if (model_max > 0 && !a.session.ctx_override) ctx = std::min(ctx, model_max);
+  }
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s,
+                        NewSession(*lm.model, a.session, ctx, "--ctx", /*all_logits=*/false));
   // Only real tokens may be sampled (the padding rows are untrained).
   const int64_t vocab = tok.vocab_size() > 0 ? std::min<int64_t>(tok.vocab_size(),
                                                 lm.model->hparams().padded_vocab_size())
@@ -88,7 +95,10 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--temp", a->temp, "sampling temperature (0 = greedy, default)");
   sub->add_option("-n", a->n, "maximum new tokens (default 128)");
   sub->add_option("--seed", a->seed, "random seed for sampling");
-  sub->add_option("--ctx", a->ctx, "context size (default 4096)");
+  sub->add_option("--ctx", a->ctx,
+                  "context size (default: prompt + -n, at most the model's maximum); the KV "
+                  "cache grows with the tokens up to it");
+  AddSessionFlags(sub, &a->session);
   sub->add_option("-t,--threads", a->threads, "threads (default: all)");
   return [a]() { return Run(*a); };
 }

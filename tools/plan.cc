@@ -24,6 +24,7 @@ struct PlanArgs {
   int64_t batch = 1;
   int64_t prefill_chunk = plan::PlanOptions().prefill_chunk;
   int64_t images = 0;
+  std::vector<int64_t> contexts;
 };
 
 absl::Status RunPlan(const PlanArgs& a) {
@@ -32,6 +33,7 @@ absl::Status RunPlan(const PlanArgs& a) {
   options.batch = a.batch;
   options.prefill_chunk = a.prefill_chunk;
   options.images = a.images;
+  options.contexts = a.contexts;
   GLMQ_ASSIGN_OR_RETURN(
       plan::Plan p, plan::MakePlan(src.hparams, options,
                                    src.file_weights ? &*src.file_weights : nullptr));
@@ -67,6 +69,9 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--batch", a->batch, "sequences at once (multiplies KV and buffers)");
   sub->add_option("--prefill-chunk", a->prefill_chunk, "tokens per prefill step");
   sub->add_option("--images", a->images, "images in the context (vision models)");
+  sub->add_option("--context", a->contexts,
+                  "rows at these contexts (tokens, comma-separated) instead of 1K, 2K, ...")
+      ->delimiter(',');
   return [a] { return RunPlan(*a); };
 }
 
