@@ -67,8 +67,9 @@ class Backend {
   virtual void Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
                     int64_t head_dim, int64_t rope_dims, int64_t pos0, double base) = 0;
   // KV cache memory: one zero-filled block of `bytes` in this backend's
-  // memory; ResourceExhausted (naming the bytes) when it cannot allocate.
-  // Blocks go back through FreeKvBlock with the same size.
+  // memory, aligned for vector loads; ResourceExhausted (naming the bytes)
+  // when it cannot allocate. Blocks go back through FreeKvBlock with the
+  // same size.
   virtual absl::StatusOr<void*> AllocateKvBlock(uint64_t bytes) = 0;
   virtual void FreeKvBlock(void* block, uint64_t bytes) = 0;
   // Bytes this backend could still allocate now (the CPU: MemAvailable of

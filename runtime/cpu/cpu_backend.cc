@@ -1,11 +1,10 @@
 #include "runtime/cpu/cpu_backend.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -142,19 +141,18 @@ void CpuBackend::Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_
 }
 
 absl::StatusOr<void*> CpuBackend::AllocateKvBlock(uint64_t bytes) {
-  // 64-byte aligned (whole cache lines, aligned vector loads of a tile);
-  // zero-filled, so every page of the block is resident from here on and
-  // the process's RSS follows the blocks held.
-  const uint64_t size = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, size);
-  if (p == nullptr)
+  // A private anonymous mapping per block: page-aligned and zero-filled by
+  // the kernel, its pages resident once written (so the process's RSS
+  // follows the positions written, at most one block ahead of them), and
+  // unmapped, not kept in a malloc arena, when the block is freed.
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
     return absl::ResourceExhaustedError(
-        absl::StrCat("KV cache: cannot allocate a block of ", bytes, " bytes"));
-  std::memset(p, 0, size);
+        absl::StrCat("KV cache: cannot map a block of ", bytes, " bytes"));
   return p;
 }
 
-void CpuBackend::FreeKvBlock(void* block, uint64_t bytes) { std::free(block); }
+void CpuBackend::FreeKvBlock(void* block, uint64_t bytes) { ::munmap(block, bytes); }
 
 uint64_t CpuBackend::AvailableMemoryBytes() const {
   std::ifstream in("/proc/meminfo");

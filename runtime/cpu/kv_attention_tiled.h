@@ -223,7 +223,9 @@ void SoftmaxStep(const Job& job, int64_t first_pos, int64_t n_rows, const KeyTil
       continue;
     }
     const float mx = std::max(w.m[r], RowMax<V>(s, valid));
-    const float corr = std::exp(w.m[r] - mx);  // 0 on the row's first keys (m = -inf)
+    // 0 on the row's first keys (m = -inf); 1, without an exp, when the max
+    // stays (most tiles of a long row).
+    const float corr = mx == w.m[r] ? 1.0f : std::exp(w.m[r] - mx);
     w.l[r] = w.l[r] * corr + ExpRow<V>(s, valid, mx);
     w.m[r] = mx;
     std::fill(s + valid, s + kt.nk, 0.f);
