@@ -31,7 +31,7 @@ struct SessionOptions {
   bool context_override = false;
   int64_t prefill_chunk = 256;    // tokens per forward chunk
   KvType kv_type = KvType::kF32;  // runtime/kv_layout.h
-  bool all_logits = true;         // allow every chunk row's logits (perplexity)
+  bool all_logits = true;  // size the logits buffer for every chunk row (perplexity)
   // Bytes the session may need at max_context (KV cache + working buffers);
   // 0: the backend's AvailableMemoryBytes() at creation.
   uint64_t memory_limit = 0;
@@ -68,7 +68,8 @@ class Session {
                        std::vector<float>* out);
   // As Forward, passing the logits of tokens [first_row, n) to `fn` chunk by
   // chunk (rows before first_row cost no output projection): memory stays at
-  // one chunk's logits whatever n is. Needs all_logits (or chunks of 1).
+  // one chunk's logits whatever n is. Without all_logits the output
+  // projection runs a row at a time (same results, slower).
   absl::Status ForwardLogits(absl::Span<const int32_t> tokens, int64_t first_row,
                              const LogitsFn& fn);
   // Calibration in passes over layer ranges (tools/calibrate.cc): runs
