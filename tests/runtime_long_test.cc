@@ -87,6 +87,27 @@ TEST_F(Long, CachedDecodeEqualsTheFullForward) {
   }
 }
 
+// Chat re-renders (runtime/chat_session.h) cut the cache back with
+// Session::Truncate: positions after the cut are overwritten in their blocks,
+// whatever the KV type, and the result equals a fresh prefill.
+TEST_F(Long, TruncateInsideABlockThenContinuingEqualsAFreshPrefill) {
+  ASSERT_NE(model_, nullptr);
+  const absl::Span<const int32_t> ids(*ids_);
+  for (KvType kv : {KvType::kF32, KvType::kInt8}) {
+    const std::vector<float> fresh = Logits(*NewSession(512, kv), ids);
+    std::unique_ptr<Session> s = NewSession(512, kv);
+    std::vector<int32_t> other(ids.begin(), ids.begin() + 700);  // 3 blocks, then a cut at 300
+    for (int64_t i = 300; i < 700; ++i) other[i] = (other[i] * 31 + 7) % 4096;
+    ASSERT_TRUE(s->Forward(other, ForwardOutput::kNone, nullptr).ok());
+    s->Truncate(300);
+    ASSERT_EQ(s->position(), 300);
+    const std::vector<float> got = Logits(*s, ids.subspan(300));
+    ASSERT_EQ(got.size(), static_cast<size_t>((kN - 300) * 4160));
+    EXPECT_LE(MaxAbsDiff(got.data(), fresh.data() + 300 * 4160, got.size()), 2e-5f)
+        << Traits(kv).name;
+  }
+}
+
 TEST_F(Long, HalfAndInt8KvStayCloseToF32) {
   ASSERT_NE(model_, nullptr);
   for (KvType kv : {KvType::kBF16, KvType::kInt8}) {

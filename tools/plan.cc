@@ -25,6 +25,7 @@ struct PlanArgs {
   int64_t prefill_chunk = plan::PlanOptions().prefill_chunk;
   int64_t images = 0;
   std::vector<int64_t> contexts;
+  int tp = 1;
 };
 
 absl::Status RunPlan(const PlanArgs& a) {
@@ -34,6 +35,11 @@ absl::Status RunPlan(const PlanArgs& a) {
   options.prefill_chunk = a.prefill_chunk;
   options.images = a.images;
   options.contexts = a.contexts;
+  options.tp = a.tp;
+  if (a.tp > 1 && src.file_weights) {  // the file's own tensors, sharded
+    GLMQ_ASSIGN_OR_RETURN(plan::TpLayout tp, plan::MakeTpLayout(src.hparams, a.tp));
+    src.file_weights->bytes = plan::ShardedFileWeightBytes(src.file_tensors, src.hparams, tp);
+  }
   GLMQ_ASSIGN_OR_RETURN(
       plan::Plan p, plan::MakePlan(src.hparams, options,
                                    src.file_weights ? &*src.file_weights : nullptr));
@@ -72,6 +78,8 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--context", a->contexts,
                   "rows at these contexts (tokens, comma-separated) instead of 1K, 2K, ...")
       ->delimiter(',');
+  sub->add_option("--tp", a->tp,
+                  "tensor-parallel GPUs (vLLM-style split): every figure becomes per GPU");
   return [a] { return RunPlan(*a); };
 }
 

@@ -21,11 +21,19 @@ void AddSessionFlags(CLI::App* sub, SessionFlags* f) {
 
 absl::StatusOr<std::unique_ptr<Session>> NewSession(const Model& model, const SessionFlags& f,
                                                     int64_t ctx, const std::string& ctx_flag,
-                                                    bool all_logits) {
+                                                    bool all_logits, int64_t fallback) {
   const pb::HParams& hp = model.hparams();
   absl::StatusOr<KvType> kv = ParseKvType(f.kv);
   if (!kv.ok()) return Annotate(kv.status(), "--kv");
   if (f.chunk <= 0) return absl::InvalidArgumentError(absl::StrCat("--chunk ", f.chunk));
+  if (ctx == 0 || !f.ctx_override) {
+    absl::StatusOr<int64_t> c = ContextForFlag(hp, ctx, fallback, ctx_flag);
+    if (!c.ok() && absl::IsInvalidArgument(c.status()) && ctx > 0)
+      return absl::OutOfRangeError(
+          absl::StrCat(c.status().message(), ", or --ctx-override to run past it"));
+    GLMQ_RETURN_IF_ERROR(c.status());
+    ctx = *c;
+  }
   if (absl::Status s = CheckContextLimit(hp, ctx, f.ctx_override); !s.ok())
     return absl::OutOfRangeError(
         absl::StrCat(ctx_flag, " ", ctx, ": ", s.message(), " (--ctx-override)"));

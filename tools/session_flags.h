@@ -26,10 +26,11 @@ struct SessionFlags {
 void AddSessionFlags(CLI::App* sub, SessionFlags* flags);
 
 // A session of `ctx` positions (`ctx_flag`: the option that set it, for
-// errors) on `model`. Warns on stderr when --ctx-override lets ctx pass the
-// model's maximum.
+// errors; 0: min(fallback, the model's maximum)) on `model`. Warns on stderr
+// when --ctx-override lets ctx pass the model's maximum.
 absl::StatusOr<std::unique_ptr<Session>> NewSession(const Model& model, const SessionFlags& flags,
                                                     int64_t ctx, const std::string& ctx_flag,
-                                                    bool all_logits = true);
+                                                    bool all_logits = true,
+                                                    int64_t fallback = 4096);
 
 }  // namespace glmq::tools
