@@ -15,8 +15,8 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "runtime/buffers.h"
-#include "runtime/calib/observer.h"
 #include "runtime/kv_cache.h"
+#include "runtime/observer.h"
 #include "runtime/model.h"
 
 namespace glmq {
