@@ -68,7 +68,7 @@ TEST_F(LongCli, AContextAboveTheModelsMaximumNeedsTheOverride) {
                                       " --ctx 9000 --max-windows 1"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("--ctx 9000"));
-  EXPECT_THAT(r.output, HasSubstr("maximum of 8192"));
+  EXPECT_THAT(r.output, HasSubstr("the model's context of 8192 tokens"));
   EXPECT_THAT(r.output, HasSubstr("--ctx-override"));
   const auto ok = RunGlmq(absl::StrCat("eval ppl ", Path("glm4-tiny-chat"), " --text ", kText,
                                        " --ctx 8448 --max-windows 1 --ctx-override"));

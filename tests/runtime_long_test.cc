@@ -55,9 +55,9 @@ TEST_F(Long, ChunkedPrefillEqualsOneChunk) {
   const std::vector<float>& one = *one_chunk_;
   ASSERT_EQ(one.size(), static_cast<size_t>(kN * 4160));
   for (int64_t chunk : {1, 7, 300}) {
-    // (Token by token over the first 256 positions only: 1,024 single-token
+    // (Token by token over the first 128 positions only: 1,024 single-token
     // steps take long on a loaded machine and add nothing.)
-    const int64_t n = chunk == 1 ? 256 : kN;
+    const int64_t n = chunk == 1 ? 128 : kN;
     const std::vector<float> got =
         Logits(*NewSession(chunk), absl::Span<const int32_t>(*ids_).first(n));
     ASSERT_EQ(got.size(), static_cast<size_t>(n * 4160));
