@@ -18,6 +18,7 @@
 #include "runtime/kv_cache.h"
 #include "runtime/observer.h"
 #include "runtime/model.h"
+#include "runtime/sequence.h"
 
 namespace glmq {
 
@@ -79,6 +80,13 @@ class Session {
   // projection runs a row at a time (same results, slower).
   absl::Status ForwardLogits(absl::Span<const int32_t> tokens, int64_t first_row,
                              const LogitsFn& fn);
+  // A multimodal prefill (runtime/vision/splice.h): every row is its token's
+  // embedding except the image rows (seq.embeds), at seq.positions (M-RoPE
+  // streams; one stream for glm-4v); later Forward calls continue with KV
+  // slot s at position s + seq.rope_offset until Reset. Needs position() ==
+  // 0. Errors as Forward's, and rows or positions that do not fit.
+  absl::Status ForwardSpliced(const SplicedSequence& seq, ForwardOutput what,
+                              std::vector<float>* out);
   // Calibration in passes over layer ranges (tools/calibrate.cc): runs
   // layers [first, end) on one chunk of n <= prefill_chunk tokens at
   // position 0 (call Reset() first). hidden: [n, hidden_size], the residual
@@ -96,10 +104,13 @@ class Session {
   // the model, so decode can be timed at a long context without a prefill.
   absl::Status AppendSyntheticKv(int64_t n, uint64_t seed);
   // Forgets the KV cache (position 0); its blocks stay allocated for reuse.
-  void Reset() { pos_ = 0; }
+  void Reset() {
+    pos_ = 0;
+    rope_offset_ = 0;
+  }
   // Forgets the KV cache and returns its blocks to the backend.
   void ReleaseKv() {
-    pos_ = 0;
+    Reset();
     kv_->Release();
   }
   // Forgets the KV cache from `position` on (0 <= position <= position()),
@@ -115,10 +126,24 @@ class Session {
 
  private:
   Session() = default;
+  using ChunkFn = std::function<absl::Status(int64_t row0, int64_t n)>;
   absl::Status CheckTokens(absl::Span<const int32_t> tokens) const;
-  // One chunk of n <= prefill_chunk tokens; leaves the final-normed hidden
-  // states in normed_.
-  absl::Status ForwardChunk(const int32_t* ids, int64_t n);
+  // One chunk of n <= prefill_chunk rows embedded in residual_; leaves the
+  // final-normed hidden states in normed_.
+  absl::Status ForwardChunk(int64_t n);
+  // Rows [0, n) chunk by chunk (embedding, image rows from `seq` when given,
+  // positions), calling `after` with each chunk's rows in normed_.
+  absl::Status RunChunks(const int32_t* ids, int64_t n, const SplicedSequence* seq,
+                         const ChunkFn& after);
+  // Logits of chunk rows [first, m) (chunk starting at row c0) to `fn`, in
+  // pieces of the logits buffer's rows.
+  absl::Status ProjectRows(int64_t c0, int64_t first, int64_t m, const LogitsFn& fn);
+  // Forward's chunk loop over rows [0, n); `seq` (may be null) gives the
+  // image rows and the positions.
+  absl::Status ForwardRows(const int32_t* ids, int64_t n, const SplicedSequence* seq,
+                           ForwardOutput what, std::vector<float>* out);
+  // The RoPE positions [3, n] of a chunk starting at row0 (use_positions_).
+  void ChunkPositions(const SplicedSequence* seq, int64_t row0, int64_t n);
   absl::Status Layer(int i, int64_t n);
 
   const Model* model_ = nullptr;
@@ -126,6 +151,9 @@ class Session {
   BufferConfig config_;
   BufferSizes sizes_;
   int64_t pos_ = 0;
+  int64_t rope_offset_ = 0;               // RoPE position of KV slot s: s + rope_offset_
+  bool use_positions_ = false;            // this chunk rotates by chunk_positions_
+  std::vector<int64_t> chunk_positions_;  // [3, chunk]
   std::unique_ptr<KvCache> kv_;           // blocks of sizes_.kv_layout
   std::vector<float> residual_, normed_;  // [chunk, hidden]
   std::vector<float> qkv_;                // [chunk, (n_heads + 2 n_kv) head_dim]
