@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "quant/dequantize.h"
 #include "schema/encodings.h"
+#include "runtime/cpu/attention_prefill.h"
 #include "runtime/cpu/qmatmul.h"
 
 namespace glmq {
@@ -167,6 +168,9 @@ inline const float* KvRow(const void* base, DType type, int64_t max_context, int
 void CpuBackend::Attention(const float* q, int64_t q_stride, int64_t n_tokens,
                            const AttentionShape& s, int64_t pos0, KvCacheView cache,
                            float* scratch, float* out) {
+  if (n_tokens > 1) {  // prefill: tiled over queries and keys (attention_prefill.h)
+    return cpu::PrefillAttention(k_->level, q, q_stride, n_tokens, s, pos0, cache, out, n_threads_);
+  }
   const int64_t group = s.n_heads / s.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
   const cpu::DenseKernels* k = k_;

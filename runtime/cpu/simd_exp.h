@@ -1,12 +1,12 @@
-// exp(x) for the SIMD attention kernels, one template over the vector
-// traits: Cephes' expf (range reduction by n = round(x log2 e) in two parts of
+// exp(x) for the SIMD attention kernels (the vision towers' and prefill's),
+// one template over the vector traits: Cephes' expf (range reduction by n = round(x log2 e) in two parts of
 // ln 2, a degree-6 polynomial, scaling by 2^n through the exponent bits),
 // within 2 ulp of std::exp over the clamped range. Inputs are clamped to
 // [-87, 88] so 2^n stays a normal float; the attention only exponentiates
 // x <= 0, where exp(-87) ~ 1.6e-38 stands for 0.
 #pragma once
 
-namespace glmq::vision {
+namespace glmq::cpu {
 namespace {
 
 template <class V>
@@ -26,4 +26,4 @@ inline typename V::Vec ExpCephes(typename V::Vec x) {
 }
 
 }  // namespace
-}  // namespace glmq::vision
+}  // namespace glmq::cpu
