@@ -20,6 +20,7 @@
 #include "format/reader.h"
 #include "runtime/calib/stats.h"
 #include "runtime/calib/stats_file.h"
+#include "runtime/cpu/cpu_backend.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -39,6 +40,7 @@ struct CalibrateArgs {
   std::string layers;       // "FIRST:END": record only these layers (benchmarks)
   std::string tokenizer;    // HF folder to take the tokenizer from instead of the file's
   uint64_t seed = 1;
+  int threads = 0;          // 0 = OpenMP's default (all)
 };
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> EmbeddedTokenizer(const GlmqFile& file) {
@@ -114,7 +116,8 @@ absl::Status RunCalibrate(const CalibrateArgs& a) {
     GLMQ_ASSIGN_OR_RETURN(tok, Tokenizer::FromDir(a.tokenizer));
   }
   const GlmqFile& file = src->file();  // owned by the model from here on
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(std::move(src)));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                        Model::Load(std::move(src), std::make_unique<CpuBackend>(a.threads)));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
   const std::vector<int32_t> ids = tok->Encode(text, /*allow_special=*/false);
   if (a.ctx <= 1) return absl::InvalidArgumentError(absl::StrCat("--ctx ", a.ctx));
@@ -212,6 +215,7 @@ RunFn Setup(CLI::App* sub) {
                   "record K layers per pass over the text (bounds memory; 0 = as many as keep "
                   "the statistics of a pass within 4 GiB)");
   sub->add_option("--seed", a->seed, "seed of the activation sample");
+  sub->add_option("-t,--threads", a->threads, "threads (default: all)");
   sub->add_option("--tokenizer", a->tokenizer,
                   "HF folder whose tokenizer to use (for a .glmq without one, e.g. glmq synth "
                   "output; its ids must be < the model's vocabulary)");
