@@ -8,9 +8,7 @@
 
 namespace glmq {
 
-absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads) {
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src, GlmqWeightSource::Open(path));
-  const GlmqFile& file = src->file();
+absl::StatusOr<std::unique_ptr<Tokenizer>> EmbeddedTokenizer(const GlmqFile& file) {
   const pb::Tokenizer& tk = file.metadata().tokenizer();
   std::map<std::string, std::string> files;
   for (const pb::EmbeddedFile& f : tk.files()) {
@@ -18,12 +16,19 @@ absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads
   }
   TokenizerOptions topt;
   for (int64_t id : tk.eos_token_ids()) topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
-  for (int64_t id : file.hparams().eos_token_ids()) topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
+  for (int64_t id : file.hparams().eos_token_ids())
+    topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromFiles(files, topt);
+  if (!tok.ok()) return Annotate(tok.status(), file.path() + ": embedded tokenizer");
+  return tok;
+}
+
+absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads) {
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src, GlmqWeightSource::Open(path));
+  const GlmqFile& file = src->file();
   LoadedModel out;
   out.file = &file;
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromFiles(files, topt);
-  if (!tok.ok()) return Annotate(tok.status(), path + ": embedded tokenizer");
-  out.tokenizer = std::move(*tok);
+  GLMQ_ASSIGN_OR_RETURN(out.tokenizer, EmbeddedTokenizer(file));
   GLMQ_ASSIGN_OR_RETURN(out.model,
                         Model::Load(std::move(src), std::make_unique<CpuBackend>(n_threads)));
   return out;

@@ -17,6 +17,10 @@ struct LoadedModel {
   const GlmqFile* file = nullptr;  // owned by model's weight source
 };
 
+// The tokenizer embedded in a .glmq (its files, special tokens and eos ids,
+// and the model's eos ids). Errors name the file.
+absl::StatusOr<std::unique_ptr<Tokenizer>> EmbeddedTokenizer(const GlmqFile& file);
+
 // n_threads <= 0: OpenMP's default.
 absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads = 0);
 

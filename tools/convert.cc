@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "convert/convert.h"
+#include "pipeline/convert.h"
 #include "core/progress.h"
 #include "schema/encodings.h"
 #include "tools/command.h"

@@ -1,6 +1,7 @@
 // Calibration statistics of one linear layer's input, as gathered by
-// runtime/calib (StatsCollector) and stored in the statistics file; the
-// calibrated quantizers (quant/calib/methods.h) consume them.
+// runtime/calib (StatsCollector) and stored in the statistics file
+// (format/stats_file.h); the calibrated quantizers (quant/calib/methods.h)
+// consume them.
 #pragma once
 
 #include <cstdint>

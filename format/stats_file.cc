@@ -1,4 +1,4 @@
-#include "runtime/calib/stats_file.h"
+#include "format/stats_file.h"
 
 #include <cstring>
 

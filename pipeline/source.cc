@@ -1,4 +1,4 @@
-#include "convert/source.h"
+#include "pipeline/source.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -18,8 +18,8 @@
 
 #include "absl/status/statusor.h"
 #include "core/file.h"
-#include "runtime/calib/calib_stats.pb.h"
-#include "runtime/calib/stats.h"
+#include "format/calib_stats.pb.h"
+#include "schema/input_stats.h"
 #include "schema/tensors.h"
 
 namespace glmq {
