@@ -5,30 +5,26 @@
 #include "core/status.h"
 #include "format/reader.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/tokenizer_source.h"
 
 namespace glmq {
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> EmbeddedTokenizer(const GlmqFile& file) {
-  const pb::Tokenizer& tk = file.metadata().tokenizer();
-  std::map<std::string, std::string> files;
-  for (const pb::EmbeddedFile& f : tk.files()) {
-    GLMQ_ASSIGN_OR_RETURN(files[f.name()], file.EmbeddedFile(f.name()));
-  }
-  TokenizerOptions topt;
-  for (int64_t id : tk.eos_token_ids()) topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
-  for (int64_t id : file.hparams().eos_token_ids())
-    topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromFiles(files, topt);
-  if (!tok.ok()) return Annotate(tok.status(), file.path() + ": embedded tokenizer");
-  return tok;
-}
-
-absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads) {
+absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads,
+                                          const std::string& tokenizer) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src, GlmqWeightSource::Open(path));
   const GlmqFile& file = src->file();
+  TokenizerOptions topt;
+  for (int64_t id : file.hparams().eos_token_ids()) {
+    topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
+  }
   LoadedModel out;
   out.file = &file;
-  GLMQ_ASSIGN_OR_RETURN(out.tokenizer, EmbeddedTokenizer(file));
+  if (tokenizer.empty()) {
+    GLMQ_ASSIGN_OR_RETURN(out.tokenizer, LoadEmbeddedTokenizer(file, topt));
+  } else {
+    GLMQ_ASSIGN_OR_RETURN(out.tokenizer, LoadTokenizer(tokenizer, topt));
+    GLMQ_RETURN_IF_ERROR(CheckTokenizerFitsModel(*out.tokenizer, file.hparams(), tokenizer));
+  }
   GLMQ_ASSIGN_OR_RETURN(out.model,
                         Model::Load(std::move(src), std::make_unique<CpuBackend>(n_threads)));
   return out;

@@ -17,11 +17,11 @@ struct LoadedModel {
   const GlmqFile* file = nullptr;  // owned by model's weight source
 };
 
-// The tokenizer embedded in a .glmq (its files, special tokens and eos ids,
-// and the model's eos ids). Errors name the file.
-absl::StatusOr<std::unique_ptr<Tokenizer>> EmbeddedTokenizer(const GlmqFile& file);
-
-// n_threads <= 0: OpenMP's default.
-absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads = 0);
+// n_threads <= 0: OpenMP's default. `tokenizer` (optional): a tokenizer to
+// use instead of the embedded one (runtime/tokenizer_source.h: folder,
+// tokenizer.model / .json, or .glmq); the model's eos ids still apply and
+// its ids must fit the embedding.
+absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads = 0,
+                                          const std::string& tokenizer = "");
 
 }  // namespace glmq

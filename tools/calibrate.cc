@@ -24,8 +24,9 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--seed", a->seed, "seed of the activation sample");
   sub->add_option("-t,--threads", a->threads, "threads (default: all)");
   sub->add_option("--tokenizer", a->tokenizer,
-                  "HF folder whose tokenizer to use (for a .glmq without one, e.g. glmq synth "
-                  "output; its ids must be < the model's vocabulary)");
+                  "tokenizer to use (HF folder, tokenizer.model, tokenizer.json or .glmq), e.g. "
+                  "for a .glmq without one (glmq synth output); its ids must be < the model's "
+                  "vocabulary");
   sub->add_option("--layers", a->layers,
                   "FIRST:END: record only layers [FIRST, END) (the rest are quantized with rtn; "
                   "for benchmarks)");

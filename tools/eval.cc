@@ -17,10 +17,10 @@ namespace glmq::tools {
 namespace {
 
 struct EvalArgs {
-  std::string model, ref, text, save_logits, ref_logits, score = "all";
+  std::string model, ref, text, save_logits, ref_logits, score = "all", tokenizer;
   int64_t ctx = 256, stride = 0, max_windows = 0;
   int threads = 0;
-  bool json = false;
+  bool json = false, special = false;
 };
 
 absl::StatusOr<PplOptions> Options(const EvalArgs& a) {
@@ -39,16 +39,16 @@ absl::StatusOr<PplOptions> Options(const EvalArgs& a) {
 
 absl::StatusOr<std::unique_ptr<Session>> NewSession(const Model& m, int64_t ctx) {
   SessionOptions so;
-  so.max_context = ctx;
+  GLMQ_ASSIGN_OR_RETURN(so.max_context, ContextForFlag(m.hparams(), ctx, ctx, "--ctx"));
   so.prefill_chunk = ctx;
   return Session::Create(&m, so);
 }
 
 absl::Status RunPpl(const EvalArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
-  const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, /*allow_special=*/false);
+  const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   GLMQ_ASSIGN_OR_RETURN(std::vector<Window> windows, PlanWindows(tokens.size(), opt));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, NewSession(*lm.model, opt.ctx));
   std::unique_ptr<LogitsWriter> writer;
@@ -113,16 +113,16 @@ absl::Status RunKld(const EvalArgs& a) {
     return absl::InvalidArgumentError("give exactly one of --ref and --ref-logits");
   }
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
-  const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, false);
+  const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   auto progress = [](int64_t done, int64_t total, const KldAccumulator& acc) {
     const KldResult r = acc.Finish();
     std::fprintf(stderr, "[%lld/%lld] kld %.6f top1 %.4f\n", static_cast<long long>(done),
                  static_cast<long long>(total), r.mean_kld, r.top1_agreement);
   };
   if (!a.ref.empty()) {
-    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadGlmqModel(a.ref, a.threads));
+    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadGlmqModel(a.ref, a.threads, a.tokenizer));
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> rs, NewSession(*ref.model, opt.ctx));
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> ms, NewSession(*lm.model, opt.ctx));
     GLMQ_ASSIGN_OR_RETURN(KldResult r, KlDivergence(*rs, *ms, tokens, opt, progress));
@@ -166,6 +166,11 @@ void CommonOptions(CLI::App* c, EvalArgs* a) {
   c->add_option("--max-windows", a->max_windows, "stop after N windows");
   c->add_option("-t,--threads", a->threads, "threads (default: all)");
   c->add_flag("--json", a->json, "print the result as JSON");
+  c->add_flag("--special", a->special,
+              "special-token strings in the text become special tokens (default: plain text)");
+  c->add_option("--tokenizer", a->tokenizer,
+                "tokenizer instead of the embedded one: HF folder, tokenizer.model, "
+                "tokenizer.json or .glmq");
 }
 
 RunFn Setup(CLI::App* sub) {

@@ -21,6 +21,7 @@
 #include "runtime/model.h"
 #include "runtime/session.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "runtime/tokenizer_source.h"
 #include "runtime/weights.h"
 #include "schema/encodings.h"
 
@@ -90,9 +91,9 @@ absl::StatusOr<Run> Open(const CalibrateOptions& a) {
   GLMQ_ASSIGN_OR_RETURN(r.weights_xxh64, Fingerprint(*src));
   std::unique_ptr<Tokenizer> tok;
   if (a.tokenizer.empty()) {
-    GLMQ_ASSIGN_OR_RETURN(tok, EmbeddedTokenizer(src->file()));
+    GLMQ_ASSIGN_OR_RETURN(tok, LoadEmbeddedTokenizer(src->file()));
   } else {
-    GLMQ_ASSIGN_OR_RETURN(tok, Tokenizer::FromDir(a.tokenizer));
+    GLMQ_ASSIGN_OR_RETURN(tok, LoadTokenizer(a.tokenizer));
   }
   r.file = &src->file();
   GLMQ_ASSIGN_OR_RETURN(r.model,

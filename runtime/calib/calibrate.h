@@ -24,7 +24,7 @@ struct CalibrateOptions {
   bool no_xtx = false;    // skip X^T X (GPTQ)
   int layers_per_pass = 0;  // 0 = as many as keep a pass's statistics within 4 GiB
   std::string layers;       // "FIRST:END": record only these layers (benchmarks)
-  std::string tokenizer;    // HF folder to take the tokenizer from instead of the file's
+  std::string tokenizer;    // instead of the file's (runtime/tokenizer_source.h)
   uint64_t seed = 1;        // of the activation sample
   int threads = 0;          // CPU threads; 0 = OpenMP's default (all)
   std::string command_line;  // for the file's metadata
