@@ -36,14 +36,14 @@ absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_t
   DType dt;
   if (DenseDType(w.encoding, &dt)) {
     const cpu::DenseKernels* k = k_;
-    // Rows split evenly between threads in pairs (the 2-row microkernel).
+    // Rows split evenly between threads in blocks of 32 (the GEMM's panel).
     const bool parallel = w.rows * w.cols * n_tokens >= kMinParallelMacs;
 #pragma omp parallel num_threads(n_threads_) if (parallel)
     {
       const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t pairs = (w.rows + 1) / 2;
-      const int64_t r0 = std::min(w.rows, pairs * id / nt * 2);
-      const int64_t r1 = std::min(w.rows, pairs * (id + 1) / nt * 2);
+      const int64_t blocks = (w.rows + 31) / 32;
+      const int64_t r0 = std::min(w.rows, blocks * id / nt * 32);
+      const int64_t r1 = std::min(w.rows, blocks * (id + 1) / nt * 32);
       if (r0 < r1) k->matmul_rows(dt, w.data, w.cols, x, n_tokens, y, w.rows, r0, r1);
     }
     return absl::OkStatus();
