@@ -88,8 +88,13 @@ absl::StatusOr<PplResult> Perplexity(Session& session, absl::Span<const int32_t>
     GLMQ_ASSIGN_OR_RETURN(std::vector<float> logits, WindowLogits(session, tokens, w));
     if (!AllFinite(logits)) r.non_finite = true;
     for (int64_t j = w.first_target; j < w.len; ++j) {
+      const int32_t target = tokens[w.begin + j];
+      if (target < 0 || target >= vocab) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "perplexity: token id ", target, " is outside the vocabulary of ", vocab));
+      }
       LogSoftmax(logits.data() + (j - w.first_target) * vocab, vocab, &lp);
-      r.nll.Add(-lp[tokens[w.begin + j]]);
+      r.nll.Add(-lp[target]);
     }
     if (sink) GLMQ_RETURN_IF_ERROR(sink(w, logits));
     ++r.windows;
@@ -98,8 +103,15 @@ absl::StatusOr<PplResult> Perplexity(Session& session, absl::Span<const int32_t>
   return r;
 }
 
-void KldAccumulator::Add(const float* ref, const float* model, int64_t n_rows, int64_t vocab,
-                         const int32_t* targets) {
+absl::Status KldAccumulator::Add(const float* ref, const float* model, int64_t n_rows,
+                                 int64_t vocab, const int32_t* targets) {
+  for (int64_t i = 0; i < n_rows; ++i) {
+    if (targets[i] < 0 || targets[i] >= vocab) {
+      return absl::InvalidArgumentError(absl::StrCat("kld: target token id ", targets[i],
+                                                     " at row ", i, " is outside the vocabulary of ",
+                                                     vocab));
+    }
+  }
   std::vector<double> lr, lm;
   for (int64_t i = 0; i < n_rows; ++i) {
     const float* a = ref + i * vocab;
@@ -115,6 +127,7 @@ void KldAccumulator::Add(const float* ref, const float* model, int64_t n_rows, i
     r_.ref_nll.Add(-lr[targets[i]]);
     r_.model_nll.Add(-lm[targets[i]]);
   }
+  return absl::OkStatus();
 }
 
 KldResult KldAccumulator::Finish() const {
@@ -149,8 +162,8 @@ absl::StatusOr<KldResult> KlDivergence(Session& ref, Session& model,
   for (const Window& w : windows) {
     GLMQ_ASSIGN_OR_RETURN(std::vector<float> a, WindowLogits(ref, tokens, w));
     GLMQ_ASSIGN_OR_RETURN(std::vector<float> b, WindowLogits(model, tokens, w));
-    acc.Add(a.data(), b.data(), w.len - w.first_target, vocab,
-            tokens.data() + w.begin + w.first_target);
+    GLMQ_RETURN_IF_ERROR(acc.Add(a.data(), b.data(), w.len - w.first_target, vocab,
+                                 tokens.data() + w.begin + w.first_target));
     if (progress) progress(++done, windows.size(), acc);
   }
   return acc.Finish();

@@ -2,14 +2,24 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "format/reader.h"
+
 #include "runtime/cpu/cpu_backend.h"
 
 namespace glmq {
 
-absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads) {
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src, GlmqWeightSource::Open(path));
+absl::Status CheckThreadCount(int n, absl::string_view flag) {
+  if (n >= 0 && n <= kMaxThreads) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(flag, " ", n, " is not within 0..", kMaxThreads,
+                                                 " (0: all cores)"));
+}
+
+absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads, bool verify) {
+  GLMQ_RETURN_IF_ERROR(CheckThreadCount(n_threads));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src,
+                        GlmqWeightSource::Open(path, verify));
   const GlmqFile& file = src->file();
   const pb::Tokenizer& tk = file.metadata().tokenizer();
   std::map<std::string, std::string> files;
@@ -17,7 +27,14 @@ absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads
     GLMQ_ASSIGN_OR_RETURN(files[f.name()], file.EmbeddedFile(f.name()));
   }
   TokenizerOptions topt;
-  for (int64_t id : tk.eos_token_ids()) topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
+  for (int64_t id : tk.eos_token_ids()) {
+    if (id < 0 || id >= file.hparams().padded_vocab_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": tokenizer eos id ", id, " is outside the vocabulary of ",
+          file.hparams().padded_vocab_size()));
+    }
+    topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
+  }
   for (int64_t id : file.hparams().eos_token_ids()) topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
   LoadedModel out;
   out.file = &file;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/memory.h"
 #include "core/status.h"
 
 namespace glmq {
@@ -21,6 +22,7 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model* model,
   s->config_.n_threads = model->backend().n_threads();
   s->config_.all_logits = options.all_logits;
   GLMQ_ASSIGN_OR_RETURN(s->sizes_, ComputeBufferSizes(hp, s->config_));
+  GLMQ_RETURN_IF_ERROR(CheckMemoryFor(s->sizes_.total_bytes(), "the session's KV cache and buffers"));
   // Every allocation below is sized from sizes_, so the planner's report
   // (same function) is exactly what we hold.
   auto floats = [&](const char* name, std::vector<float>* v) {

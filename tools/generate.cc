@@ -16,7 +16,7 @@ namespace {
 
 struct GenArgs {
   std::string model, prompt;
-  bool chat = false;
+  bool chat = false, no_verify = false;
   double temp = 0;
   int n = 128, threads = 0;
   uint64_t seed = 0;
@@ -41,9 +41,14 @@ int32_t Pick(const std::vector<float>& logits, int64_t vocab, double temp, std::
 }
 
 absl::Status Run(const GenArgs& a) {
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads));
+  if (!(a.temp >= 0 && std::isfinite(a.temp)))
+    return absl::InvalidArgumentError("--temp must be a finite number >= 0");
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, !a.no_verify));
   const Tokenizer& tok = *lm.tokenizer;
   std::vector<int32_t> ids = a.chat ? tok.EncodeChat({{"user", a.prompt}}) : tok.Encode(a.prompt);
+  if (ids.empty()) {  // no logits to pick the first token from
+    return absl::InvalidArgumentError("--prompt is empty: give some text (or use --chat)");
+  }
   SessionOptions so;
   so.max_context = a.ctx;
   so.all_logits = false;
@@ -90,6 +95,7 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--seed", a->seed, "random seed for sampling");
   sub->add_option("--ctx", a->ctx, "context size (default 4096)");
   sub->add_option("-t,--threads", a->threads, "threads (default: all)");
+  sub->add_flag("--no-verify", a->no_verify, "skip the checksums of the model's tensors at load");
   return [a]() { return Run(*a); };
 }
 
