@@ -54,9 +54,11 @@ void OnSigbus(int sig, siginfo_t* info, void* ctx) {
   const uintptr_t addr = reinterpret_cast<uintptr_t>(info->si_addr);
   const Mapping* m = Find(addr);
   if (m == nullptr) {
-    // Not ours: hand the fault to whoever had it before (the instruction
-    // runs again and faults again under the restored action).
+    // Not ours: hand it to whoever had it before. A fault repeats when the
+    // instruction runs again under the restored action; a signal sent by
+    // kill() or raise() (si_code <= 0) would not, so send it again.
     ::sigaction(SIGBUS, &g_previous, nullptr);
+    if (info->si_code <= 0) ::raise(sig);
     return;
   }
   if (t_jump != nullptr) {
