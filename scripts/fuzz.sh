@@ -7,6 +7,7 @@
 #                                         after the other, at nice 19; the corpus grows in
 #                                         build-fuzz/corpus/T, crashes land in
 #                                         build-fuzz/artifacts/T, logs in build-fuzz/logs
+#   scripts/fuzz.sh parallel SECONDS      the same, all targets at once (one process each)
 #   scripts/fuzz.sh seeds                 rewrite fuzz/corpus/* from the fixtures
 #                                         (fuzz_make_seeds, from the normal build/)
 #   scripts/fuzz.sh summary               one line per target from the logs
@@ -23,21 +24,30 @@ build() {
   nice cmake --build "$B" --target $(printf '%s_fuzzer ' "${TARGETS[@]}")
 }
 
+# run_one TARGET SECONDS: one libFuzzer run, logged.
+run_one() {
+  local t=$1 secs=$2
+  mkdir -p "$B/corpus/$t" "$B/artifacts/$t" "$B/logs"
+  local log="$B/logs/$t.$(date +%Y%m%d-%H%M%S).log"
+  echo "fuzz: $t for ${secs}s -> $log"
+  # -rss_limit_mb: tokenizers and models are small; anything near 2 GB is a bug.
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  nice -n 19 "$B/fuzz/${t}_fuzzer" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$B/artifacts/$t/" \
+    "$B/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1 || echo "fuzz: $t stopped with a finding"
+}
+
+parallel() {
+  local secs=$1
+  for t in "${TARGETS[@]}"; do run_one "$t" "$secs" & done
+  wait
+}
+
 run() {
   local secs=$1; shift
   local targets=("$@")
   [ ${#targets[@]} -gt 0 ] || targets=("${TARGETS[@]}")
-  mkdir -p "$B/logs"
-  for t in "${targets[@]}"; do
-    mkdir -p "$B/corpus/$t" "$B/artifacts/$t"
-    local log="$B/logs/$t.$(date +%Y%m%d-%H%M%S).log"
-    echo "fuzz: $t for ${secs}s -> $log"
-    # -rss_limit_mb: tokenizers and models are small; anything near 2 GB is a bug.
-    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
-    nice -n 19 "$B/fuzz/${t}_fuzzer" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$B/artifacts/$t/" \
-      "$B/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1 || echo "fuzz: $t stopped with a finding"
-  done
+  for t in "${targets[@]}"; do run_one "$t" "$secs"; done
 }
 
 summary() {
@@ -55,6 +65,7 @@ summary() {
 case "${1:-}" in
   build) build ;;
   run) shift; run "$@" ;;
+  parallel) shift; parallel "$@" ;;
   seeds) rm -rf fuzz/corpus && build/fuzz/fuzz_make_seeds fuzz/corpus && ls fuzz/corpus/* ;;
   summary) summary ;;
   *) sed -n 2,14p "$0"; exit 2 ;;

@@ -52,6 +52,13 @@ TEST_F(Outputs, AnOutputThatIsAnInputIsRefusedUnlessForced) {
                      "it is the input");
   EXPECT_EQ(Contents(m), src);
   EXPECT_EQ(TempFiles(), 0);
+  // --force (any command, before or after the subcommand) allows it.
+  const CliRun forced = Glmq("quantize " + m + " -o " + m + " --scheme int8 --force");
+  EXPECT_EQ(forced.rc, 0) << forced.output;
+  EXPECT_NE(Contents(m), src);
+  const CliRun ok = Glmq("verify " + m);
+  EXPECT_EQ(ok.rc, 0) << ok.output;
+  EXPECT_EQ(Glmq("--force quantize " + m + " -o " + m + " --scheme int8").rc, 0);
 }
 
 // Starts `glmq ARGS` and sends `sig` after `delay_ms`; returns the wait status.

@@ -341,6 +341,7 @@ absl::Status RunQuantize(const QuantizeArgs& args) {
   const pb::ModelMetadata& meta = src->metadata();
   GLMQ_ASSIGN_OR_RETURN(QuantScheme scheme, QuantScheme::Create(args.scheme, args.tensor_types,
                                                                 meta.hparams().n_layers()));
+  GLMQ_RETURN_IF_ERROR(scheme.CheckUserRulesUsed({meta.tensors().begin(), meta.tensors().end()}));
   for (const pb::TensorEntry& e : meta.tensors()) {
     GLMQ_RETURN_IF_ERROR(CheckNoRequantization(args.input, e, scheme.Choose(e)));
   }
