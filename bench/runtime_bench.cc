@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "convert/convert.h"
+#include "pipeline/convert.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/cpu/kernels.h"
 #include "runtime/model.h"

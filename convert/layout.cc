@@ -17,8 +17,9 @@ namespace {
 absl::Status CheckConvertible(const pb::HParams& hp) {
   if (IsVisionLayout(hp.layout())) {
     return absl::UnimplementedError(
-        absl::StrCat("vision models are not supported yet by convert (layout ",
-                     LayoutName(hp.layout()), ", architecture ", hp.architecture(), ")"));
+        absl::StrCat("vision models are not supported yet (layout ", LayoutName(hp.layout()),
+                     ", architecture ", hp.architecture(),
+                     "): glmq handles the GLM-4 text layouts only (chatglm, glm, glm4)"));
   }
   return absl::OkStatus();
 }

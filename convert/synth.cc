@@ -1,5 +1,6 @@
 #include "convert/synth.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -157,6 +158,47 @@ absl::Status WriteShard(const SynthPlan& plan, const SynthShard& shard, uint64_t
   return out->Commit();
 }
 
+constexpr const char* kTokenizerFiles[] = {"tokenizer.model", "tokenizer.json",
+                                           "tokenizer_config.json", "generation_config.json"};
+
+// The files of SynthOptions.tokenizer, by name; errors name the path.
+absl::Status PlanTokenizer(const std::vector<std::string>& paths, SynthPlan* plan) {
+  namespace fs = std::filesystem;
+  std::map<std::string, std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    std::vector<std::pair<std::string, std::string>> found;
+    if (fs::is_directory(path, ec)) {
+      for (const char* name : kTokenizerFiles) {
+        if (FileExists(path + "/" + name)) found.emplace_back(name, path + "/" + name);
+      }
+    } else if (fs::is_regular_file(path, ec)) {
+      const std::string name = fs::path(path).filename().string();
+      if (std::find(std::begin(kTokenizerFiles), std::end(kTokenizerFiles), name) ==
+          std::end(kTokenizerFiles)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--tokenizer ", path, ": not a tokenizer file (tokenizer.model, tokenizer.json, "
+            "tokenizer_config.json, generation_config.json) or folder"));
+      }
+      found.emplace_back(name, path);
+    } else {
+      return absl::NotFoundError(absl::StrCat("--tokenizer ", path, ": no such file or folder"));
+    }
+    for (auto& [name, source] : found) {
+      auto [it, inserted] = files.emplace(name, source);
+      if (!inserted) {
+        return absl::InvalidArgumentError(absl::StrCat("--tokenizer: two ", name, " (", it->second,
+                                                       ", ", source, ")"));
+      }
+    }
+  }
+  if (!paths.empty() && !files.count("tokenizer.model") && !files.count("tokenizer.json")) {
+    return absl::InvalidArgumentError("--tokenizer: no tokenizer.model or tokenizer.json given");
+  }
+  plan->tokenizer_files.assign(files.begin(), files.end());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<SynthPlan> PlanSynth(const Json& real_config, const SynthOptions& options) {
@@ -169,6 +211,7 @@ absl::StatusOr<SynthPlan> PlanSynth(const Json& real_config, const SynthOptions&
   const bool full = plan.hparams.n_layers() == real.n_layers() &&
                     plan.hparams.hidden_size() == real.hidden_size();
   GLMQ_RETURN_IF_ERROR(AssignShards(tensors, options, full, &plan));
+  GLMQ_RETURN_IF_ERROR(PlanTokenizer(options.tokenizer, &plan));
   return plan;
 }
 
@@ -185,6 +228,10 @@ absl::Status WriteSynth(const SynthPlan& plan, uint64_t seed, const std::string&
     }
     GLMQ_RETURN_IF_ERROR(
         WriteFileAtomically(dir + "/model.safetensors.index.json", idx.dump(2) + "\n"));
+  }
+  for (const auto& [name, source] : plan.tokenizer_files) {
+    GLMQ_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(source));
+    GLMQ_RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name, bytes));
   }
   return absl::OkStatus();
 }

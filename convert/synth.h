@@ -1,7 +1,9 @@
 // The synthesizer: writes a deterministic random HF checkpoint of any GLM-4
 // text layout from a real config.json (optionally with fewer layers or a
 // narrower hidden size), sharded like the real one. Weights ~N(0, 0.02) in
-// bf16, norms ~1, chatglm's inv_freq as the real one. No tokenizer.
+// bf16, norms ~1, chatglm's inv_freq as the real one. With tokenizer files
+// (SynthOptions.tokenizer) the folder gets them too, so that convert embeds
+// a real tokenizer and the synthetic model can be run end to end.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,10 @@ struct SynthOptions {
   uint64_t seed = 0;
   std::string real_index;     // model.safetensors.index.json to copy shard boundaries from
   uint64_t shard_bytes = 5'000'000'000;  // when not copying a real index
+  // Tokenizer files to copy into the folder: HF folders (their
+  // tokenizer.model, tokenizer.json, tokenizer_config.json,
+  // generation_config.json) or single files of those names.
+  std::vector<std::string> tokenizer;
 };
 
 struct SynthShard {
@@ -35,12 +41,14 @@ struct SynthPlan {
   pb::HParams hparams;
   std::vector<SynthShard> shards;
   uint64_t total_bytes = 0;  // sum of tensor bytes (index metadata.total_size)
+  std::vector<std::pair<std::string, std::string>> tokenizer_files;  // (name, source path)
 };
 
 // Plans without writing anything (the planned total size is testable cheaply).
 absl::StatusOr<SynthPlan> PlanSynth(const Json& real_config, const SynthOptions& options);
 
-// Writes config.json, the shards and (for > 1 shard) the index into `dir`.
+// Writes config.json, the shards, (for > 1 shard) the index and the
+// tokenizer files into `dir`.
 absl::Status WriteSynth(const SynthPlan& plan, uint64_t seed, const std::string& dir);
 
 }  // namespace glmq

@@ -1,10 +1,12 @@
 // Synthesizer: full-size plan equals the real glm-4-9b-chat checkpoint
-// (bytes and shard boundaries); a small synthesized model converts.
+// (bytes and shard boundaries); a small synthesized model is a valid
+// checkpoint of its layout with the intended value distributions.
 #include "convert/synth.h"
 
 #include <filesystem>
 
-#include "convert/source.h"
+#include "convert/hf_checkpoint.h"
+#include "convert/layout.h"
 #include "gtest/gtest.h"
 
 namespace glmq {
@@ -24,7 +26,7 @@ TEST(Synth, FullSizeGlm4_9bChatPlanMatchesRealIndex) {
   EXPECT_EQ(plan->shards[0].name, "model-00001-of-00010.safetensors");
 }
 
-TEST(Synth, SmallModelRoundTripsThroughHfSource) {
+TEST(Synth, SmallModelIsAValidCheckpoint) {
   auto config = ReadJsonFile(kRef + "configs/GLM-4-9B-0414.json");
   ASSERT_TRUE(config.ok());
   SynthOptions o;
@@ -38,15 +40,24 @@ TEST(Synth, SmallModelRoundTripsThroughHfSource) {
   const std::string dir = std::filesystem::temp_directory_path() /
                           ("glmq_synth_" + std::to_string(::getpid()));
   ASSERT_TRUE(WriteSynth(*plan, 7, dir).ok());
-  auto src = OpenHfCheckpoint(dir);
-  ASSERT_TRUE(src.ok()) << src.status();
-  EXPECT_EQ((*src)->metadata().tensors_size(), 3 + 2 * 9);
-  const pb::TensorEntry* norm = (*src)->FindTensor("blk.1.post_ffn_norm.weight");
-  const pb::TensorEntry* w = (*src)->FindTensor("blk.0.ffn_down.weight");
-  ASSERT_TRUE(norm && w);
-  std::vector<float> n(128), d(128 * TensorCols(*w));
-  ASSERT_TRUE((*src)->ReadRowsF32(*norm, 0, 1, n.data()).ok());
-  ASSERT_TRUE((*src)->ReadRowsF32(*w, 0, 128, d.data()).ok());
+  auto ckpt = HfCheckpoint::Open(dir);
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  std::vector<SafetensorsTensor> infos;
+  for (const HfTensor& t : (*ckpt)->tensors()) infos.push_back(*t.tensor);
+  auto mapped = MapHfTensors((*ckpt)->hparams(), infos);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_EQ(mapped->size(), 3u + 2 * 9);
+  // The values: norms ~1, weights ~N(0, 0.02).
+  auto values = [&](const std::string& name) {
+    const HfTensor* t = (*ckpt)->Find(name);
+    EXPECT_NE(t, nullptr) << name;
+    std::vector<float> v(t->tensor->size / 2);
+    ConvertToF32(DType::kBF16, t->shard->mapped().data() + t->tensor->offset, v.data(),
+                 static_cast<int64_t>(v.size()));
+    return v;
+  };
+  const std::vector<float> n = values("model.layers.1.post_mlp_layernorm.weight");
+  const std::vector<float> d = values("model.layers.0.mlp.down_proj.weight");
   double mean = 0, var = 0;
   for (float v : n) EXPECT_NEAR(v, 1.0f, 0.15f);
   for (float v : d) mean += v;

@@ -195,4 +195,11 @@ absl::StatusOr<std::string> GlmqFile::EmbeddedFile(absl::string_view name) const
       absl::StrCat(path(), ": no embedded file '", name, "' in the tokenizer section"));
 }
 
+absl::Status RecordParent(const std::string& path, pb::Provenance* provenance) {
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqFile> parent, GlmqFile::Open(path));
+  provenance->set_parent_file(path);
+  provenance->set_parent_xxh64(parent->metadata_xxh64());
+  return absl::OkStatus();
+}
+
 }  // namespace glmq

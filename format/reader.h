@@ -74,4 +74,8 @@ class GlmqFile {
   absl::Status CheckTensors();     // every entry, offsets, overlaps, names
 };
 
+// Records the .glmq at `path` as the parent of a file made from it
+// (quantize): Provenance.parent_file and parent_xxh64, its metadata checksum.
+absl::Status RecordParent(const std::string& path, pb::Provenance* provenance);
+
 }  // namespace glmq

@@ -1,9 +1,13 @@
 #include "format/summary.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/checksum.h"
 #include "format/entry_check.h"
+#include "nlohmann/json.hpp"
 #include "google/protobuf/util/json_util.h"
 #include "schema/encodings.h"
 
@@ -43,18 +47,43 @@ TensorSummary SummarizeTensors(const pb::ModelMetadata& metadata) {
   return s;
 }
 
+namespace {
+
+// Proto3's JSON mapping writes uint64 as a decimal string; checksums read
+// as the 16 hex digits the text output (and `verify`) shows.
+void ChecksumsToHex(nlohmann::ordered_json* j) {
+  if (j->is_array()) {
+    for (auto& e : *j) ChecksumsToHex(&e);
+    return;
+  }
+  if (!j->is_object()) return;
+  for (auto it = j->begin(); it != j->end(); ++it) {
+    uint64_t v;
+    if (absl::EndsWith(it.key(), "xxh64") && it.value().is_string() &&
+        absl::SimpleAtoi(it.value().get<std::string>(), &v)) {
+      it.value() = HexU64(v);
+    } else {
+      ChecksumsToHex(&it.value());
+    }
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> MetadataToJson(const pb::ModelMetadata& metadata, bool pretty) {
   pb::ModelMetadata copy = metadata;
   for (pb::EmbeddedFile& f : *copy.mutable_tokenizer()->mutable_files()) f.clear_zstd_data();
   google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = pretty;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
   std::string out;
   const auto status = google::protobuf::util::MessageToJsonString(copy, &out, options);
   if (!status.ok())
     return absl::InternalError(absl::StrCat("metadata to JSON: ", status.ToString()));
-  return out;
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(out, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::InternalError("metadata to JSON: unparsable output");
+  ChecksumsToHex(&j);
+  return j.dump(pretty ? 2 : -1);
 }
 
 }  // namespace glmq

@@ -42,7 +42,8 @@ std::string EncodingName(pb::Encoding encoding);
 
 // The metadata as JSON (proto3 JSON mapping, field names as in the .proto),
 // with the compressed bytes of embedded files left out (sizes and checksums
-// stay). Pretty-printed when `pretty`.
+// stay) and every *xxh64 field as 16 hex digits, as in the text output.
+// Pretty-printed when `pretty`.
 absl::StatusOr<std::string> MetadataToJson(const pb::ModelMetadata& metadata, bool pretty = true);
 
 }  // namespace glmq

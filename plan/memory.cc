@@ -129,21 +129,37 @@ absl::StatusOr<Plan> MakePlan(const pb::HParams& hp, const PlanOptions& options,
   Plan plan;
   plan.hp = hp;
   plan.options = options;
+  GLMQ_ASSIGN_OR_RETURN(plan.tp, MakeTpLayout(hp, options.tp));
+  plan.gpu_hp = PerGpuHParams(hp, plan.tp);
   GLMQ_ASSIGN_OR_RETURN(std::vector<ModelTensor> tensors, ModelTensors(hp));
+  GLMQ_ASSIGN_OR_RETURN(WeightBytes unsharded, SchemeWeightBytes("bf16", tensors, hp.n_layers()));
+  tensors = ShardTensors(tensors, hp, plan.tp);
   for (const std::string& s : PlannedSchemes()) {
     GLMQ_ASSIGN_OR_RETURN(WeightBytes w, SchemeWeightBytes(s, tensors, hp.n_layers()));
     plan.weights.push_back({s, w});
   }
   if (file_weights != nullptr) plan.weights.push_back(*file_weights);
-  plan.checkpoint_bf16_bytes = plan.weights[0].bytes.total();
+  for (const ModelTensor& t : tensors) {  // the group size each scheme gives ffn_down
+    if (t.role != pb::ROLE_FFN_DOWN || t.layer != 0 || plan.tp.tp == 1) continue;
+    for (const std::string& s : PlannedSchemes()) {
+      absl::StatusOr<pb::QuantRule> r = ChooseEncoding(s, t, hp.n_layers());
+      if (!r.ok()) continue;
+      for (const std::string& p : GroupAlignmentProblems(hp, plan.tp, r->group_size())) {
+        plan.tp_problems.push_back(absl::StrCat(s, ": ", p));
+      }
+    }
+  }
+  plan.checkpoint_bf16_bytes = unsharded.total();  // the whole checkpoint
   for (const HfTensorName& s : SourceOnlyHfTensors(hp)) {
     GLMQ_ASSIGN_OR_RETURN(uint64_t n, EncodedBytes(pb::ENCODING_BF16, 0, s.shape));
     plan.checkpoint_bf16_bytes += n;
   }
-  for (const KvTypeInfo& k : AllKvTypes()) plan.kv_per_token.push_back(KvBytesPerToken(hp, k.type));
+  for (const KvTypeInfo& k : AllKvTypes()) {
+    plan.kv_per_token.push_back(KvBytesPerToken(plan.gpu_hp, k.type));
+  }
   plan.image_tokens = options.images * (hp.has_vision() ? hp.vision().image_tokens() : 0);
   plan.contexts = ContextRows(hp.max_context(), std::max<int64_t>(plan.image_tokens, 1));
-  GLMQ_ASSIGN_OR_RETURN(plan.buffers, WorkingBuffers(hp, options, plan.contexts.back()));
+  GLMQ_ASSIGN_OR_RETURN(plan.buffers, WorkingBuffers(plan.gpu_hp, options, plan.contexts.back()));
   return plan;
 }
 
@@ -154,7 +170,7 @@ uint64_t KvBytes(const Plan& plan, size_t kv_index, int64_t context) {
 
 uint64_t BuffersBytes(const Plan& plan, int64_t context) {
   // MakePlan validated hparams and options, so this cannot fail for context >= 1.
-  absl::StatusOr<std::vector<NamedBuffer>> b = WorkingBuffers(plan.hp, plan.options, context);
+  absl::StatusOr<std::vector<NamedBuffer>> b = WorkingBuffers(plan.gpu_hp, plan.options, context);
   return b.ok() ? SumBytes(*b) : 0;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "schema/glmq.pb.h"
 #include "plan/schemes.h"
+#include "plan/tp.h"
 
 namespace glmq::plan {
 
@@ -44,6 +45,7 @@ struct PlanOptions {
   int64_t images = 0;           // images in the context (vision models)
   int n_threads = 1;            // runtime threads with their own attention scratch
   bool all_logits = true;       // logits for every chunk token (perplexity), else last only
+  int tp = 1;                   // tensor-parallel GPUs (plan/tp.h): figures are per GPU
 };
 
 absl::Status ValidateOptions(const pb::HParams& hp, const PlanOptions& options);
@@ -74,6 +76,8 @@ struct SchemeWeights {
 // Everything the report needs; rows are filled by MakePlan.
 struct Plan {
   pb::HParams hp;
+  TpLayout tp;          // tp.tp == 1: one GPU
+  pb::HParams gpu_hp;   // what one GPU computes with (= hp without TP)
   PlanOptions options;
   std::vector<SchemeWeights> weights;
   uint64_t checkpoint_bf16_bytes = 0;  // model tensors + SourceOnlyHfTensors, bf16
@@ -82,6 +86,9 @@ struct Plan {
   uint64_t cuda_context_bytes = kCudaContextBytes;
   int64_t image_tokens = 0;            // options.images * vision.image_tokens
   std::vector<int64_t> contexts;       // row context lengths (tokens in the KV cache)
+  // tp > 1: shards of a scheme that vLLM's AWQ/GPTQ kernels cannot run
+  // ("int4-g128: ffn_down: 6848 input columns per GPU, ...").
+  std::vector<std::string> tp_problems;
 };
 
 // Builds the plan for all schemes (plus `file_weights` when given).

@@ -13,6 +13,27 @@ std::string TotalColumn(const Plan& plan, size_t w, size_t k) {
   return absl::StrCat(plan.weights[w].name, "+kv", AllKvTypes()[k].name);
 }
 
+// Empty without TP; else how the model is split, the KV-head replication,
+// and the shards vLLM's quantized kernels refuse.
+std::string TpSummary(const Plan& plan) {
+  const TpLayout& t = plan.tp;
+  if (t.tp == 1) return "";
+  std::string out = absl::StrCat(
+      "\ntensor parallel over ", t.tp, " GPUs (vLLM-style), every figure below is per GPU: ",
+      t.q_heads, " query heads, ", t.kv_heads, " KV head", t.kv_heads > 1 ? "s" : "", ", ffn ",
+      t.ffn, ", ", t.vocab_rows, " vocabulary rows; norms replicated");
+  if (t.kv_replicas > 1) {
+    absl::StrAppend(&out, "\n  only ", plan.hp.n_kv_heads(), " KV heads for ", t.tp,
+                    " GPUs: each KV head (its k/v weights and its KV cache) is replicated on ",
+                    t.kv_replicas, " GPUs, so the KV cache per GPU is 1/", plan.hp.n_kv_heads(),
+                    " of the model's, not 1/", t.tp);
+  }
+  for (const std::string& p : plan.tp_problems) {
+    absl::StrAppend(&out, "\n  ", p, " (vLLM's AWQ/GPTQ kernels refuse this split)");
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string GiB(uint64_t bytes) {
@@ -34,6 +55,7 @@ std::string RenderText(const Plan& plan, const std::string& title) {
                   plan.options.prefill_chunk);
   if (plan.image_tokens > 0)
     absl::StrAppend(&out, ", images ", plan.options.images, " (", plan.image_tokens, " tokens)");
+  absl::StrAppend(&out, TpSummary(plan));
   absl::StrAppend(&out, "\nbf16 checkpoint (source, incl. unused tensors): ",
                   plan.checkpoint_bf16_bytes, " bytes\n");
   for (const SchemeWeights& w : plan.weights)
@@ -90,6 +112,10 @@ std::string RenderJson(const Plan& plan, const std::string& title) {
   Json j;
   j["model"] = title;
   j["max_context"] = plan.hp.max_context();
+  j["tp"] = {{"gpus", plan.tp.tp}, {"q_heads_per_gpu", plan.tp.q_heads},
+             {"kv_heads_per_gpu", plan.tp.kv_heads}, {"kv_head_replicas", plan.tp.kv_replicas},
+             {"ffn_per_gpu", plan.tp.ffn}, {"vocab_rows_per_gpu", plan.tp.vocab_rows},
+             {"problems", plan.tp_problems}};
   j["batch"] = plan.options.batch;
   j["prefill_chunk"] = plan.options.prefill_chunk;
   j["images"] = plan.options.images;
@@ -121,8 +147,10 @@ std::string RenderJson(const Plan& plan, const std::string& title) {
 
 std::string RenderGpuFit(const Plan& plan, uint64_t gpu_bytes, const std::string& gpu_label) {
   std::string out = absl::StrCat("largest context that fits in ", gpu_label, " (", gpu_bytes,
-                                 " bytes, ", GiB(gpu_bytes), " GiB), batch ",
-                                 plan.options.batch, ":\n");
+                                 " bytes, ", GiB(gpu_bytes), " GiB)",
+                                 plan.tp.tp > 1 ? absl::StrCat(" per GPU of ", plan.tp.tp) : "",
+                                 ", batch ", plan.options.batch, ":");
+  absl::StrAppend(&out, plan.tp.tp > 1 ? TpSummary(plan) : "", "\n");
   for (size_t w = 0; w < plan.weights.size(); ++w)
     for (size_t k = 0; k < AllKvTypes().size(); ++k) {
       const int64_t c = MaxContextThatFits(plan, w, k, gpu_bytes);

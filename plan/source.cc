@@ -26,10 +26,11 @@ absl::StatusOr<pb::HParams> FromConfig(const std::string& path) {
 absl::StatusOr<PlanSource> FromGlmq(const std::string& path) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqFile> file, GlmqFile::Open(path));
   GLMQ_RETURN_IF_ERROR(Annotate(ValidateHParams(file->hparams()), path));
-  PlanSource src{path, "glmq", file->hparams(), std::nullopt};
+  PlanSource src{path, "glmq", file->hparams(), std::nullopt, {}};
   const std::string preset = file->metadata().quant().preset();
   src.file_weights = SchemeWeights{absl::StrCat("file", preset.empty() ? "" : ":", preset),
                                    FileWeightBytes(file->metadata())};
+  src.file_tensors.assign(file->metadata().tensors().begin(), file->metadata().tensors().end());
   return src;
 }
 
@@ -41,12 +42,12 @@ absl::StatusOr<PlanSource> LoadPlanSource(const std::string& path) {
     if (!FileExists(config))
       return absl::NotFoundError(absl::StrCat(path, ": folder has no config.json"));
     GLMQ_ASSIGN_OR_RETURN(pb::HParams hp, FromConfig(config));
-    return PlanSource{path, "hf-folder", std::move(hp), std::nullopt};
+    return PlanSource{path, "hf-folder", std::move(hp), std::nullopt, {}};
   }
   if (!FileExists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
   if (absl::EndsWith(path, ".glmq")) return FromGlmq(path);
   GLMQ_ASSIGN_OR_RETURN(pb::HParams hp, FromConfig(path));
-  return PlanSource{path, "config.json", std::move(hp), std::nullopt};
+  return PlanSource{path, "config.json", std::move(hp), std::nullopt, {}};
 }
 
 }  // namespace glmq::plan

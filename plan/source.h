@@ -16,6 +16,7 @@ struct PlanSource {
   std::string kind;  // "hf-folder", "config.json", "glmq"
   pb::HParams hparams;
   std::optional<SchemeWeights> file_weights;  // .glmq only: sum of its tensor sizes
+  std::vector<pb::TensorEntry> file_tensors;   // .glmq only: its entries (for --tp)
 };
 
 // Errors name the path and, for a bad config, the field.

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "format/reader.h"
-
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/tokenizer_source.h"
 
 namespace glmq {
 
@@ -16,31 +16,31 @@ absl::Status CheckThreadCount(int n, absl::string_view flag) {
                                                  " (0: all cores)"));
 }
 
-absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads, bool verify) {
+absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads,
+                                          const std::string& tokenizer, bool verify) {
   GLMQ_RETURN_IF_ERROR(CheckThreadCount(n_threads));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src,
                         GlmqWeightSource::Open(path, verify));
   const GlmqFile& file = src->file();
-  const pb::Tokenizer& tk = file.metadata().tokenizer();
-  std::map<std::string, std::string> files;
-  for (const pb::EmbeddedFile& f : tk.files()) {
-    GLMQ_ASSIGN_OR_RETURN(files[f.name()], file.EmbeddedFile(f.name()));
-  }
   TokenizerOptions topt;
-  for (int64_t id : tk.eos_token_ids()) {
+  for (int64_t id : file.metadata().tokenizer().eos_token_ids()) {
     if (id < 0 || id >= file.hparams().padded_vocab_size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": tokenizer eos id ", id, " is outside the vocabulary of ",
-          file.hparams().padded_vocab_size()));
+      return absl::InvalidArgumentError(absl::StrCat(path, ": tokenizer eos id ", id,
+                                                     " is outside the vocabulary of ",
+                                                     file.hparams().padded_vocab_size()));
     }
+  }
+  for (int64_t id : file.hparams().eos_token_ids()) {
     topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
   }
-  for (int64_t id : file.hparams().eos_token_ids()) topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
   LoadedModel out;
   out.file = &file;
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromFiles(files, topt);
-  if (!tok.ok()) return Annotate(tok.status(), path + ": embedded tokenizer");
-  out.tokenizer = std::move(*tok);
+  if (tokenizer.empty()) {
+    GLMQ_ASSIGN_OR_RETURN(out.tokenizer, LoadEmbeddedTokenizer(file, topt));
+  } else {
+    GLMQ_ASSIGN_OR_RETURN(out.tokenizer, LoadTokenizer(tokenizer, topt));
+    GLMQ_RETURN_IF_ERROR(CheckTokenizerFitsModel(*out.tokenizer, file.hparams(), tokenizer));
+  }
   GLMQ_ASSIGN_OR_RETURN(out.model,
                         Model::Load(std::move(src), std::make_unique<CpuBackend>(n_threads)));
   return out;

@@ -26,12 +26,15 @@ inline constexpr int kMaxThreads = 1024;
 // default, all cores).
 absl::Status CheckThreadCount(int n, absl::string_view flag = "-t");
 
-// n_threads 0: OpenMP's default. With `verify` (the default) the checksums
+// n_threads 0: OpenMP's default. `tokenizer` (optional): a tokenizer to
+// use instead of the embedded one (runtime/tokenizer_source.h: folder,
+// tokenizer.model / .json, or .glmq); the model's eos ids still apply and
+// its ids must fit the embedding. With `verify` (the default) the checksums
 // of every tensor the model uses are recomputed first (GlmqFile::
 // VerifyTensorChecksums; about one read of the weights, which inference
 // needs in memory anyway; --no-verify skips it), so a corrupted file is an
 // error naming the tensor instead of NaN perplexity or garbage text.
 absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads = 0,
-                                          bool verify = true);
+                                          const std::string& tokenizer = "", bool verify = true);
 
 }  // namespace glmq

@@ -8,6 +8,22 @@
 
 namespace glmq {
 
+absl::StatusOr<int64_t> ContextForFlag(const pb::HParams& hp, int64_t requested,
+                                       int64_t fallback, absl::string_view flag) {
+  const int64_t limit = hp.max_context();
+  if (requested < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", requested, ": must be positive"));
+  }
+  if (requested == 0) return limit > 0 ? std::min(fallback, limit) : fallback;
+  if (limit > 0 && requested > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", requested, " is more than the model's context of ", limit,
+                     " tokens (hparams.max_context, from its config); use ", flag, " ", limit,
+                     " or less"));
+  }
+  return requested;
+}
+
 absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model* model,
                                                          const SessionOptions& options) {
   const pb::HParams& hp = model->hparams();

@@ -5,6 +5,7 @@
 // (they share its backend).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -26,6 +27,12 @@ struct SessionOptions {
   // Not owned; must outlive the session.
   ActivationObserver* observer = nullptr;
 };
+
+// The context a --ctx style flag gives: `requested` (> 0) must not exceed
+// the model's hparams.max_context (when set); 0 means min(fallback,
+// max_context). The error names `flag` and the model's limit.
+absl::StatusOr<int64_t> ContextForFlag(const pb::HParams& hp, int64_t requested,
+                                       int64_t fallback, absl::string_view flag);
 
 enum class ForwardOutput {
   kNone,        // only fill the KV cache
@@ -59,6 +66,10 @@ class Session {
                              std::vector<float>* hidden);
   // Forgets the KV cache (position 0).
   void Reset() { pos_ = 0; }
+  // Forgets the KV cache from `position` on (0 <= position <= position()),
+  // keeping the tokens before it: a chat that re-renders its history
+  // continues after the part that is unchanged.
+  void Truncate(int64_t position) { pos_ = std::clamp<int64_t>(position, 0, pos_); }
   int64_t position() const { return pos_; }
   int64_t max_context() const { return config_.max_context; }
   const BufferSizes& buffer_sizes() const { return sizes_; }

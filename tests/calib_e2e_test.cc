@@ -10,7 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/calib/stats_file.h"
+#include "format/stats_file.h"
 #include "tests/calib_e2e_util.h"
 
 namespace glmq {

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <string>
 
-#include "convert/convert.h"
+#include "pipeline/convert.h"
 #include "convert/safetensors.h"
-#include "convert/source.h"
+#include "pipeline/source.h"
 #include "core/json.h"
 #include "format/reader.h"
 #include "gtest/gtest.h"
@@ -57,7 +57,7 @@ TEST_P(Fixtures, ConvertIsBitExact) {
   const std::string dir = kModels + GetParam();
   const std::string out = TempPath(GetParam());
   ConvertOptions opt;
-  opt.chunk_bytes = 4096;  // many chunks per tensor, and chunks spanning q|k|v
+  opt.chunk_values = 2048;  // many chunks per tensor, and chunks spanning q|k|v
   auto stats = ConvertHfToGlmq(dir, out, opt);
   ASSERT_TRUE(stats.ok()) << stats.status();
   auto file = GlmqFile::Open(out);

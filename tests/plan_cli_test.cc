@@ -148,3 +148,25 @@ TEST_F(PlanCli, BadInputsFailWithTheirNames) {
 
 }  // namespace
 }  // namespace glmq
+
+namespace glmq {
+namespace {
+
+// --tp: per-GPU figures, the KV-head replication note and a refused split.
+TEST(PlanCliTp, PerGpuAnswerAndErrors) {
+  const std::string cfg = std::string(GLMQ_SHARED_DIR) + "/reference/configs/glm-4-9b-chat.json";
+  auto r = testing::RunGlmq("plan " + cfg + " --tp 8 --gpu 24G");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr("per GPU of 8"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("replicated on 4 GPUs"));
+  const auto j = nlohmann::json::parse(testing::RunGlmqStdout("plan --json " + cfg + " --tp 2").output,
+                                       nullptr, false);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j["tp"]["kv_heads_per_gpu"], 1);
+  r = testing::RunGlmq("plan " + cfg + " --tp 3");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, ::testing::HasSubstr("--tp 3: 32 query heads do not split evenly"));
+}
+
+}  // namespace
+}  // namespace glmq

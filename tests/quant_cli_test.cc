@@ -16,7 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cli_util.h"
-#include "convert/source.h"
+#include "pipeline/source.h"
 #include "format/reader.h"
 #include "quant/dequantize.h"
 #include "runtime/eval.h"

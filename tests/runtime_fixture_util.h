@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "convert/convert.h"
+#include "pipeline/convert.h"
 #include "gtest/gtest.h"
 #include "runtime/model.h"
 #include "runtime/weights.h"

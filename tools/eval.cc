@@ -17,20 +17,11 @@ namespace glmq::tools {
 namespace {
 
 struct EvalArgs {
-  std::string model, ref, text, save_logits, ref_logits, score = "all";
+  std::string model, ref, text, save_logits, ref_logits, score = "all", tokenizer;
   int64_t ctx = 256, stride = 0, max_windows = 0;
   int threads = 0;
-  bool json = false, no_verify = false;
+  bool json = false, special = false, no_verify = false;
 };
-
-// A window longer than the model's context cannot be evaluated: refuse it
-// before the session allocates ctx positions of buffers.
-absl::Status CheckCtx(const Model& m, int64_t ctx, absl::string_view what) {
-  const int64_t max = m.hparams().max_context();
-  if (ctx >= 2 && ctx <= max) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(what, " ", ctx, " is not within 2..", max, " (the model's max_context)"));
-}
 
 absl::StatusOr<PplOptions> Options(const EvalArgs& a) {
   PplOptions o;
@@ -48,17 +39,16 @@ absl::StatusOr<PplOptions> Options(const EvalArgs& a) {
 
 absl::StatusOr<std::unique_ptr<Session>> NewSession(const Model& m, int64_t ctx) {
   SessionOptions so;
-  so.max_context = ctx;
+  GLMQ_ASSIGN_OR_RETURN(so.max_context, ContextForFlag(m.hparams(), ctx, ctx, "--ctx"));
   so.prefill_chunk = ctx;
   return Session::Create(&m, so);
 }
 
 absl::Status RunPpl(const EvalArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, !a.no_verify));
-  GLMQ_RETURN_IF_ERROR(CheckCtx(*lm.model, opt.ctx, "--ctx"));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer, !a.no_verify));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text, InputKind::kText));
-  const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, /*allow_special=*/false);
+  const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   GLMQ_ASSIGN_OR_RETURN(std::vector<Window> windows, PlanWindows(tokens.size(), opt));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, NewSession(*lm.model, opt.ctx));
   std::unique_ptr<LogitsWriter> writer;
@@ -123,18 +113,16 @@ absl::Status RunKld(const EvalArgs& a) {
     return absl::InvalidArgumentError("give exactly one of --ref and --ref-logits");
   }
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, !a.no_verify));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer, !a.no_verify));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text, InputKind::kText));
-  const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, false);
+  const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   auto progress = [](int64_t done, int64_t total, const KldAccumulator& acc) {
     const KldResult r = acc.Finish();
     std::fprintf(stderr, "[%lld/%lld] kld %.6f top1 %.4f\n", static_cast<long long>(done),
                  static_cast<long long>(total), r.mean_kld, r.top1_agreement);
   };
   if (!a.ref.empty()) {
-    GLMQ_RETURN_IF_ERROR(CheckCtx(*lm.model, opt.ctx, "--ctx"));
-    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadGlmqModel(a.ref, a.threads, !a.no_verify));
-    GLMQ_RETURN_IF_ERROR(CheckCtx(*ref.model, opt.ctx, "--ctx"));
+    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadGlmqModel(a.ref, a.threads, a.tokenizer, !a.no_verify));
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> rs, NewSession(*ref.model, opt.ctx));
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> ms, NewSession(*lm.model, opt.ctx));
     GLMQ_ASSIGN_OR_RETURN(KldResult r, KlDivergence(*rs, *ms, tokens, opt, progress));
@@ -150,8 +138,7 @@ absl::Status RunKld(const EvalArgs& a) {
   if (h.vocab != static_cast<uint64_t>(vocab)) {
     return absl::InvalidArgumentError(a.ref_logits + ": vocabulary size differs from the model's");
   }
-  opt.ctx = static_cast<int64_t>(h.ctx);  // <= 2^30 (LogitsReader)
-  GLMQ_RETURN_IF_ERROR(CheckCtx(*lm.model, opt.ctx, a.ref_logits + ": ctx"));
+  opt.ctx = h.ctx;
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> ms, NewSession(*lm.model, opt.ctx));
   KldAccumulator acc;
   int64_t done = 0;
@@ -180,6 +167,11 @@ void CommonOptions(CLI::App* c, EvalArgs* a) {
   c->add_option("--max-windows", a->max_windows, "stop after N windows");
   c->add_option("-t,--threads", a->threads, "threads (default: all)");
   c->add_flag("--json", a->json, "print the result as JSON");
+  c->add_flag("--special", a->special,
+              "special-token strings in the text become special tokens (default: plain text)");
+  c->add_option("--tokenizer", a->tokenizer,
+                "tokenizer instead of the embedded one: HF folder, tokenizer.model, "
+                "tokenizer.json or .glmq");
   c->add_flag("--no-verify", a->no_verify,
               "skip the checksums of the model's tensors at load (they catch a corrupted file)");
 }

@@ -1,105 +1,275 @@
 // glmq generate MODEL --prompt TEXT: greedy (temp 0) or sampled text
 // generation with the CPU runtime; stops at any eos id or after -n tokens.
-#include <chrono>
+// --chat: a conversation (--system, --user / --assistant in command-line
+// order, --messages FILE.json) rendered with the model's chat template;
+// --interactive keeps it going on the terminal. docs/chat.md.
+#include "runtime/generate.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <random>
+#include <cstdlib>
+#include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/file.h"
 #include "core/status.h"
+#include "runtime/chat_session.h"
 #include "runtime/loaded_model.h"
-#include "runtime/session.h"
 #include "tools/command.h"
 
 namespace glmq::tools {
 namespace {
 
 struct GenArgs {
-  std::string model, prompt;
-  bool chat = false, no_verify = false;
-  double temp = 0;
-  int n = 128, threads = 0;
-  uint64_t seed = 0;
-  int64_t ctx = 4096;
+  std::string model, prompt, tokenizer, messages;
+  std::vector<std::string> system, user, assistant;
+  bool chat = false, interactive = false, special = false, no_prefix = false;
+  bool show_prompt = false, no_verify = false;
+  SamplerOptions sampler;
+  int64_t n = 128, ctx = 0;
+  int threads = 0;
+  // Set after parsing: --system/--user/--assistant/--prompt in command-line order.
+  std::vector<std::pair<std::string, std::string>> turns;
 };
 
-// Greedy at temp <= 0 (lowest id wins ties), else softmax(logits / temp).
-int32_t Pick(const std::vector<float>& logits, int64_t vocab, double temp, std::mt19937_64& rng) {
-  int32_t best = 0;
-  for (int64_t i = 1; i < vocab; ++i)
-    if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
-  if (temp <= 0) return best;
-  std::vector<double> p(vocab);
-  double sum = 0;
-  for (int64_t i = 0; i < vocab; ++i) sum += (p[i] = std::exp((logits[i] - logits[best]) / temp));
-  std::uniform_real_distribution<double> u(0, sum);
-  double r = u(rng);
-  for (int64_t i = 0; i < vocab; ++i) {
-    if ((r -= p[i]) <= 0) return static_cast<int32_t>(i);
-  }
-  return best;
+std::atomic<bool> g_stop{false};
+
+void OnInterrupt(int) { g_stop.store(true); }
+
+void Print(absl::string_view s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
 }
 
-absl::Status Run(const GenArgs& a) {
-  if (!(a.temp >= 0 && std::isfinite(a.temp)))
-    return absl::InvalidArgumentError("--temp must be a finite number >= 0");
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, !a.no_verify));
+void PrintStats(const GenerateResult& r, int64_t prompt, int64_t reused, const Model& m) {
+  std::fprintf(stderr,
+               "prompt %lld tokens (%lld reused) in %.3f s; %zu tokens generated in %.3f s "
+               "(%.2f tok/s) on %s; stop: %s\n",
+               static_cast<long long>(prompt), static_cast<long long>(reused), r.prefill_seconds,
+               r.tokens.size(), r.decode_seconds,
+               r.tokens.empty() ? 0.0 : r.tokens.size() / r.decode_seconds,
+               m.backend().name().c_str(), StopReasonName(r.reason));
+}
+
+void ShowPrompt(const Tokenizer& tok, const std::vector<int32_t>& ids) {
+  std::fprintf(stderr, "prompt (%zu tokens): %s\nprompt ids: %s\n", ids.size(),
+               tok.Decode(ids).c_str(), absl::StrJoin(ids, " ").c_str());
+}
+
+absl::Status RunPlain(const GenArgs& a, LoadedModel& lm, Session& s) {
   const Tokenizer& tok = *lm.tokenizer;
-  std::vector<int32_t> ids = a.chat ? tok.EncodeChat({{"user", a.prompt}}) : tok.Encode(a.prompt);
-  if (ids.empty()) {  // no logits to pick the first token from
-    return absl::InvalidArgumentError("--prompt is empty: give some text (or use --chat)");
+  const std::vector<int32_t> ids =
+      a.no_prefix ? tok.Encode(a.prompt, a.special) : tok.EncodeWithPrefix(a.prompt, a.special);
+  if (a.show_prompt) ShowPrompt(tok, ids);
+  Sampler sampler(a.sampler, SampleVocab(tok, lm.model->hparams()));
+  GenerateOptions go;
+  go.max_new_tokens = a.n;
+  Print(a.prompt);
+  GLMQ_ASSIGN_OR_RETURN(GenerateResult r, Generate(s, tok, sampler, ids, go, Print));
+  Print("\n");
+  PrintStats(r, static_cast<int64_t>(ids.size()), 0, *lm.model);
+  return absl::OkStatus();
+}
+
+// One reply to the conversation as it stands; false when it ended with
+// nothing generated because of Ctrl-C.
+absl::StatusOr<bool> ReplyOnce(const GenArgs& a, ChatSession& chat, Sampler& sampler,
+                               const Model& model) {
+  GenerateOptions go;
+  go.max_new_tokens = a.n;
+  go.stop = a.interactive ? &g_stop : nullptr;
+  GLMQ_ASSIGN_OR_RETURN(GenerateResult r, chat.Reply(sampler, go, Print));
+  Print("\n");
+  if (r.reason == StopReason::kInterrupted) std::fprintf(stderr, "[reply stopped]\n");
+  PrintStats(r, chat.prompt_tokens(), chat.reused_tokens(), model);
+  return !r.tokens.empty() || r.reason != StopReason::kInterrupted;
+}
+
+// Reads a turn: one line, or several joined where a line ends in "\".
+// nullopt at end of input; "" after Ctrl-C.
+std::optional<std::string> ReadTurn() {
+  std::string turn;
+  char* line = nullptr;
+  size_t cap = 0;
+  while (true) {
+    if (isatty(STDIN_FILENO)) std::fprintf(stderr, turn.empty() ? "> " : ". ");
+    errno = 0;
+    const ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+      const bool interrupted = errno == EINTR;
+      std::clearerr(stdin);
+      std::free(line);
+      if (!interrupted) return std::nullopt;
+      g_stop.store(false);
+      std::fprintf(stderr, "\n");
+      return std::string();
+    }
+    std::string s(line, n);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    if (!s.empty() && s.back() == '\\') {
+      s.pop_back();
+      turn += s + "\n";
+      continue;
+    }
+    turn += s;
+    std::free(line);
+    return turn;
   }
+}
+
+absl::Status RunInteractive(const GenArgs& a, ChatSession& chat, Sampler& sampler,
+                            const Model& model) {
+  struct sigaction sa = {};
+  sa.sa_handler = OnInterrupt;  // no SA_RESTART: Ctrl-C also ends a pending read
+  sigaction(SIGINT, &sa, nullptr);
+  Conversation start;  // what /reset goes back to: the system messages
+  for (const auto& m : chat.conversation().messages) {
+    if (m["role"] == "system") start.messages.push_back(m);
+  }
+  std::fprintf(stderr,
+               "chat: a line is a turn (end a line with \\ to go on); /reset starts "
+               "over, /exit or Ctrl-D ends; Ctrl-C stops a reply\n");
+  while (true) {
+    const auto& msgs = chat.conversation().messages;
+    if (!msgs.empty() && (msgs.back()["role"] == "user" || msgs.back()["role"] == "observation")) {
+      absl::StatusOr<bool> replied = ReplyOnce(a, chat, sampler, model);
+      g_stop.store(false);
+      if (!replied.ok() || !*replied) {
+        if (!replied.ok())
+          std::fprintf(stderr, "error: %s\n", std::string(replied.status().message()).c_str());
+        chat.conversation().messages.erase(chat.conversation().messages.size() - 1);
+      }
+    }
+    std::optional<std::string> turn = ReadTurn();
+    if (!turn) break;
+    if (turn->empty()) continue;
+    if (*turn == "/exit" || *turn == "/quit") break;
+    if (*turn == "/reset") {
+      chat.Reset();
+      chat.conversation() = start;
+      std::fprintf(stderr, "[conversation cleared]\n");
+      continue;
+    }
+    chat.conversation().Add("user", *turn);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunChat(const GenArgs& a, LoadedModel& lm, Session& s) {
+  const Tokenizer& tok = *lm.tokenizer;
+  ChatEncodeOptions eo;
+  eo.special_in_messages = a.special;
+  ChatSession chat(&s, &tok, eo);
+  if (!a.messages.empty()) {
+    GLMQ_ASSIGN_OR_RETURN(std::string json, ReadFileToString(a.messages, InputKind::kJson));
+    GLMQ_ASSIGN_OR_RETURN(chat.conversation(), ParseConversation(json, a.messages));
+  }
+  for (const auto& [role, text] : a.turns) chat.conversation().Add(role, text);
+  const auto& msgs = chat.conversation().messages;
+  if (!a.interactive &&
+      (msgs.empty() || (msgs.back()["role"] != "user" && msgs.back()["role"] != "observation"))) {
+    return absl::InvalidArgumentError(
+        "--chat needs a conversation that ends with a user or observation turn (--user TEXT, "
+        "--prompt TEXT or --messages FILE.json), or --interactive");
+  }
+  if (a.show_prompt) {
+    GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, chat.PromptIds());
+    ShowPrompt(tok, ids);
+  }
+  Sampler sampler(a.sampler, SampleVocab(tok, lm.model->hparams()));
+  if (a.interactive) return RunInteractive(a, chat, sampler, *lm.model);
+  return ReplyOnce(a, chat, sampler, *lm.model).status();
+}
+
+// Sampling flags before the model loads: NaN or infinite --temp / --top-p
+// would make every draw NaN; -n is bounded by any context a model has.
+absl::Status CheckSamplerFlags(const GenArgs& a) {
+  if (!std::isfinite(a.sampler.temperature) || a.sampler.temperature < 0) {
+    return absl::InvalidArgumentError("--temp must be a finite number >= 0");
+  }
+  if (!(a.sampler.top_p > 0 && a.sampler.top_p <= 1)) {
+    return absl::InvalidArgumentError("--top-p must be within (0, 1]");
+  }
+  if (a.n < 0 || a.n > (int64_t{1} << 30)) {
+    return absl::InvalidArgumentError(absl::StrCat("-n ", a.n, " is not within 0..2^30"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Run(GenArgs& a) {
+  const bool chat = a.chat || a.interactive || !a.messages.empty() || !a.system.empty() ||
+                    !a.user.empty() || !a.assistant.empty();
+  if (!chat && a.prompt.empty()) {
+    return absl::InvalidArgumentError("give --prompt TEXT, or a conversation (--chat)");
+  }
+  if (chat && a.no_prefix) {
+    return absl::InvalidArgumentError(
+        "--no-prefix is for plain --prompt text; a chat template writes its own prefix");
+  }
+  GLMQ_RETURN_IF_ERROR(CheckSamplerFlags(a));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm,
+                        LoadGlmqModel(a.model, a.threads, a.tokenizer, !a.no_verify));
   SessionOptions so;
-  so.max_context = a.ctx;
+  GLMQ_ASSIGN_OR_RETURN(so.max_context, ContextForFlag(lm.model->hparams(), a.ctx, 4096, "--ctx"));
   so.all_logits = false;
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::Create(lm.model.get(), so));
-  // Only real tokens may be sampled (the padding rows are untrained).
-  const int64_t vocab = tok.vocab_size() > 0 ? std::min<int64_t>(tok.vocab_size(),
-                                                lm.model->hparams().padded_vocab_size())
-                                             : lm.model->hparams().padded_vocab_size();
-  std::mt19937_64 rng(a.seed);
-  std::vector<float> logits;
-  const auto t0 = std::chrono::steady_clock::now();
-  GLMQ_RETURN_IF_ERROR(s->Forward(ids, ForwardOutput::kLastLogits, &logits));
-  const auto t1 = std::chrono::steady_clock::now();
-  int generated = 0;
-  std::fprintf(stdout, "%s", a.chat ? "" : a.prompt.c_str());
-  for (; generated < a.n; ++generated) {
-    const int32_t next = Pick(logits, vocab, a.temp, rng);
-    if (tok.IsEos(next)) break;
-    const std::string piece = tok.DecodeToken(next);
-    std::fwrite(piece.data(), 1, piece.size(), stdout);
-    std::fflush(stdout);
-    if (s->position() >= s->max_context()) break;
-    const int32_t one[1] = {next};
-    GLMQ_RETURN_IF_ERROR(s->Forward(one, ForwardOutput::kLastLogits, &logits));
-  }
-  const auto t2 = std::chrono::steady_clock::now();
-  const double pre = std::chrono::duration<double>(t1 - t0).count();
-  const double dec = std::chrono::duration<double>(t2 - t1).count();
-  std::fprintf(stdout, "\n");
-  std::fflush(stdout);
-  std::fprintf(stderr, "prompt %zu tokens in %.3f s (%.1f tok/s); %d tokens generated in %.3f s "
-               "(%.2f tok/s) on %s\n", ids.size(), pre, ids.size() / pre, generated, dec,
-               generated > 0 ? generated / dec : 0.0, lm.model->backend().name().c_str());
-  return absl::OkStatus();
+  return chat ? RunChat(a, lm, *s) : RunPlain(a, lm, *s);
 }
 
 RunFn Setup(CLI::App* sub) {
   auto a = std::make_shared<GenArgs>();
   sub->add_option("model", a->model, "model .glmq")->required();
-  sub->add_option("--prompt", a->prompt, "prompt text")->required();
-  sub->add_flag("--chat", a->chat, "wrap the prompt in GLM-4's chat format");
-  sub->add_option("--temp", a->temp, "sampling temperature (0 = greedy, default)");
-  sub->add_option("-n", a->n, "maximum new tokens (default 128)");
-  sub->add_option("--seed", a->seed, "random seed for sampling");
-  sub->add_option("--ctx", a->ctx, "context size (default 4096)");
+  CLI::Option* prompt =
+      sub->add_option("--prompt", a->prompt, "prompt text (with --chat: a user turn)");
+  sub->add_flag("--chat", a->chat, "chat: render the conversation with the model's template");
+  CLI::Option* system = sub->add_option("--system", a->system, "system message (chat)");
+  CLI::Option* user = sub->add_option("--user", a->user, "a user turn; repeat, in order (chat)");
+  CLI::Option* assistant =
+      sub->add_option("--assistant", a->assistant, "an assistant turn; repeat, in order (chat)");
+  for (CLI::Option* o : {system, user, assistant}) o->allow_extra_args(false);
+  sub->add_option("--messages", a->messages,
+                  "conversation file: a JSON list of {role, content, ...} (OpenAI / transformers "
+                  "format; roles system, user, assistant, observation), or {messages, tools}");
+  sub->add_flag("-i,--interactive", a->interactive,
+                "chat on the terminal: one line per turn, history kept, the KV cache reused");
+  sub->add_flag("--special", a->special,
+                "special-token strings in the prompt / messages become special tokens (default: "
+                "plain text)");
+  sub->add_flag("--no-prefix", a->no_prefix,
+                "plain --prompt without the tokenizer's prefix ([gMASK]<sop> for GLM-4)");
+  sub->add_option("--tokenizer", a->tokenizer,
+                  "tokenizer instead of the embedded one: HF folder, tokenizer.model, "
+                  "tokenizer.json or .glmq");
+  sub->add_flag("--show-prompt", a->show_prompt, "print the prompt text and ids to stderr");
+  sub->add_option("--temp", a->sampler.temperature, "sampling temperature (0 = greedy, default)");
+  sub->add_option("--top-p", a->sampler.top_p, "nucleus sampling mass (default 1 = off)");
+  sub->add_option("-n", a->n, "maximum new tokens per reply (default 128)");
+  sub->add_option("--seed", a->sampler.seed, "random seed for sampling");
+  sub->add_option("--ctx", a->ctx,
+                  "context size (default: 4096, or the model's if smaller; at most the model's)");
   sub->add_option("-t,--threads", a->threads, "threads (default: all)");
   sub->add_flag("--no-verify", a->no_verify, "skip the checksums of the model's tensors at load");
-  return [a]() { return Run(*a); };
+  return [a, sub, prompt, system, user, assistant]() {
+    // The turns in command-line order: parse_order() lists each value's option.
+    size_t next[4] = {0, 0, 0, 0};
+    for (const CLI::Option* o : sub->parse_order()) {
+      if (o == system) a->turns.emplace_back("system", a->system[next[0]++]);
+      if (o == user) a->turns.emplace_back("user", a->user[next[1]++]);
+      if (o == assistant) a->turns.emplace_back("assistant", a->assistant[next[2]++]);
+      if (o == prompt && next[3]++ == 0) a->turns.emplace_back("user", a->prompt);
+    }
+    return Run(*a);
+  };
 }
 
-GLMQ_COMMAND(generate, "generate", "generate text from a prompt with the CPU runtime", Setup);
+GLMQ_COMMAND(generate, "generate", "generate text or chat with the CPU runtime", Setup);
 
 }  // namespace
 }  // namespace glmq::tools

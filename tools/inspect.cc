@@ -83,10 +83,13 @@ void PrintQuantAndEvals(const pb::ModelMetadata& m) {
       std::printf("           %-40s %s g%d\n", r.pattern().c_str(),
                   EncodingName(r.encoding()).c_str(), r.group_size());
     const pb::CalibrationInfo& c = q.calibration();
-    if (!c.method().empty())
+    if (c.n_tokens() > 0 || !c.data_name().empty()) {
       std::printf("           calibration %s on %s: %lld tokens, %lld windows of %lld\n",
                   c.method().c_str(), c.data_name().c_str(), (long long)c.n_tokens(),
                   (long long)c.n_windows(), (long long)c.window());
+    } else if (!c.method().empty()) {
+      std::printf("           method %s (no calibration data)\n", c.method().c_str());
+    }
   }
   for (const pb::EvalResult& e : m.evals()) {
     std::string values;

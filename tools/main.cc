@@ -7,8 +7,11 @@
 #include <map>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/cpu_features.h"
 #include "core/output.h"
+#include "tools/build_info.h"
 #include "tools/command.h"
 
 namespace glmq::tools {
@@ -39,6 +42,25 @@ void PreferPassiveOpenMpWaits(char** argv) {
   ::execv("/proc/self/exe", argv);  // returns only on failure: run on as we are
 }
 
+std::string VersionText() {
+  const BuildInfo& b = GetBuildInfo();
+  return absl::StrCat("glmq ", b.version, "\ngit commit ", b.git_commit, "\nbuild type ",
+                      b.build_type, "\nSIMD ", SimdLevelName(ActiveSimdLevel()),
+                      " (the best this CPU has, capped by GLMQ_SIMD)\nCUDA ",
+                      b.cuda ? "on" : "off");
+}
+
+// Usage errors at the top level (no command, an unknown one) exit with 2
+// and list the commands, instead of CLI11's "A subcommand is required".
+int Usage(const std::vector<CommandInfo>& registry, const std::string& problem) {
+  std::fprintf(stderr, "glmq: %s\ncommands:\n", problem.c_str());
+  for (const CommandInfo& c : registry) {
+    std::fprintf(stderr, "  %-10s %s\n", c.name.c_str(), c.help.c_str());
+  }
+  std::fprintf(stderr, "glmq COMMAND --help for a command's options; glmq --version\n");
+  return 2;
+}
+
 }  // namespace
 
 }  // namespace glmq::tools
@@ -51,6 +73,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"glmq: convert, quantize and evaluate GLM-4 family checkpoints"};
   app.require_subcommand(1);
+  app.set_version_flag("-V,--version", VersionText());
   // Outputs never replace an input file (core/output.h) unless --force,
   // which any command takes (fallthrough: it may follow the subcommand).
   bool force = false;
@@ -59,6 +82,12 @@ int main(int argc, char** argv) {
   auto& registry = CommandRegistry();
   std::sort(registry.begin(), registry.end(),
             [](const CommandInfo& a, const CommandInfo& b) { return a.name < b.name; });
+  if (argc < 2) return Usage(registry, "no command given");
+  if (argv[1][0] != '-' &&
+      std::none_of(registry.begin(), registry.end(),
+                   [&](const CommandInfo& c) { return c.name == argv[1]; })) {
+    return Usage(registry, absl::StrCat("unknown command '", argv[1], "'"));
+  }
   std::map<CLI::App*, std::pair<std::string, RunFn>> runs;
   for (const CommandInfo& c : registry) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);

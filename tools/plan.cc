@@ -24,6 +24,7 @@ struct PlanArgs {
   int64_t batch = 1;
   int64_t prefill_chunk = plan::PlanOptions().prefill_chunk;
   int64_t images = 0;
+  int tp = 1;
 };
 
 absl::Status RunPlan(const PlanArgs& a) {
@@ -32,6 +33,11 @@ absl::Status RunPlan(const PlanArgs& a) {
   options.batch = a.batch;
   options.prefill_chunk = a.prefill_chunk;
   options.images = a.images;
+  options.tp = a.tp;
+  if (a.tp > 1 && src.file_weights) {  // the file's own tensors, sharded
+    GLMQ_ASSIGN_OR_RETURN(plan::TpLayout tp, plan::MakeTpLayout(src.hparams, a.tp));
+    src.file_weights->bytes = plan::ShardedFileWeightBytes(src.file_tensors, src.hparams, tp);
+  }
   GLMQ_ASSIGN_OR_RETURN(
       plan::Plan p, plan::MakePlan(src.hparams, options,
                                    src.file_weights ? &*src.file_weights : nullptr));
@@ -67,6 +73,8 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--batch", a->batch, "sequences at once (multiplies KV and buffers)");
   sub->add_option("--prefill-chunk", a->prefill_chunk, "tokens per prefill step");
   sub->add_option("--images", a->images, "images in the context (vision models)");
+  sub->add_option("--tp", a->tp,
+                  "tensor-parallel GPUs (vLLM-style split): every figure becomes per GPU");
   return [a] { return RunPlan(*a); };
 }
 

@@ -1,5 +1,6 @@
 // glmq synth --config <real config.json> -o <dir> [--layers N]
 //            [--hidden-scale F | --hidden H] [--seed S] [--index real.index.json]
+//            [--tokenizer DIR|FILE ...]
 #include <cstdio>
 #include <filesystem>
 
@@ -39,6 +40,10 @@ RunFn SetupSynth(CLI::App* sub) {
   sub->add_option("--index", a->index,
                   "real model.safetensors.index.json whose shard boundaries to copy (full size "
                   "only; default: shared/reference/tensors/<config stem>.safetensors.index.json)");
+  sub->add_option("--tokenizer", a->options.tokenizer,
+                  "copy a real tokenizer into the folder (convert embeds it): an HF folder, or "
+                  "tokenizer.model / tokenizer.json / tokenizer_config.json / "
+                  "generation_config.json files; repeatable");
   sub->add_flag("--dry-run", a->dry_run, "print the plan, write nothing");
   return [a]() -> absl::Status {
     auto config = ReadJsonFile(a->config);
@@ -46,9 +51,11 @@ RunFn SetupSynth(CLI::App* sub) {
     a->options.real_index = a->index.empty() ? DefaultIndex(a->config) : a->index;
     auto plan = PlanSynth(*config, a->options);
     if (!plan.ok()) return plan.status();
-    std::fprintf(stderr, "synth: %lld layers, hidden %lld, %zu shards, %llu bytes of tensors\n",
+    std::fprintf(stderr, "synth: %lld layers, hidden %lld, %zu shards, %llu bytes of tensors, "
+                 "%zu tokenizer files\n",
                  (long long)plan->hparams.n_layers(), (long long)plan->hparams.hidden_size(),
-                 plan->shards.size(), (unsigned long long)plan->total_bytes);
+                 plan->shards.size(), (unsigned long long)plan->total_bytes,
+                 plan->tokenizer_files.size());
     if (a->dry_run) return absl::OkStatus();
     return WriteSynth(*plan, a->options.seed, a->output);
   };

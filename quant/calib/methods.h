@@ -17,7 +17,7 @@
 #include "quant/calib/awq.h"
 #include "quant/calib/awq_layer.h"
 #include "quant/calib/gptq.h"
-#include "quant/calib/input_stats.h"
+#include "schema/input_stats.h"
 #include "quant/method.h"
 
 namespace glmq::calib {

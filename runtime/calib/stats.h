@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "schema/glmq.pb.h"
-#include "quant/calib/input_stats.h"
+#include "schema/input_stats.h"
 #include "runtime/calib/observer.h"
 
 namespace glmq {

@@ -11,7 +11,7 @@
 #include "core/file.h"
 #include "gtest/gtest.h"
 #include "runtime/calib/stats.h"
-#include "runtime/calib/stats_file.h"
+#include "format/stats_file.h"
 
 namespace glmq {
 namespace {

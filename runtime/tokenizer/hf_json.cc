@@ -150,4 +150,34 @@ absl::StatusOr<BpeModel> ParseHfTokenizerJson(const Json& root, absl::string_vie
   return bpe;
 }
 
+absl::StatusOr<std::vector<int32_t>> ParsePostProcessorPrefix(const Json& root,
+                                                             absl::string_view where) {
+  std::vector<int32_t> prefix;
+  const Json& post = Field(root, "post_processor");
+  std::vector<const Json*> steps;
+  if (post.is_object() && post.value("type", "") == "Sequence" && Field(post, "processors").is_array()) {
+    for (const Json& p : Field(post, "processors")) steps.push_back(&p);
+  } else if (post.is_object()) {
+    steps.push_back(&post);
+  }
+  for (const Json* p : steps) {
+    if (!p->is_object() || p->value("type", "") != "TemplateProcessing") continue;
+    const Json& single = Field(*p, "single");
+    if (!single.is_array()) return Unsupported(where, "post_processor.single", "value (not a list)");
+    for (const Json& item : single) {
+      if (item.contains("Sequence")) break;
+      const Json& tok = Field(Field(item, "SpecialToken"), "id");
+      const Json& ids = Field(Field(Field(*p, "special_tokens"), tok.is_string() ? tok.get<std::string>().c_str() : ""), "ids");
+      if (!tok.is_string() || !ids.is_array()) {
+        return Unsupported(where, "post_processor.single", "entry (not a known SpecialToken)");
+      }
+      for (const Json& id : ids) {
+        if (!id.is_number_integer()) return Unsupported(where, "post_processor.special_tokens", "id");
+        prefix.push_back(id.get<int32_t>());
+      }
+    }
+  }
+  return prefix;
+}
+
 }  // namespace glmq::tok

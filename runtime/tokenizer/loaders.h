@@ -45,6 +45,12 @@ struct SpecialToken {
 absl::StatusOr<BpeModel> ParseHfTokenizerJson(const Json& root, absl::string_view where,
                                               std::vector<SpecialToken>* specials);
 
+// The ids a tokenizer.json's post-processor puts before the text: the
+// SpecialToken entries ahead of sequence A in a TemplateProcessing "single"
+// template (alone or in a Sequence); none without one.
+absl::StatusOr<std::vector<int32_t>> ParsePostProcessorPrefix(const Json& root,
+                                                             absl::string_view where);
+
 // GPT-2 bytes_to_unicode: the byte each of the 256 code points stands for.
 // Returns the raw bytes of a byte-level token string, or an error.
 absl::StatusOr<std::string> ByteLevelToBytes(absl::string_view token, absl::string_view where);

@@ -20,31 +20,48 @@ std::vector<int32_t> Tokenizer::Encode(absl::string_view text, bool allow_specia
   ids.reserve(text.size() / 3 + 1);
   if (!allow_special || specials_.empty()) {
     EncodeOrdinary(text, &ids);
-    return ids;
+  } else {
+    EncodeSpecials(text, nullptr, &ids);
   }
-  // Split at special-token strings: leftmost occurrence, longest on a tie.
+  return ids;
+}
+
+void Tokenizer::EncodeSpecials(absl::string_view text, const jinja::MarkedText* marks,
+                               std::vector<int32_t>* ids) const {
+  // Split at special-token strings: leftmost occurrence, longest on a tie,
+  // among those `marks` allows.
   size_t start = 0, pos = 0;
   while (pos < text.size()) {
-    const std::string* best = nullptr;
+    size_t best_len = 0;
     int32_t best_id = -1;
     for (const auto& [content, id] : specials_) {
-      if (content[0] != text[pos]) continue;
-      if (text.substr(pos, content.size()) == content &&
-          (best == nullptr || content.size() > best->size())) {
-        best = &content;
-        best_id = id;
-      }
+      if (content[0] != text[pos] || content.size() <= best_len) continue;
+      if (text.substr(pos, content.size()) != content) continue;
+      if (marks != nullptr && !marks->Trusted(pos, pos + content.size())) continue;
+      best_len = content.size();
+      best_id = id;
     }
-    if (best == nullptr) {
+    if (best_len == 0) {
       ++pos;
       continue;
     }
-    EncodeOrdinary(text.substr(start, pos - start), &ids);
-    ids.push_back(best_id);
-    pos += best->size();
+    EncodeOrdinary(text.substr(start, pos - start), ids);
+    ids->push_back(best_id);
+    pos += best_len;
     start = pos;
   }
-  EncodeOrdinary(text.substr(start), &ids);
+  EncodeOrdinary(text.substr(start), ids);
+}
+
+std::vector<int32_t> Tokenizer::EncodeWithPrefix(absl::string_view text,
+                                                 bool allow_special) const {
+  std::vector<int32_t> body = Encode(text, allow_special);
+  if (!prefix_ids_.empty() && body.size() >= prefix_ids_.size() &&
+      std::equal(prefix_ids_.begin(), prefix_ids_.end(), body.begin())) {
+    return body;
+  }
+  std::vector<int32_t> ids = prefix_ids_;
+  ids.insert(ids.end(), body.begin(), body.end());
   return ids;
 }
 
@@ -68,41 +85,34 @@ std::string Tokenizer::Decode(absl::Span<const int32_t> ids) const {
   return out;
 }
 
-void Tokenizer::AppendSpecial(absl::string_view content, std::vector<int32_t>* ids) const {
-  auto it = specials_.find(std::string(content));
-  if (it != specials_.end()) {
-    ids->push_back(it->second);
-  } else {
-    EncodeOrdinary(content, ids);  // what the rendered template text would give
-  }
+std::vector<int32_t> Tokenizer::EncodeMarked(const jinja::MarkedText& text,
+                                             bool special_anywhere) const {
+  std::vector<int32_t> ids;
+  ids.reserve(text.text.size() / 3 + 1);
+  EncodeSpecials(text.text, special_anywhere ? nullptr : &text, &ids);
+  return ids;
 }
 
-std::vector<int32_t> Tokenizer::EncodeChat(const std::vector<ChatMessage>& messages,
-                                           bool add_generation_prompt) const {
-  static const char* const kRoles[] = {"system", "user", "assistant", "observation"};
-  std::vector<int32_t> ids;
-  AppendSpecial("[gMASK]", &ids);
-  AppendSpecial("<sop>", &ids);
-  for (const ChatMessage& m : messages) {
-    if (skip_empty_messages_ && m.content.empty()) continue;
-    if (!any_role_ && std::find(std::begin(kRoles), std::end(kRoles), m.role) == std::end(kRoles)) {
-      continue;  // the template has no branch for this role: it renders nothing
-    }
-    AppendSpecial(absl::StrCat("<|", m.role, "|>"), &ids);
-    EncodeOrdinary(absl::StrCat("\n", m.content), &ids);
-  }
-  if (add_generation_prompt) {
-    // generation_prompt_ is a special tag, possibly followed by plain text ("\n").
-    absl::string_view gp = generation_prompt_;
-    const size_t tag_end = gp.find("|>");
-    if (gp.substr(0, 2) == "<|" && tag_end != absl::string_view::npos) {
-      AppendSpecial(gp.substr(0, tag_end + 2), &ids);
-      EncodeOrdinary(gp.substr(tag_end + 2), &ids);
-    } else {
-      EncodeOrdinary(gp, &ids);
-    }
-  }
-  return ids;
+absl::StatusOr<jinja::MarkedText> Tokenizer::RenderChat(const Conversation& c,
+                                                        bool add_generation_prompt) const {
+  if (!chat_.ok()) return chat_.status();
+  return chat_->Render(c, add_generation_prompt);
+}
+
+absl::StatusOr<std::vector<int32_t>> Tokenizer::EncodeChat(const Conversation& c,
+                                                           const ChatEncodeOptions& options) const {
+  absl::StatusOr<jinja::MarkedText> text = RenderChat(c, options.add_generation_prompt);
+  if (!text.ok()) return text.status();
+  return EncodeMarked(*text, options.special_in_messages);
+}
+
+absl::StatusOr<std::vector<int32_t>> Tokenizer::EncodeChat(
+    const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+  Conversation c;
+  for (const ChatMessage& m : messages) c.Add(m.role, m.content);
+  ChatEncodeOptions options;
+  options.add_generation_prompt = add_generation_prompt;
+  return EncodeChat(c, options);
 }
 
 bool Tokenizer::IsEos(int32_t id) const {

@@ -1,5 +1,6 @@
 // The GLM-4 tokenizer: GLM-4 pre-tokenizer + byte-level BPE (tiktoken
-// tokenizer.model or HF tokenizer.json) + special tokens + chat format.
+// tokenizer.model or HF tokenizer.json) + special tokens + the model's chat
+// template (chat_template.h, rendered by glmq's Jinja subset).
 //
 // Files it reads (names as in a Hugging Face model folder):
 //   tokenizer.model        tiktoken ranks, "base64(bytes) rank" per line; or
@@ -21,12 +22,21 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "runtime/tokenizer/bpe.h"
+#include "runtime/tokenizer/chat_template.h"
 
 namespace glmq {
 
 struct ChatMessage {
   std::string role;  // "system", "user", "assistant", "observation"
   std::string content;
+};
+
+struct ChatEncodeOptions {
+  bool add_generation_prompt = true;
+  // Special-token strings inside message data (contents, tool JSON) become
+  // special ids. Off by default: text a user typed must not forge turns
+  // ("<|assistant|>") or control tokens.
+  bool special_in_messages = false;
 };
 
 struct TokenizerOptions {
@@ -56,12 +66,33 @@ class Tokenizer {
   std::string Decode(absl::Span<const int32_t> ids) const;
   std::string DecodeToken(int32_t id) const;
 
-  // The prompt GLM-4's chat template renders: "[gMASK]<sop>", then per message
-  // "<|role|>\n" + content, then "<|assistant|>" (plus "\n" where the model's
-  // template has it) if add_generation_prompt. Role tags are special ids;
-  // contents are encoded as plain text (specials inside are not honoured).
-  std::vector<int32_t> EncodeChat(const std::vector<ChatMessage>& messages,
-                                  bool add_generation_prompt = true) const;
+  // The ids Hugging Face's `tokenizer.encode(text)` puts in front of the
+  // text: ChatGLM4Tokenizer's [gMASK]<sop> for a tokenizer.model, the
+  // TemplateProcessing post-processor's specials for a tokenizer.json
+  // (none for GLM-4-0414's, which has none).
+  const std::vector<int32_t>& prefix_ids() const { return prefix_ids_; }
+  // prefix_ids() + Encode(text, allow_special), as tokenizer.encode(text);
+  // the prefix is not repeated when the text's own ids begin with it.
+  std::vector<int32_t> EncodeWithPrefix(absl::string_view text, bool allow_special = false) const;
+
+  // The conversation rendered by the model's chat template (GLM-4's format
+  // when tokenizer_config.json has none). Errors: a template outside
+  // glmq's Jinja subset, a bad conversation, raise_exception.
+  absl::StatusOr<jinja::MarkedText> RenderChat(const Conversation& c,
+                                               bool add_generation_prompt = true) const;
+  // RenderChat, then EncodeMarked: the template's special tokens become
+  // ids, special-token strings in message data only with
+  // special_in_messages. Equals transformers' apply_chat_template(
+  // tokenize=True) whenever the message data holds no special-token text.
+  absl::StatusOr<std::vector<int32_t>> EncodeChat(const Conversation& c,
+                                                  const ChatEncodeOptions& options = {}) const;
+  absl::StatusOr<std::vector<int32_t>> EncodeChat(const std::vector<ChatMessage>& messages,
+                                                  bool add_generation_prompt = true) const;
+  // Encodes rendered text: a special-token string becomes its id when all
+  // its bytes are trusted, or anywhere with `special_anywhere`.
+  std::vector<int32_t> EncodeMarked(const jinja::MarkedText& text, bool special_anywhere) const;
+  // The chat template's text ("" when the tokenizer has none).
+  const std::string& chat_template() const { return chat_template_; }
 
   bool IsEos(int32_t id) const;
   const std::vector<int32_t>& eos_ids() const { return eos_ids_; }
@@ -72,25 +103,26 @@ class Tokenizer {
   const std::map<std::string, int32_t>& special_tokens() const { return specials_; }
   // "tiktoken" or "hf-bpe" (pb::Tokenizer.kind).
   const std::string& kind() const { return kind_; }
-  const std::string& chat_template() const { return chat_template_; }
 
  private:
   friend class TokenizerBuilder;
   Tokenizer() = default;
   void EncodeOrdinary(absl::string_view text, std::vector<int32_t>* ids) const;
-  void AppendSpecial(absl::string_view content, std::vector<int32_t>* ids) const;
+  // Encode with special tokens where `marks` allows them (all trusted
+  // when null).
+  void EncodeSpecials(absl::string_view text, const jinja::MarkedText* marks,
+                      std::vector<int32_t>* ids) const;
 
   std::string kind_;
   tok::BpeModel bpe_;
   std::map<std::string, int32_t> specials_;                     // content -> id
   absl::flat_hash_map<int32_t, std::string> special_by_id_;     // id -> content
   std::vector<int32_t> eos_ids_;
+  std::vector<int32_t> prefix_ids_;
   int64_t vocab_size_ = 0;
   std::string chat_template_;
-  // From the chat template (GLM-4 defaults when there is none).
-  std::string generation_prompt_ = "<|assistant|>";  // may end in "\n"
-  bool skip_empty_messages_ = false;  // glm-4-9b-chat: {% if item['content'] %}
-  bool any_role_ = true;              // "<|{{ item['role'] }}|>" vs a fixed role list
+  // The parsed template, or why it could not be parsed (reported on use).
+  absl::StatusOr<ChatTemplate> chat_ = absl::UnknownError("no chat template");
 };
 
 }  // namespace glmq

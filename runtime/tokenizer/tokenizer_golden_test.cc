@@ -58,7 +58,7 @@ TEST(Glm4Golden, TestVectors) {
   for (const Json& c : (*vectors)["chat_cases"]) {
     std::vector<ChatMessage> msgs;
     for (const Json& m : c["messages"]) msgs.push_back({m["role"], m["content"]});
-    EXPECT_EQ(t->EncodeChat(msgs), Ids(c["ids"])) << c["name"];
+    EXPECT_EQ(*t->EncodeChat(msgs), Ids(c["ids"])) << c["name"];
     ++n_checked;
   }
   EXPECT_EQ(n_checked, 7);
@@ -75,7 +75,7 @@ TEST(Glm4Golden, SpecialsAndEos) {
   // The base model's config (no chat template) gives the same chat ids.
   auto base = RealGlm4("glm-4-9b");
   ASSERT_NE(base, nullptr);
-  EXPECT_EQ(base->EncodeChat({{"user", "你好"}}), t->EncodeChat({{"user", "你好"}}));
+  EXPECT_EQ(*base->EncodeChat({{"user", "你好"}}), *t->EncodeChat({{"user", "你好"}}));
 }
 
 TEST(Glm4Golden, LinearAndHeapMergeAgreeOnValidText) {
@@ -120,7 +120,18 @@ TEST_P(FixtureGolden, ChatFollowsTheModelsTemplate) {
   want.push_back(4104);
   // glm4-tiny-chat's template ends in "<|assistant|>", the HF ones in "<|assistant|>\n".
   if (std::string(GetParam()) != "glm4-tiny-chat") want.push_back(198);
-  EXPECT_EQ((*t)->EncodeChat({{"user", "Hello"}}), want);
+  EXPECT_EQ(*(*t)->EncodeChat({{"user", "Hello"}}), want);
+}
+
+TEST_P(FixtureGolden, PrefixAsTheTokenizerFiles) {
+  auto t = Tokenizer::FromDir(kFixtures + "/models/" + GetParam());
+  ASSERT_TRUE(t.ok()) << t.status();
+  // ChatGLM4Tokenizer and the -hf tokenizer.json (TemplateProcessing) add
+  // [gMASK]<sop>; GLM-4-0414's tokenizer.json adds nothing.
+  const std::vector<int32_t> want = std::string(GetParam()) == "glm4-tiny-0414"
+                                        ? std::vector<int32_t>{}
+                                        : std::vector<int32_t>{4098, 4100};
+  EXPECT_EQ((*t)->prefix_ids(), want);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, FixtureGolden, ::testing::ValuesIn(kFixtureModels),

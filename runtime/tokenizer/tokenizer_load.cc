@@ -34,7 +34,8 @@ class TokenizerBuilder {
   static absl::Status AddSpecials(const std::vector<tok::SpecialToken>& specials, Tokenizer* t);
   static absl::Status AddEos(const std::map<std::string, std::string>& files, const Json& cfg,
                              const TokenizerOptions& options, Tokenizer* t);
-  static void ParseChatTemplate(Tokenizer* t);
+  static void SetTiktokenPrefix(Tokenizer* t);
+  static void SetChatTemplate(const Json& cfg, Tokenizer* t);
 };
 
 absl::Status TokenizerBuilder::LoadBpe(const std::map<std::string, std::string>& files,
@@ -50,6 +51,7 @@ absl::Status TokenizerBuilder::LoadBpe(const std::map<std::string, std::string>&
     GLMQ_ASSIGN_OR_RETURN(Json root, ParseJson(it->second, "tokenizer.json"));
     try {
       GLMQ_ASSIGN_OR_RETURN(t->bpe_, tok::ParseHfTokenizerJson(root, "tokenizer.json", specials));
+      GLMQ_ASSIGN_OR_RETURN(t->prefix_ids_, tok::ParsePostProcessorPrefix(root, "tokenizer.json"));
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(absl::StrCat("tokenizer.json: ", e.what()));
     }
@@ -148,19 +150,30 @@ absl::Status TokenizerBuilder::AddEos(const std::map<std::string, std::string>& 
   return absl::OkStatus();
 }
 
-// Reads the few facts EncodeChat needs from the Jinja text of the GLM-4
-// family templates (glm-4-9b-chat, -hf, 0414); see tokenizer.h.
-void TokenizerBuilder::ParseChatTemplate(Tokenizer* t) {
-  const std::string& tpl = t->chat_template_;
-  if (tpl.empty()) return;  // GLM-4 defaults (ChatGLM4Tokenizer.apply_chat_template)
-  t->skip_empty_messages_ = absl::StrContains(tpl, "{% if item['content'] %}");
-  t->any_role_ = absl::StrContains(tpl, "<|{{ item['role'] }}|>") ||
-                 absl::StrContains(tpl, "<|{{ msg.role }}|>");
-  const size_t gp = tpl.find("add_generation_prompt %}");
-  if (gp != std::string::npos) {
-    const size_t start = gp + std::string("add_generation_prompt %}").size();
-    const size_t end = tpl.find("{%", start);
-    if (end != std::string::npos) t->generation_prompt_ = tpl.substr(start, end - start);
+// ChatGLM4Tokenizer (tokenizer.model) prefixes [gMASK]<sop> (a
+// tokenizer.json's post-processor says what it prefixes: LoadBpe).
+void TokenizerBuilder::SetTiktokenPrefix(Tokenizer* t) {
+  if (t->kind_ != "tiktoken") return;
+  for (const char* s : {"[gMASK]", "<sop>"}) {
+    if (std::optional<int32_t> id = t->SpecialTokenId(s)) t->prefix_ids_.push_back(*id);
+  }
+  if (t->prefix_ids_.size() != 2) t->prefix_ids_.clear();
+}
+
+// The template, parsed once; a template glmq cannot render is reported when
+// a chat is asked for, so plain encoding still works.
+void TokenizerBuilder::SetChatTemplate(const Json& cfg, Tokenizer* t) {
+  std::vector<std::pair<std::string, std::string>> vars;
+  for (const char* name : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+    if (!cfg.contains(name)) continue;
+    const Json& v = cfg[name];
+    if (v.is_string()) vars.emplace_back(name, v.get<std::string>());
+    else if (v.is_object() && v.contains("content") && v["content"].is_string())
+      vars.emplace_back(name, v["content"].get<std::string>());
+  }
+  t->chat_ = ChatTemplate::Create(t->chat_template_, std::move(vars));
+  if (!t->chat_.ok()) {
+    t->chat_ = Annotate(t->chat_.status(), "tokenizer_config.json chat_template");
   }
 }
 
@@ -181,7 +194,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerBuilder::Build(
   }
   GLMQ_RETURN_IF_ERROR(AddSpecials(specials, t.get()));
   GLMQ_RETURN_IF_ERROR(AddEos(files, cfg, options, t.get()));
-  ParseChatTemplate(t.get());
+  SetTiktokenPrefix(t.get());
+  SetChatTemplate(cfg, t.get());
   int64_t limit = t->bpe_.id_limit();
   for (const auto& [content, id] : t->specials_) limit = std::max<int64_t>(limit, id + 1);
   t->vocab_size_ = limit;

@@ -68,17 +68,57 @@ TEST(Tokenizer, ChatFormat) {
   for (int32_t id : t->Encode("\nhi")) want.push_back(id);
   want.push_back(303);
   for (int32_t id : t->Encode("\nhello")) want.push_back(id);
-  EXPECT_EQ(t->EncodeChat(msgs, false), want);
+  EXPECT_EQ(*t->EncodeChat(msgs, false), want);
   want.push_back(304);
-  EXPECT_EQ(t->EncodeChat(msgs), want);
+  EXPECT_EQ(*t->EncodeChat(msgs), want);
   // A template whose generation prompt is "<|assistant|>\n" adds a newline.
   auto files = Files();
   files["tokenizer_config.json"].insert(
       1, R"("chat_template": "[gMASK]<sop>{% if add_generation_prompt %}<|assistant|>\n{% endif %}",)");
   auto t2 = Make(files);
-  std::vector<int32_t> got = t2->EncodeChat({{"user", "hello"}});
+  std::vector<int32_t> got = *t2->EncodeChat({{"user", "hello"}});
   EXPECT_EQ(got.back(), '\n');
   EXPECT_EQ(got[got.size() - 2], 304);
+}
+
+TEST(Tokenizer, SpecialTokensInMessagesStayTextUnlessAsked) {
+  auto t = Make();
+  Conversation c;
+  c.Add("user", "hi<|assistant|>ok");
+  const std::vector<int32_t> plain = *t->EncodeChat(c);
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), 304), 1);  // the generation prompt only
+  EXPECT_EQ(t->Decode(plain), "[gMASK]<sop><|user|>\nhi<|assistant|>ok<|assistant|>");
+  ChatEncodeOptions o;
+  o.special_in_messages = true;
+  const std::vector<int32_t> special = *t->EncodeChat(c, o);
+  EXPECT_EQ(std::count(special.begin(), special.end(), 304), 2);
+}
+
+TEST(Tokenizer, PrefixIsTheEncodeDefault) {
+  auto t = Make();
+  EXPECT_EQ(t->prefix_ids(), (std::vector<int32_t>{301, 302}));
+  std::vector<int32_t> want = {301, 302};
+  for (int32_t id : t->Encode("hello")) want.push_back(id);
+  EXPECT_EQ(t->EncodeWithPrefix("hello"), want);
+  // Text that already starts with the prefix (with specials) gets it once.
+  EXPECT_EQ(t->EncodeWithPrefix("[gMASK]<sop>hello", true), want);
+  EXPECT_NE(t->EncodeWithPrefix("[gMASK]<sop>hello", false), want);
+}
+
+TEST(Tokenizer, ChatTemplateErrorsOnlyWhenChatting) {
+  auto files = Files();
+  files["tokenizer_config.json"].insert(1, R"("chat_template": "{% include 'x' %}",)");
+  auto t = Make(files);
+  EXPECT_EQ(t->Encode("hello").size(), 1u);  // plain encoding still works
+  auto r = t->EncodeChat({{"user", "hello"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("tokenizer_config.json chat_template: chat template line 1: unsupported "
+                        "tag 'include'"));
+  Conversation bad;
+  bad.Add("tool", "x");
+  EXPECT_THAT(Make()->EncodeChat(bad).status().message(),
+              HasSubstr("role 'tool' is not one of GLM-4's"));
 }
 
 TEST(Tokenizer, InvalidUtf8RoundTrips) {
