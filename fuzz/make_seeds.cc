@@ -14,6 +14,7 @@
 #include "convert/safetensors.h"
 #include "core/dtype.h"
 #include "core/json.h"
+#include "export/gguf_export.h"
 #include "format/embedded.h"
 #include "format/writer.h"
 #include "image/test_images.h"
@@ -140,6 +141,20 @@ void TinyGlmq(const fs::path& dir, const std::string& name, bool q8) {
   (void)(*w)->Finish();
 }
 
+// Chat templates: the fixtures' (GLM-4 and 0414) and the Jinja2 reference
+// cases of testdata/chat/jinja_cases.json.
+void ChatTemplateSeeds(const fs::path& dir) {
+  int n = 0;
+  for (const char* m : {"glm4-tiny-chat", "glm4-tiny-0414"}) {
+    const Json c = Json::parse(Read(kShared + "/fixtures/models/" + m + "/tokenizer_config.json"));
+    if (c.contains("chat_template") && c["chat_template"].is_string())
+      Put(dir, std::string(m) + ".jinja", c["chat_template"].get<std::string>());
+  }
+  const Json cases = Json::parse(Read(std::string(GLMQ_SOURCE_DIR) +
+                                      "/testdata/chat/jinja_cases.json"));
+  for (const Json& c : cases) Put(dir, absl::StrCat("case", n++, ".jinja"), c["template"]);
+}
+
 void SafetensorsSeeds(const fs::path& dir) {
   std::vector<SafetensorsTensor> ts = {{"a", DType::kBF16, {2, 3}, 0, 12},
                                        {"b", DType::kF32, {4}, 12, 16},
@@ -201,6 +216,13 @@ int main(int argc, char** argv) {
   const fs::path out = argv[1];
   TinyGlmq(out / "glmq_reader", "tiny_bf16.glmq", false);
   TinyGlmq(out / "glmq_reader", "tiny_q8.glmq", true);
+  fs::create_directories(out / "gguf");
+  for (const char* n : {"tiny_bf16", "tiny_q8"}) {
+    auto s = gguf::ExportGguf((out / "glmq_reader" / (std::string(n) + ".glmq")).string(),
+                              (out / "gguf" / (std::string(n) + ".gguf")).string());
+    if (!s.ok()) std::fprintf(stderr, "gguf seed %s: %s\n", n, std::string(s.status().message()).c_str());
+  }
+  ChatTemplateSeeds(out / "chat_template");
   SafetensorsSeeds(out / "safetensors");
   for (const auto& e : fs::directory_iterator(kShared + "/reference/configs")) {
     const std::string n = e.path().filename();

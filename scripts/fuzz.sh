@@ -15,7 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build-fuzz
-TARGETS=(glmq_reader safetensors hf_config tiktoken tokenizer_json logits tensor_type image)
+TARGETS=(glmq_reader safetensors hf_config tiktoken tokenizer_json logits tensor_type image gguf
+         chat_template)
 
 build() {
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -54,9 +55,11 @@ summary() {
   for log in "$B"/logs/*.log; do
     local t execs cov secs crashes
     t=$(basename "$log" | cut -d. -f1)
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-    secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | awk '{print $5}' | tail -1)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
+    # a run cut short has no final stats: its last status line counts
+    [ -n "$execs" ] || execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true)
+    secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | awk '{print $5}' | tail -1 || true)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
     crashes=$(grep -c -E '^==[0-9]+==ERROR|deadly signal|Test unit written' "$log" || true)
     echo "$t $(basename "$log") execs=${execs:-?} seconds=${secs:-?} cov=${cov:-?} findings=$crashes"
   done

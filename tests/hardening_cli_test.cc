@@ -15,9 +15,20 @@ using ::testing::HasSubstr;
 class Flags : public Hardening {};
 
 TEST_F(Flags, EmptyPromptIsAnErrorNotACrash) {
-  EXPECT_CLEAN_ERROR(Glmq("generate " + Q() + " --prompt '' -n 2"), "--prompt is empty");
+  EXPECT_CLEAN_ERROR(Glmq("generate " + Q() + " --prompt '' -n 2"), "give --prompt TEXT");
   const CliRun chat = Glmq("generate " + Q() + " --prompt '' --chat -n 2");
   EXPECT_EQ(chat.rc, 0) << chat.output;  // the chat template gives tokens
+}
+
+TEST_F(Flags, SamplingFlagsOutsideTheirRangeAreErrors) {
+  EXPECT_CLEAN_ERROR(Glmq("generate " + Q() + " --prompt hi --temp nan"), "--temp must be");
+  EXPECT_CLEAN_ERROR(Glmq("generate " + Q() + " --prompt hi --temp inf"), "--temp must be");
+  EXPECT_CLEAN_ERROR(Glmq("generate " + Q() + " --prompt hi --temp -1"), "--temp must be");
+  EXPECT_CLEAN_ERROR(Glmq("generate " + Q() + " --prompt hi --top-p 0"), "--top-p must be");
+  EXPECT_CLEAN_ERROR(Glmq("generate " + Q() + " --prompt hi --top-p nan"), "--top-p must be");
+  EXPECT_CLEAN_ERROR(Glmq("generate " + Q() + " --prompt hi -n -1"), "-n -1 is not within");
+  EXPECT_CLEAN_ERROR(Glmq("generate " + Q() + " --prompt hi -n 9223372036854775807"),
+                     "is not within 0..2^30");
 }
 
 TEST_F(Flags, ThreadCountsOutsideTheRangeAreErrors) {
@@ -69,7 +80,9 @@ TEST_F(Flags, TensorTypeRulesThatDecideNothingAreErrors) {
 
 TEST_F(Flags, ContextLargerThanTheModelIsRefusedBeforeAllocating) {
   EXPECT_CLEAN_ERROR(Glmq("eval ppl " + Q() + " --text " + kValidText + " --ctx 50000"),
-                     "--ctx 50000 is not within 2..8192 (the model's max_context)");
+                     "--ctx 50000 is more than the model's context of 8192 tokens");
+  EXPECT_CLEAN_ERROR(Glmq("eval ppl " + Q() + " --text " + kValidText + " --ctx -5"),
+                     "ctx -5 must be >= 2");
   // A file that says max_context 0 is refused at load (hparams validator).
   const std::string f = Q();
   ASSERT_TRUE(EditMetadata(f, [](pb::ModelMetadata& md) {
