@@ -10,6 +10,7 @@
 #include "convert/layout.h"
 #include "core/json.h"
 #include "core/status.h"
+#include "convert/layout.h"
 #include "export/hf_quant.h"
 #include "schema/hparams.h"
 #include "schema/tensors.h"

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "runtime/buffers.h"
-#include "runtime/calib/observer.h"
+#include "runtime/observer.h"
 #include "runtime/model.h"
 
 namespace glmq {

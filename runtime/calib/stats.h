@@ -14,7 +14,7 @@
 
 #include "schema/glmq.pb.h"
 #include "schema/input_stats.h"
-#include "runtime/calib/observer.h"
+#include "runtime/observer.h"
 
 namespace glmq {
 

@@ -2,7 +2,7 @@
 // linear layer's input to calibration (runtime/calib/stats.h). The inputs
 // and the weights that read them are those of the tensor table
 // (schema/tensors.h: LinearInput, LinearWeightName). Header-only so that
-// glmq_runtime needs no link dependency on glmq_calib.
+// calibration (runtime/calib) builds on the runtime, not the other way.
 #pragma once
 
 #include <cstdint>
