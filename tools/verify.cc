@@ -24,7 +24,8 @@ namespace {
 
 absl::Status RunVerify(const std::string& path) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqFile> file, GlmqFile::Open(path));
-  GLMQ_RETURN_IF_ERROR(CheckTensorsMatchHParams(file->metadata(), path));
+  // Integrity first (a damaged byte is named as such), then structure: the
+  // tensors against the hparams, the embedded tokenizer loaded.
   uint64_t total = 0;
   for (const pb::TensorEntry& e : file->metadata().tensors()) total += e.size();
   Progress progress("verify", total, "B");
@@ -35,6 +36,7 @@ absl::Status RunVerify(const std::string& path) {
   for (const pb::EmbeddedFile& f : file->metadata().tokenizer().files()) {
     GLMQ_ASSIGN_OR_RETURN(files[f.name()], file->EmbeddedFile(f.name()));
   }
+  GLMQ_RETURN_IF_ERROR(CheckTensorsMatchHParams(file->metadata(), path));
   if (!files.empty()) {
     auto tok = Tokenizer::FromFiles(files);
     if (!tok.ok()) return Annotate(tok.status(), path + ": embedded tokenizer");
