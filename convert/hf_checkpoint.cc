@@ -111,12 +111,11 @@ absl::StatusOr<std::unique_ptr<HfCheckpoint>> HfCheckpoint::Open(const std::stri
   std::unique_ptr<HfCheckpoint> c(new HfCheckpoint());
   c->dir_ = dir;
   while (c->dir_.size() > 1 && c->dir_.back() == '/') c->dir_.pop_back();
-  std::error_code ec;
-  if (!fs::is_directory(c->dir_, ec)) {
-    return absl::NotFoundError(absl::StrCat(dir, ": not a checkpoint folder"));
+  if (absl::Status s = CheckInputDirectory(c->dir_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(s.message(), " (expected a checkpoint folder)"));
   }
   const std::string config_path = c->dir_ + "/config.json";
-  GLMQ_ASSIGN_OR_RETURN(c->config_json_, ReadFileToString(config_path));
+  GLMQ_ASSIGN_OR_RETURN(c->config_json_, ReadFileToString(config_path, InputKind::kJson));
   GLMQ_ASSIGN_OR_RETURN(c->config_, ParseJson(c->config_json_, config_path));
   GLMQ_ASSIGN_OR_RETURN(c->hparams_, HParamsFromHfConfig(c->config_, config_path));
   const std::string pre = c->dir_ + "/preprocessor_config.json";
@@ -126,13 +125,16 @@ absl::StatusOr<std::unique_ptr<HfCheckpoint>> HfCheckpoint::Open(const std::stri
   }
   const std::string gen = c->dir_ + "/generation_config.json";
   if (FileExists(gen)) {
-    GLMQ_ASSIGN_OR_RETURN(c->generation_config_json_, ReadFileToString(gen));
+    GLMQ_ASSIGN_OR_RETURN(c->generation_config_json_, ReadFileToString(gen, InputKind::kJson));
     GLMQ_RETURN_IF_ERROR(ParseJson(c->generation_config_json_, gen).status());
   }
   for (const char* name : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json"}) {
     const std::string p = c->dir_ + "/" + name;
     if (!FileExists(p)) continue;
-    GLMQ_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(p));
+    GLMQ_ASSIGN_OR_RETURN(std::string bytes,
+                          ReadFileToString(p, std::string(name) == "tokenizer_config.json"
+                                                  ? InputKind::kJson
+                                                  : InputKind::kTokenizer));
     c->tokenizer_files_.emplace_back(name, std::move(bytes));
   }
   GLMQ_RETURN_IF_ERROR(c->LoadShards());

@@ -65,9 +65,11 @@ const Json* FirstPresent(const Json& obj, const std::vector<absl::string_view>& 
   return nullptr;
 }
 
-// Integer from the first present key; `fallback` (if >= 0) when none is.
+// Integer in [1, max] from the first present key; `fallback` (if >= 0)
+// when none is. The limits are schema/hparams.h's, checked here before any
+// product of sizes is formed.
 absl::StatusOr<int64_t> IntFrom(const Json& obj, const std::vector<absl::string_view>& keys,
-                                int64_t fallback, absl::string_view where) {
+                                int64_t fallback, int64_t max, absl::string_view where) {
   std::string key;
   if (FirstPresent(obj, keys, &key) == nullptr) {
     if (fallback >= 0) return fallback;
@@ -78,6 +80,10 @@ absl::StatusOr<int64_t> IntFrom(const Json& obj, const std::vector<absl::string_
   if (v <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": field '", key, "' must be positive, got ", v));
+  }
+  if (v > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": field '", key, "' is ", v, ", over the limit of ", max));
   }
   return v;
 }
@@ -129,13 +135,13 @@ void SetClipStatistics(pb::ImagePreprocess* pre) {
 // glm-4v-9b (EVA2-CLIP): 2x2 conv downsampling after the ViT.
 absl::Status FillChatglmVision(const Json& v, int64_t lm_hidden, int64_t lm_ffn,
                                absl::string_view where, pb::VisionHParams* out) {
-  GLMQ_ASSIGN_OR_RETURN(int64_t layers, IntFrom(v, {"num_hidden_layers", "num_layers"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t hidden, IntFrom(v, {"hidden_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t heads, IntFrom(v, {"num_heads"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t ffn, IntFrom(v, {"intermediate_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t patch, IntFrom(v, {"patch_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t image, IntFrom(v, {"image_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t channels, IntFrom(v, {"in_channels"}, 3, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t layers, IntFrom(v, {"num_hidden_layers", "num_layers"}, -1, kMaxLayers, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t hidden, IntFrom(v, {"hidden_size"}, -1, kMaxWidth, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t heads, IntFrom(v, {"num_heads"}, -1, kMaxHeads, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t ffn, IntFrom(v, {"intermediate_size"}, -1, kMaxWidth, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t patch, IntFrom(v, {"patch_size"}, -1, kMaxHeads, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t image, IntFrom(v, {"image_size"}, -1, kMaxWidth, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t channels, IntFrom(v, {"in_channels"}, 3, kMaxHeads, where));
   GLMQ_ASSIGN_OR_RETURN(double eps, GetOptionalNumber(v, "layer_norm_eps", 1e-6, where));
   out->set_n_layers(layers);
   out->set_hidden_size(hidden);
@@ -151,7 +157,7 @@ absl::Status FillChatglmVision(const Json& v, int64_t lm_hidden, int64_t lm_ffn,
   out->set_temporal_patch_size(1);
   out->set_norm_eps(eps);
   const int64_t grid = patch > 0 ? image / patch : 0;
-  GLMQ_ASSIGN_OR_RETURN(int64_t positions, IntFrom(v, {"num_positions"}, grid * grid + 1, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t positions, IntFrom(v, {"num_positions"}, grid * grid + 1, kMaxContext, where));
   GLMQ_ASSIGN_OR_RETURN(double scaling, GetOptionalNumber(v, "scaling_factor", 8, where));
   GLMQ_ASSIGN_OR_RETURN(std::string act, OptionalString(v, "hidden_act", "gelu", where));
   out->set_n_positions(positions);
@@ -169,16 +175,16 @@ absl::Status FillChatglmVision(const Json& v, int64_t lm_hidden, int64_t lm_ffn,
 
 // GLM-4.1V (AIMv2 ViT, dynamic resolution); image_tokens is for image_size.
 absl::Status FillGlm4vVision(const Json& v, absl::string_view where, pb::VisionHParams* out) {
-  GLMQ_ASSIGN_OR_RETURN(int64_t layers, IntFrom(v, {"depth", "num_hidden_layers"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t hidden, IntFrom(v, {"hidden_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t heads, IntFrom(v, {"num_heads"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t ffn, IntFrom(v, {"intermediate_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t patch, IntFrom(v, {"patch_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t image, IntFrom(v, {"image_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t channels, IntFrom(v, {"in_channels"}, 3, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t out_hidden, IntFrom(v, {"out_hidden_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t merge, IntFrom(v, {"spatial_merge_size"}, 2, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t temporal, IntFrom(v, {"temporal_patch_size"}, 2, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t layers, IntFrom(v, {"depth", "num_hidden_layers"}, -1, kMaxLayers, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t hidden, IntFrom(v, {"hidden_size"}, -1, kMaxWidth, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t heads, IntFrom(v, {"num_heads"}, -1, kMaxHeads, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t ffn, IntFrom(v, {"intermediate_size"}, -1, kMaxWidth, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t patch, IntFrom(v, {"patch_size"}, -1, kMaxHeads, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t image, IntFrom(v, {"image_size"}, -1, kMaxWidth, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t channels, IntFrom(v, {"in_channels"}, 3, kMaxHeads, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t out_hidden, IntFrom(v, {"out_hidden_size"}, -1, kMaxWidth, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t merge, IntFrom(v, {"spatial_merge_size"}, 2, kMaxHeads, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t temporal, IntFrom(v, {"temporal_patch_size"}, 2, kMaxHeads, where));
   GLMQ_ASSIGN_OR_RETURN(double eps, GetOptionalNumber(v, "rms_norm_eps", 1e-5, where));
   out->set_n_layers(layers);
   out->set_hidden_size(hidden);
@@ -215,13 +221,13 @@ absl::Status FillImageTokens(const Json& config, pb::Layout layout, absl::string
                              pb::VisionHParams* out) {
   const bool v41 = layout == pb::LAYOUT_GLM4V;
   GLMQ_ASSIGN_OR_RETURN(
-      int64_t start, IntFrom(config, {v41 ? "image_start_token_id" : "boi_token_id"}, -1, where));
+      int64_t start, IntFrom(config, {v41 ? "image_start_token_id" : "boi_token_id"}, -1, kMaxWidth, where));
   GLMQ_ASSIGN_OR_RETURN(
-      int64_t end, IntFrom(config, {v41 ? "image_end_token_id" : "eoi_token_id"}, -1, where));
+      int64_t end, IntFrom(config, {v41 ? "image_end_token_id" : "eoi_token_id"}, -1, kMaxWidth, where));
   out->set_image_start_token_id(start);
   out->set_image_end_token_id(end);
   if (v41) {
-    GLMQ_ASSIGN_OR_RETURN(int64_t image, IntFrom(config, {"image_token_id"}, -1, where));
+    GLMQ_ASSIGN_OR_RETURN(int64_t image, IntFrom(config, {"image_token_id"}, -1, kMaxWidth, where));
     out->set_image_token_id(image);
   }
   return absl::OkStatus();
@@ -285,9 +291,9 @@ absl::Status FillRope(const Json& text, const ConfigKeys& keys, absl::string_vie
   if (auto it = text.find("rope_scaling"); it != text.end() && it->is_object()) scaling = &*it;
   if (scaling != nullptr && scaling->contains("mrope_section")) {
     for (const Json& s : (*scaling)["mrope_section"]) {
-      if (!s.is_number_integer()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": field 'rope_scaling.mrope_section' must hold integers"));
+      if (!s.is_number_integer() || s.get<int64_t>() < 0 || s.get<int64_t>() > kMaxHeads) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": field 'rope_scaling.mrope_section' must hold integers in 0..", kMaxHeads));
       }
       hp->add_mrope_section(s.get<int64_t>());
     }
@@ -297,27 +303,27 @@ absl::Status FillRope(const Json& text, const ConfigKeys& keys, absl::string_vie
 
 absl::Status FillText(const Json& text, const ConfigKeys& keys, absl::string_view where,
                       pb::HParams* hp) {
-  GLMQ_ASSIGN_OR_RETURN(int64_t layers, IntFrom(text, keys.n_layers, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t hidden, IntFrom(text, {"hidden_size"}, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t heads, IntFrom(text, {"num_attention_heads"}, -1, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t layers, IntFrom(text, keys.n_layers, -1, kMaxLayers, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t hidden, IntFrom(text, {"hidden_size"}, -1, kMaxWidth, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t heads, IntFrom(text, {"num_attention_heads"}, -1, kMaxHeads, where));
   int64_t kv_heads = heads;
   if (keys.n_kv_heads.empty()) {  // chatglm
     GLMQ_ASSIGN_OR_RETURN(bool mqa, GetOptionalBool(text, "multi_query_attention", false, where));
     if (mqa) {
-      GLMQ_ASSIGN_OR_RETURN(kv_heads, IntFrom(text, {"multi_query_group_num"}, -1, where));
+      GLMQ_ASSIGN_OR_RETURN(kv_heads, IntFrom(text, {"multi_query_group_num"}, -1, kMaxHeads, where));
     }
   } else {
-    GLMQ_ASSIGN_OR_RETURN(kv_heads, IntFrom(text, keys.n_kv_heads, heads, where));
+    GLMQ_ASSIGN_OR_RETURN(kv_heads, IntFrom(text, keys.n_kv_heads, heads, kMaxHeads, where));
   }
   if (heads % kv_heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, ": num_attention_heads ", heads, " is not a multiple of kv heads ", kv_heads));
   }
-  GLMQ_ASSIGN_OR_RETURN(int64_t head_dim, IntFrom(text, keys.head_dim, hidden / heads, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t ffn, IntFrom(text, keys.ffn_hidden_size, -1, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t head_dim, IntFrom(text, keys.head_dim, hidden / heads, kMaxHeads, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t ffn, IntFrom(text, keys.ffn_hidden_size, -1, kMaxWidth, where));
   GLMQ_ASSIGN_OR_RETURN(double eps, NumberFrom(text, keys.norm_eps, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t vocab, IntFrom(text, keys.padded_vocab, -1, where));
-  GLMQ_ASSIGN_OR_RETURN(int64_t ctx, IntFrom(text, keys.max_context, -1, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t vocab, IntFrom(text, keys.padded_vocab, -1, kMaxWidth, where));
+  GLMQ_ASSIGN_OR_RETURN(int64_t ctx, IntFrom(text, keys.max_context, -1, kMaxContext, where));
   GLMQ_ASSIGN_OR_RETURN(bool qkv_bias, GetOptionalBool(text, keys.qkv_bias, false, where));
   bool linear_bias = false;
   if (!keys.linear_bias.empty()) {
@@ -390,6 +396,8 @@ absl::StatusOr<pb::HParams> HParamsFromHfConfig(const Json& config, absl::string
   }
   if (hp.has_vision())
     GLMQ_RETURN_IF_ERROR(FillImageTokens(config, hp.layout(), where, hp.mutable_vision()));
+  // The one validator (schema/hparams.h), before anything derives sizes.
+  GLMQ_RETURN_IF_ERROR(Annotate(ValidateHParams(hp), where));
   return hp;
 }
 

@@ -1,6 +1,7 @@
 #include "convert/hf_metadata.h"
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "core/file.h"
 #include "core/status.h"
 #include "format/embedded.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace glmq {
 namespace {
@@ -50,7 +52,25 @@ absl::StatusOr<int64_t> TokenizerJsonSize(const std::string& text, const std::st
   return max_id + 1;
 }
 
+// The tokenizer files load with the loader every later command uses
+// (runtime/tokenizer): convert never embeds files that eval, generate or
+// verify would refuse.
+absl::Status CheckTokenizerLoads(const HfCheckpoint& ckpt) {
+  std::map<std::string, std::string> files(ckpt.tokenizer_files().begin(),
+                                           ckpt.tokenizer_files().end());
+  if (files.empty()) return absl::OkStatus();
+  auto t = Tokenizer::FromFiles(files);
+  if (!t.ok()) return Annotate(t.status(), absl::StrCat(ckpt.dir(), ": tokenizer"));
+  if ((*t)->vocab_size() > ckpt.hparams().padded_vocab_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        ckpt.dir(), ": tokenizer has ", (*t)->vocab_size(), " tokens (specials included) but "
+        "the embedding has only ", ckpt.hparams().padded_vocab_size(), " rows"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FillTokenizer(const HfCheckpoint& ckpt, pb::ModelMetadata* md) {
+  GLMQ_RETURN_IF_ERROR(CheckTokenizerLoads(ckpt));
   pb::Tokenizer* tok = md->mutable_tokenizer();
   int64_t vocab = 0;
   for (const auto& [name, bytes] : ckpt.tokenizer_files()) {
@@ -91,7 +111,14 @@ absl::Status FillTokenizer(const HfCheckpoint& ckpt, pb::ModelMetadata* md) {
       GLMQ_ASSIGN_OR_RETURN(eos, GetIntOrIntList(g, "eos_token_id", "generation_config.json"));
     }
   }
-  for (int64_t id : eos) tok->add_eos_token_ids(id);
+  for (int64_t id : eos) {
+    if (id < 0 || id >= md->hparams().padded_vocab_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          ckpt.dir(), ": eos_token_id ", id, " is not a token id (the embedding has ",
+          md->hparams().padded_vocab_size(), " rows)"));
+    }
+    tok->add_eos_token_ids(id);
+  }
   md->mutable_hparams()->set_vocab_size(vocab);
   if (vocab > md->hparams().padded_vocab_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -124,7 +151,7 @@ absl::StatusOr<pb::ModelMetadata> HfModelMetadata(const HfCheckpoint& ckpt) {
   }
   const std::string index = ckpt.dir() + "/model.safetensors.index.json";
   if (FileExists(index)) {
-    GLMQ_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(index));
+    GLMQ_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(index, InputKind::kJson));
     AddSourceFile(p, "model.safetensors.index.json", bytes);
   }
   for (const auto& [name, bytes] : ckpt.tokenizer_files()) AddSourceFile(p, name, bytes);

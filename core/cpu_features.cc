@@ -3,6 +3,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace glmq {
 
 const CpuFeatures& GetCpuFeatures() {
@@ -15,7 +19,10 @@ const CpuFeatures& GetCpuFeatures() {
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     c.avx512_vnni = c.avx512 && __builtin_cpu_supports("avx512vnni");
     c.avx512_bf16 = c.avx512 && __builtin_cpu_supports("avx512bf16");
-    c.avx_vnni = __builtin_cpu_supports("avxvnni");
+    // AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4 (read directly: clang 14's
+    // __builtin_cpu_supports does not know "avxvnni").
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    c.avx_vnni = __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 4)) != 0;
 #endif
     return c;
   }();

@@ -1,5 +1,6 @@
 #include "core/dtype.h"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 
@@ -125,6 +126,39 @@ void ConvertFromF32(DType to, const float* src, void* dst, int64_t n) {
     default:
       assert(false && "ConvertFromF32: not a float type");
   }
+}
+
+int64_t FirstNonFinite(DType dtype, const void* data, int64_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  if (dtype == DType::kF32) {
+    for (int64_t i = 0; i < n; ++i) {
+      uint32_t u;
+      std::memcpy(&u, p + 4 * i, 4);
+      if ((u & 0x7f800000u) == 0x7f800000u) return i;
+    }
+    return -1;
+  }
+  if (dtype != DType::kF16 && dtype != DType::kBF16) return -1;
+  const uint16_t mask = dtype == DType::kBF16 ? 0x7f80 : 0x7c00;
+  // Branch-free OR-reduction per block (it vectorizes); locate the value
+  // only on a hit.
+  constexpr int64_t kBlock = 4096;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    bool hit = false;
+    for (int64_t i = b; i < e; ++i) {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      hit |= (h & mask) == mask;
+    }
+    if (!hit) continue;
+    for (int64_t i = b; i < e; ++i) {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      if ((h & mask) == mask) return i;
+    }
+  }
+  return -1;
 }
 
 }  // namespace glmq

@@ -49,4 +49,9 @@ void ConvertToF32(DType from, const void* src, float* dst, int64_t n);
 // Converts n f32 values to `to` (f32/f16/bf16).
 void ConvertFromF32(DType to, const float* src, void* dst, int64_t n);
 
+// Index of the first NaN or +-Inf among n values of `dtype` (f32, f16 or
+// bf16) at `p` (any alignment), or -1 if all are finite (or the dtype has
+// no non-finite values).
+int64_t FirstNonFinite(DType dtype, const void* p, int64_t n);
+
 }  // namespace glmq

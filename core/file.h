@@ -1,5 +1,6 @@
-// Files: read-only mmap, whole-file reads, and an output file that appears
-// under its final name only when complete (temp file + fsync + rename).
+// Files: read-only mmap and whole-file reads under the input policy
+// (core/input.h), and the atomic output file of the output policy
+// (core/output.h, included here for its many users).
 #pragma once
 
 #include "absl/strings/string_view.h"
@@ -10,11 +11,16 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/input.h"
+#include "core/output.h"
 
 namespace glmq {
 
-// A read-only memory map of a whole file. Not copyable; the mapping lives as
-// long as the object. Thread-safe for concurrent reads.
+// A read-only memory map of a whole regular file (opened under the input
+// policy, kind kMapped). Not copyable; the mapping lives as long as the
+// object. The mapping is registered with core/bus_guard.h, so a truncation
+// by another process while it is read gives an error naming the file, not a
+// crash. Thread-safe for concurrent reads.
 class MappedFile {
  public:
   static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& path);
@@ -31,68 +37,27 @@ class MappedFile {
   // Releases page cache residency of a range we are done with, so that
   // streaming a 20 GB file does not inflate our RSS.
   void DropRange(uint64_t offset, uint64_t len) const;
+  // DataLoss if the file is now shorter than the mapping (another process
+  // truncated it): call before reading a range that was not checked since.
+  absl::Status CheckNotTruncated() const;
+  // XXH64 of [offset, offset + len) of the mapping; DataLoss instead of a
+  // crash if the pages vanish meanwhile (core/bus_guard.h GuardedRead).
+  absl::StatusOr<uint64_t> GuardedXxHash64(uint64_t offset, uint64_t len) const;
 
  private:
-  MappedFile(std::string path, const uint8_t* data, uint64_t size)
-      : path_(std::move(path)), data_(data), size_(size) {}
+  MappedFile(std::string path, const uint8_t* data, uint64_t size, int fd)
+      : path_(std::move(path)), data_(data), size_(size), fd_(fd) {}
   std::string path_;
   const uint8_t* data_;
   uint64_t size_;
+  int fd_;  // kept open for CheckNotTruncated
 };
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+// Reads a whole regular file of at most InputKindTraits(kind).max_bytes.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path,
+                                             InputKind kind = InputKind::kSmall);
 absl::StatusOr<uint64_t> FileSize(const std::string& path);
 bool FileExists(const std::string& path);
-
-// Writes a file through "<path>.tmp.<pid>" and renames it onto `path` in
-// Commit(). If the object dies without Commit() the temp file is removed, so
-// a failed run never leaves a half-written output under the final name.
-// Not thread-safe.
-class AtomicOutputFile {
- public:
-  static absl::StatusOr<std::unique_ptr<AtomicOutputFile>> Create(const std::string& path);
-  ~AtomicOutputFile();
-  AtomicOutputFile(const AtomicOutputFile&) = delete;
-  AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
-
-  absl::Status Write(const void* data, uint64_t size);
-  absl::Status Write(absl::string_view s) { return Write(s.data(), s.size()); }
-  // Writes at an absolute offset without moving the append position.
-  absl::Status PWrite(const void* data, uint64_t size, uint64_t offset);
-  // Appends zero bytes until the position is a multiple of `alignment`.
-  absl::Status PadTo(uint64_t alignment);
-  uint64_t position() const { return position_; }
-  // Streaming mode for big outputs (off by default): every `window` bytes
-  // written, start their writeback (sync_file_range), and once `lag` more
-  // windows are written, wait for it and drop those pages from the page
-  // cache (posix_fadvise DONTNEED). Dirty memory then stays under about
-  // (lag + 1) * window instead of growing to the kernel's dirty limit, the
-  // disk writes all along, and Commit()'s fsync has little left to do.
-  // Measured on the dev VM: 3 GB of 64 MiB writes + fsync 0.23-0.66 GB/s
-  // plain, 1.9-2.3 GB/s streaming (window 64 MiB, lag 4).
-  void SetWriteBehind(uint64_t window, int lag);
-  // fsync + rename onto the final path. The object is closed afterwards.
-  absl::Status Commit();
-  const std::string& path() const { return path_; }
-  const std::string& temp_path() const { return temp_path_; }
-
- private:
-  AtomicOutputFile(std::string path, std::string temp_path, int fd)
-      : path_(std::move(path)), temp_path_(std::move(temp_path)), fd_(fd) {}
-  std::string path_;
-  std::string temp_path_;
-  int fd_;
-  void WriteBehind();
-  uint64_t position_ = 0;
-  bool committed_ = false;
-  uint64_t wb_window_ = 0;   // 0: streaming mode off
-  int wb_lag_ = 0;
-  uint64_t wb_started_ = 0;  // writeback started for [0, wb_started_)
-  uint64_t wb_dropped_ = 0;  // written back and dropped for [0, wb_dropped_)
-};
-
-// Writes `contents` to `path` atomically (temp file + rename).
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 
 // True if `fd` (e.g. STDERR_FILENO) is a terminal: progress output only then.
 bool IsTerminal(int fd);

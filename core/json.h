@@ -16,8 +16,14 @@ namespace glmq {
 
 using Json = nlohmann::json;
 
-// Parses `text`; the error names `where` and the byte position.
+// Deepest nesting of arrays and objects accepted (GLM-4 files nest < 10).
+inline constexpr int kMaxJsonDepth = 128;
+
+// Parses `text`; the error names `where` and the byte position. Never
+// throws: syntax errors, numbers out of range (1e400), nesting deeper than
+// kMaxJsonDepth and a key repeated within one object are errors.
 absl::StatusOr<Json> ParseJson(absl::string_view text, absl::string_view where);
+// Reads (input kind kJson: a regular file of at most 64 MiB) and parses.
 absl::StatusOr<Json> ReadJsonFile(const std::string& path);
 
 // Typed field access: a missing or mistyped field is an error naming

@@ -16,6 +16,7 @@
 #include "export/gguf_vocab.h"
 #include "format/embedded.h"
 #include "format/writer.h"
+#include "format/model_check.h"
 
 namespace glmq::gguf {
 namespace {
@@ -159,6 +160,16 @@ absl::Status GgufTensorSource::CollectTensors() {
   return absl::OkStatus();
 }
 
+// An optional integer / float key: `fallback` when absent, an error naming
+// the key when present with another type (dereferencing the failed
+// StatusOr aborted).
+absl::StatusOr<int64_t> IntOr(const GgufFile& f, const std::string& key, int64_t fallback) {
+  return f.Find(key) != nullptr ? f.GetInt(key) : absl::StatusOr<int64_t>(fallback);
+}
+absl::StatusOr<double> FloatOr(const GgufFile& f, const std::string& key, double fallback) {
+  return f.Find(key) != nullptr ? f.GetFloat(key) : absl::StatusOr<double>(fallback);
+}
+
 absl::Status GgufTensorSource::FillHParams() {
   pb::HParams& hp = *md_.mutable_hparams();
   const GgufFile& f = *file_;
@@ -176,10 +187,9 @@ absl::Status GgufTensorSource::FillHParams() {
                "block_count, embedding_length, head_count, feed_forward_length must be "
                "positive, embedding_length a multiple of head_count");
   }
-  const int64_t kv =
-      f.Find(k + ".attention.head_count_kv") ? *f.GetInt(k + ".attention.head_count_kv") : heads;
-  const int64_t head_dim =
-      f.Find(k + ".attention.key_length") ? *f.GetInt(k + ".attention.key_length") : hidden / heads;
+  GLMQ_ASSIGN_OR_RETURN(const int64_t kv, IntOr(f, k + ".attention.head_count_kv", heads));
+  GLMQ_ASSIGN_OR_RETURN(const int64_t head_dim,
+                        IntOr(f, k + ".attention.key_length", hidden / heads));
   hp.set_n_layers(n_layers);
   hp.set_hidden_size(hidden);
   hp.set_n_heads(heads);
@@ -187,10 +197,13 @@ absl::Status GgufTensorSource::FillHParams() {
   hp.set_head_dim(head_dim);
   hp.set_ffn_hidden_size(ffn);
   hp.set_norm_eps(eps);
-  hp.set_max_context(f.Find(k + ".context_length") ? *f.GetInt(k + ".context_length") : 0);
-  hp.set_rope_base(f.Find(k + ".rope.freq_base") ? *f.GetFloat(k + ".rope.freq_base") : 10000.0);
-  hp.set_rope_dims(f.Find(k + ".rope.dimension_count") ? *f.GetInt(k + ".rope.dimension_count")
-                                                       : head_dim / 2);
+  GLMQ_ASSIGN_OR_RETURN(const int64_t max_context, IntOr(f, k + ".context_length", 0));
+  hp.set_max_context(max_context);
+  GLMQ_ASSIGN_OR_RETURN(const double rope_base, FloatOr(f, k + ".rope.freq_base", 10000.0));
+  hp.set_rope_base(rope_base);
+  GLMQ_ASSIGN_OR_RETURN(const int64_t rope_dims,
+                        IntOr(f, k + ".rope.dimension_count", head_dim / 2));
+  hp.set_rope_dims(rope_dims);
   hp.set_rope_interleaved(true);  // llama.cpp's rope type NORM for chatglm and glm4
   hp.set_norms_per_layer(arch_->norms_per_layer);
   const TensorInfo* embd = f.FindTensor("token_embd.weight");
@@ -232,6 +245,11 @@ absl::Status GgufTensorSource::Init(std::unique_ptr<GgufFile> f) {
   GLMQ_RETURN_IF_ERROR(CollectTensors());
   GLMQ_RETURN_IF_ERROR(FillHParams());
   GLMQ_RETURN_IF_ERROR(FillTokenizer());
+  // The one validator (schema/hparams.h), then the tensors against the
+  // tensor table, before anything derives a size from the keys
+  // (block_count 2^40 would loop for minutes) or writes a file that
+  // `glmq verify` would refuse.
+  GLMQ_RETURN_IF_ERROR(CheckTensorsMatchHParams(md_, file_->name()));
   md_.mutable_provenance()->set_source_dir(file_->name());
   return absl::OkStatus();
 }

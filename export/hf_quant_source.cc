@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "convert/hf_checkpoint.h"
 #include "convert/hf_metadata.h"
+#include "convert/layout.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "convert/layout.h"
@@ -49,11 +50,16 @@ class HfQuantSource : public TensorSource {
   absl::flat_hash_map<std::string, std::vector<Part>> parts_;
 };
 
+// Every field through core/json.h's typed getters: a quantization_config
+// that is not an object, or a field of the wrong type, is an error naming
+// the field (nlohmann's value() would throw).
 absl::Status HfQuantSource::ReadConfig() {
   const Json& c = ckpt_->config();
   const std::string w = ckpt_->dir() + "/config.json: quantization_config";
-  const Json& q = c["quantization_config"];
-  const std::string method = q.value("quant_method", "");
+  const auto it = c.find("quantization_config");
+  if (it == c.end() || !it->is_object()) return absl::InvalidArgumentError(w + " is not an object");
+  const Json& q = *it;
+  GLMQ_ASSIGN_OR_RETURN(const std::string method, GetString(q, "quant_method", w));
   if (method == "awq")
     format_ = HfQuantFormat::kAwq;
   else if (method == "gptq")
@@ -61,23 +67,29 @@ absl::Status HfQuantSource::ReadConfig() {
   else
     return absl::InvalidArgumentError(
         absl::StrCat(w, ".quant_method '", method, "' (glmq imports awq, gptq)"));
-  if (!q.contains("bits") || !q["bits"].is_number_integer() || q["bits"].get<int64_t>() != 4) {
-    return absl::InvalidArgumentError(w + ".bits must be 4");
-  }
-  if (!q.contains("group_size") || !q["group_size"].is_number_integer()) {
-    return absl::InvalidArgumentError(w + ".group_size must be an integer");
-  }
-  group_ = q["group_size"].get<int64_t>();
+  absl::StatusOr<int64_t> bits = GetInt(q, "bits", w);
+  if (!bits.ok() || *bits != 4) return absl::InvalidArgumentError(w + ".bits must be 4");
+  absl::StatusOr<int64_t> group = GetInt(q, "group_size", w);
+  if (!group.ok()) return absl::InvalidArgumentError(w + ".group_size must be an integer");
+  group_ = *group;
   if (group_ == 0 || group_ < -1 || group_ > (1 << 20)) {
     return absl::InvalidArgumentError(absl::StrCat(w, ".group_size ", group_));
   }
-  if (format_ == HfQuantFormat::kAwq && q.value("version", std::string("gemm")) != "gemm") {
-    return absl::InvalidArgumentError(w + ".version: glmq imports AWQ 'gemm' packing only");
+  auto string_or = [&](const char* key, const char* fallback) -> absl::StatusOr<std::string> {
+    if (!q.contains(key) || q[key].is_null()) return std::string(fallback);
+    return GetString(q, key, w);
+  };
+  if (format_ == HfQuantFormat::kAwq) {
+    GLMQ_ASSIGN_OR_RETURN(const std::string version, string_or("version", "gemm"));
+    if (version != "gemm") {
+      return absl::InvalidArgumentError(w + ".version: glmq imports AWQ 'gemm' packing only");
+    }
   }
   if (format_ == HfQuantFormat::kGptq) {
-    if (q.value("desc_act", false))
-      return absl::InvalidArgumentError(w + ".desc_act true is not supported");
-    if (q.value("checkpoint_format", std::string("gptq")) != "gptq") {
+    GLMQ_ASSIGN_OR_RETURN(const bool desc_act, GetOptionalBool(q, "desc_act", false, w));
+    if (desc_act) return absl::InvalidArgumentError(w + ".desc_act true is not supported");
+    GLMQ_ASSIGN_OR_RETURN(const std::string fmt, string_or("checkpoint_format", "gptq"));
+    if (fmt != "gptq") {
       return absl::InvalidArgumentError(w + ".checkpoint_format: glmq imports 'gptq' (v1) only");
     }
   }

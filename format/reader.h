@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -37,9 +38,18 @@ class GlmqFile {
   const MappedFile& mapped() const { return *file_; }
 
   // Recomputes every tensor checksum; the error names the first bad tensor.
-  // `progress(done_bytes, total_bytes, tensor_name)` may be empty.
+  // `progress(done_bytes, total_bytes, tensor_name)` may be empty. Pages
+  // are dropped from the mapping as they are done (a 20 GB file does not
+  // stay resident).
   absl::Status VerifyChecksums(
       const std::function<void(uint64_t, uint64_t, absl::string_view)>& progress = {}) const;
+
+  // Recomputes the checksums of `names` (every name must be a tensor of
+  // this file), in file order, on up to `n_threads` threads, keeping the
+  // pages (the caller is about to use them): verify-on-load. A file
+  // truncated meanwhile is DataLoss naming it, not SIGBUS.
+  absl::Status VerifyTensorChecksums(const std::vector<std::string>& names,
+                                     int n_threads = 1) const;
 
   // Decompresses an embedded tokenizer file by name ("tokenizer.model").
   absl::StatusOr<std::string> EmbeddedFile(absl::string_view name) const;

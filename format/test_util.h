@@ -24,15 +24,18 @@
 
 namespace glmq::testing {
 
-// Deterministic bytes.
+// Deterministic bytes that are finite as f32, f16 and bf16 values and as
+// quantized group headers (the writer refuses NaN / Inf): bit 6 of every
+// odd byte is clear, so no little-endian 16-bit word has all exponent bits
+// of f16 (0x7c00) or bf16 (0x7f80) set, nor the high half of an f32.
 inline std::vector<uint8_t> TestBytes(uint64_t n, uint32_t seed) {
   std::vector<uint8_t> v(n);
   uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : v) {
+  for (uint64_t i = 0; i < n; ++i) {
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
-    b = static_cast<uint8_t>(x);
+    v[i] = static_cast<uint8_t>(x) & (i % 2 == 1 ? 0xbf : 0xff);
   }
   return v;
 }

@@ -53,6 +53,7 @@ absl::Status GlmqWriter::StartEntry(pb::TensorEntry entry, uint64_t* expected_by
   entry.set_size(0);
   entry.set_xxh64(0);
   current_ = std::move(entry);
+  current_scan_.emplace(current_);
   current_hash_ = Xxh64();
   current_expected_ = *expected_bytes;
   current_written_ = 0;
@@ -74,6 +75,7 @@ absl::Status GlmqWriter::AppendTensorData(absl::Span<const uint8_t> data) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         out_->path(), ": tensor '", current_.name(), "': more data than its ",
         current_expected_, " bytes (encoding, group size and shape decide the size)")));
+  if (absl::Status f = current_scan_->Feed(data); !f.ok()) return Fail(Annotate(f, out_->path()));
   absl::Status s = out_->Write(data.data(), data.size());
   if (!s.ok()) return Fail(Annotate(s, absl::StrCat("tensor '", current_.name(), "'")));
   current_hash_.Update(data.data(), data.size());
@@ -94,6 +96,7 @@ absl::Status GlmqWriter::EndTensor() {
   current_.set_size(current_written_);
   current_.set_xxh64(current_hash_.Digest());
   names_.insert(current_.name());
+  current_scan_.reset();
   *metadata_.add_tensors() = std::move(current_);
   current_ = pb::TensorEntry();
   return absl::OkStatus();

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
@@ -13,15 +14,18 @@
 #include "absl/types/span.h"
 #include "core/checksum.h"
 #include "core/file.h"
+#include "format/finite_check.h"
 #include "schema/glmq.pb.h"
 
 namespace glmq {
 
 class GlmqWriter {
  public:
-  // Creates "<path>.tmp.<pid>"; nothing appears at `path` until Finish().
+  // Opens the output under core/output.h's policy (a regular file or a new
+  // path, not one of the process's inputs); nothing appears at `path` until
+  // Finish().
   static absl::StatusOr<std::unique_ptr<GlmqWriter>> Create(const std::string& path);
-  // Removes the temp file unless Finish() succeeded.
+  // Drops the unfinished output unless Finish() succeeded.
   ~GlmqWriter();
 
   // Everything but `tensors` and `tensor_alignment` is the caller's to fill,
@@ -30,7 +34,9 @@ class GlmqWriter {
 
   // Writes one whole tensor. `entry` needs name, role, layer, encoding,
   // group_size, shape (and source_names, quant_nmse); the writer sets
-  // offset, size and xxh64. Names must be unique.
+  // offset, size and xxh64. Names must be unique. A NaN or Inf value (or
+  // quantized scale) is an error naming the tensor, row and column, and
+  // the writer then refuses to finish (format/finite_check.h).
   absl::Status AddTensor(pb::TensorEntry entry, absl::Span<const uint8_t> data);
 
   // Chunked form of AddTensor for tensors produced piece by piece:
@@ -57,6 +63,7 @@ class GlmqWriter {
   pb::ModelMetadata metadata_;
   bool in_tensor_ = false;
   pb::TensorEntry current_;
+  std::optional<FiniteScan> current_scan_;  // of current_
   Xxh64 current_hash_;
   bool finished_ = false;
   // Error state and the tensor being written.

@@ -205,17 +205,19 @@ std::string ReadError(const std::string& path) {
 }
 
 TEST_F(ReadImageFileTest, RefusesWhatIsNotARegularFileOfSaneSize) {
-  EXPECT_THAT(ReadError(Path("missing.png")), HasSubstr("missing.png: cannot open"));
-  EXPECT_THAT(ReadError(dir_.string()), HasSubstr("not a regular file"));
+  // The input policy of core/input.h words these errors.
+  EXPECT_THAT(ReadError(Path("missing.png")), HasSubstr("cannot open '"));
+  EXPECT_THAT(ReadError(dir_.string()), HasSubstr("is a directory, not a regular file"));
   const std::string fifo = Path("fifo.png");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_THAT(ReadError(fifo), HasSubstr("fifo.png: not a regular file"));  // without blocking
+  EXPECT_THAT(ReadError(fifo), HasSubstr("fifo.png' is a FIFO, not a regular file"));  // no block
   const std::string huge = Path("huge.png");  // sparse: takes no disk space
   const int fd = open(huge.c_str(), O_CREAT | O_WRONLY, 0600);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(ftruncate(fd, kMaxImageFileBytes + 1), 0);
   close(fd);
-  EXPECT_THAT(ReadError(huge), HasSubstr("huge.png: file of 268435457 bytes is over the limit"));
+  EXPECT_THAT(ReadError(huge),
+              HasSubstr("huge.png': image file of 268435457 bytes is over the limit"));
   const std::string text = Path("notes.png");
   FILE* f = std::fopen(text.c_str(), "w");
   ASSERT_NE(f, nullptr);

@@ -1,14 +1,11 @@
 #include "image/image.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/input.h"
 #include "core/status.h"
 #include "image/decode_internal.h"
 
@@ -74,41 +71,6 @@ const Signature* Sniff(absl::Span<const uint8_t> bytes) {
   return nullptr;
 }
 
-absl::Status FileError(const std::string& path, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
-}
-
-// Closes the descriptor when the read is done, whatever happened.
-struct FdCloser {
-  int fd;
-  ~FdCloser() { close(fd); }
-};
-
-absl::StatusOr<std::vector<uint8_t>> ReadRegularFile(const std::string& path) {
-  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return FileError(path, absl::StrCat("cannot open: ", std::strerror(errno)));
-  FdCloser closer{fd};
-  struct stat st;
-  if (fstat(fd, &st) != 0)
-    return FileError(path, absl::StrCat("cannot stat: ", std::strerror(errno)));
-  if (!S_ISREG(st.st_mode)) return FileError(path, "not a regular file");
-  if (st.st_size > kMaxImageFileBytes) {
-    return FileError(path, absl::StrCat("file of ", st.st_size, " bytes is over the limit of ",
-                                        kMaxImageFileBytes));
-  }
-  std::vector<uint8_t> data(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < data.size()) {
-    const ssize_t n = read(fd, data.data() + got, data.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FileError(path, absl::StrCat("read failed: ", std::strerror(errno)));
-    if (n == 0) return FileError(path, "file shrank while being read");
-    got += static_cast<size_t>(n);
-  }
-  return data;
-}
-
 }  // namespace
 
 absl::StatusOr<RgbImage> DecodeImage(absl::Span<const uint8_t> bytes, absl::string_view name,
@@ -126,8 +88,11 @@ absl::StatusOr<RgbImage> DecodeImage(absl::Span<const uint8_t> bytes, absl::stri
 }
 
 absl::StatusOr<RgbImage> ReadImageFile(const std::string& path, const DecodeLimits& limits) {
-  GLMQ_ASSIGN_OR_RETURN(std::vector<uint8_t> data, ReadRegularFile(path));
-  return DecodeImage(data, path, limits);
+  // The input policy (core/input.h): a regular file of at most
+  // kMaxImageFileBytes, refused without blocking otherwise.
+  static_assert(kMaxImageFileBytes == (int64_t{256} << 20), "= core/input.cc's kImage limit");
+  GLMQ_ASSIGN_OR_RETURN(std::string data, ReadInputFile(path, InputKind::kImage));
+  return DecodeImage({reinterpret_cast<const uint8_t*>(data.data()), data.size()}, path, limits);
 }
 
 }  // namespace glmq::image

@@ -107,6 +107,7 @@ absl::StatusOr<QuantizeSummary> QuantizeModel(
   const pb::ModelMetadata& meta = src->metadata();
   GLMQ_ASSIGN_OR_RETURN(QuantScheme scheme,
                         QuantScheme::Create(o.scheme, o.tensor_types, meta.hparams().n_layers()));
+  GLMQ_RETURN_IF_ERROR(scheme.CheckUserRulesUsed({meta.tensors().begin(), meta.tensors().end()}));
   for (const pb::TensorEntry& e : meta.tensors())
     GLMQ_RETURN_IF_ERROR(CheckNoRequantization(o.input, e, scheme.Choose(e)));
   std::unique_ptr<QuantMethod> method;

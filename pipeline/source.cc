@@ -1,4 +1,5 @@
 #include "pipeline/source.h"
+#include "pipeline/verified_source.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -267,7 +268,7 @@ absl::StatusOr<std::unique_ptr<TensorSource>> OpenGlmqSource(const std::string& 
                                                              bool direct_io) {
   auto s = std::make_unique<GlmqSource>();
   GLMQ_RETURN_IF_ERROR(s->Init(path, direct_io));
-  return s;
+  return VerifyingSource(std::move(s));  // checksums checked as the rows stream
 }
 
 }  // namespace glmq

@@ -9,6 +9,7 @@
 #include "plan/schemes.h"
 #include "convert/hf_config.h"
 #include "format/reader.h"
+#include "schema/hparams.h"
 
 namespace glmq::plan {
 namespace {
@@ -24,6 +25,7 @@ absl::StatusOr<pb::HParams> FromConfig(const std::string& path) {
 
 absl::StatusOr<PlanSource> FromGlmq(const std::string& path) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqFile> file, GlmqFile::Open(path));
+  GLMQ_RETURN_IF_ERROR(Annotate(ValidateHParams(file->hparams()), path));
   PlanSource src{path, "glmq", file->hparams(), std::nullopt, {}};
   const std::string preset = file->metadata().quant().preset();
   src.file_weights = SchemeWeights{absl::StrCat("file", preset.empty() ? "" : ":", preset),

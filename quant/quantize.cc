@@ -24,6 +24,12 @@ void QuantStats::Add(const QuantStats& o) {
 
 int DefaultSearchGrid(pb::Encoding encoding) { return encoding == pb::ENCODING_Q8_SYM ? 1 : 8; }
 
+absl::Status CheckSearchGrid(const QuantSpec& spec) {
+  if (spec.search_grid >= 0 && spec.search_grid <= kMaxSearchGrid) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("--search-grid ", spec.search_grid,
+                                                 " is not within 0..", kMaxSearchGrid));
+}
+
 namespace {
 
 constexpr float kF16Max = 65504.f;
@@ -237,6 +243,7 @@ absl::StatusOr<double> QuantizeMatrixRaw(DType dtype, const void* w, int64_t row
   if (dtype != DType::kF32 && dtype != DType::kF16 && dtype != DType::kBF16)
     return absl::InvalidArgumentError(
         absl::StrCat("cannot quantize values stored as ", Traits(dtype).name));
+  GLMQ_RETURN_IF_ERROR(CheckSearchGrid(spec));
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(spec.encoding, spec.group_size, cols));
   GLMQ_RETURN_IF_ERROR(CheckImportance(importance, cols));
   const search::RowFn row_fn = search::SelectRowFn(ActiveSimdLevel());
@@ -295,6 +302,7 @@ absl::StatusOr<double> QuantizeMatrixWeighted(const float* w, int64_t rows, int6
                                               const QuantWeighting& weighting, uint8_t* out,
                                               QuantStats* stats) {
   const float* importance = weighting.importance;
+  GLMQ_RETURN_IF_ERROR(CheckSearchGrid(spec));
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo, GetGroupGeometry(spec.encoding, spec.group_size, cols));
   const EncodingTraits& t = *geo.traits;
   GLMQ_RETURN_IF_ERROR(CheckImportance(importance, cols));

@@ -21,6 +21,10 @@ namespace glmq {
 // docs/benchmarks.md).
 int DefaultSearchGrid(pb::Encoding encoding);
 
+// Largest search_grid accepted: the candidates per group grow with it
+// (2 x grid for q4), and past a few dozen shrink steps nothing improves.
+inline constexpr int kMaxSearchGrid = 256;
+
 struct QuantSpec {
   pb::Encoding encoding = pb::ENCODING_Q8_SYM;
   int group_size = 32;  // 0 = one group per row
@@ -29,8 +33,12 @@ struct QuantSpec {
   // of which get one weighted least-squares refit of scale [and min]
   // (specs/encodings.md, "Searched RTN"). The absmax candidate is always tried, so the search is
   // never worse than RTN. Defaults to the encoding's DefaultSearchGrid.
+  // Within [0, kMaxSearchGrid]: the quantizers refuse anything else.
   int search_grid = DefaultSearchGrid(encoding);
 };
+
+// InvalidArgument if spec.search_grid is outside [0, kMaxSearchGrid].
+absl::Status CheckSearchGrid(const QuantSpec& spec);
 
 // Error sums over the quantized values (padding excluded). Additive: merge
 // the stats of row chunks with Add().

@@ -1,5 +1,6 @@
 #include "quant/scheme.h"
 
+#include "re2/re2.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -54,6 +55,38 @@ std::vector<pb::QuantRule> PresetRules(absl::string_view preset, int64_t n_layer
     return rules;
   }
   return {};
+}
+
+// Length and group nesting, checked before RE2 sees the pattern.
+absl::Status CheckPatternSize(absl::string_view pattern) {
+  if (pattern.size() > kMaxRulePatternBytes)
+    return absl::InvalidArgumentError(absl::StrCat("tensor pattern of ", pattern.size(),
+                                                   " bytes is over the limit of ",
+                                                   kMaxRulePatternBytes));
+  int depth = 0;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      ++i;  // an escaped character is never a group
+    } else if (pattern[i] == '(' && ++depth > kMaxRuleNesting) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor pattern nests groups deeper than ", kMaxRuleNesting, " at byte ", i));
+    } else if (pattern[i] == ')') {
+      --depth;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const re2::RE2>> CompilePattern(const std::string& pattern) {
+  GLMQ_RETURN_IF_ERROR(CheckPatternSize(pattern));
+  re2::RE2::Options opt;
+  opt.set_log_errors(false);
+  opt.set_max_mem(int64_t{8} << 20);  // compiled program size (RE2's default)
+  auto re = std::make_shared<const re2::RE2>(pattern, opt);
+  if (!re->ok())
+    return absl::InvalidArgumentError(absl::StrCat("bad tensor pattern '", pattern, "': ",
+                                                   re->error()));
+  return re;
 }
 
 }  // namespace
@@ -115,24 +148,53 @@ absl::StatusOr<QuantScheme> QuantScheme::Create(absl::string_view preset,
                                                    absl::StrJoin(names, ", "),
                                                    "; or 'none' with --tensor-type rules)"));
   }
+  s.n_user_rules_ = s.rules_.size();
   for (auto& r : preset_rules) s.rules_.push_back(std::move(r));
   for (const auto& r : s.rules_) {
-    try {
-      s.regexes_.emplace_back(r.pattern(), std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad tensor pattern '", r.pattern(), "': ", e.what()));
-    }
+    GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const re2::RE2> re, CompilePattern(r.pattern()));
+    s.regexes_.push_back(std::move(re));
   }
   return s;
 }
 
-pb::QuantRule QuantScheme::Choose(const pb::TensorEntry& entry) const {
-  pb::QuantRule keep = Rule("", entry.encoding(), entry.group_size());
-  if (entry.shape_size() < 2) return keep;  // norms, biases
+int QuantScheme::RuleIndex(const pb::TensorEntry& entry) const {
+  if (entry.shape_size() < 2) return -1;  // norms, biases
   for (size_t i = 0; i < rules_.size(); ++i)
-    if (std::regex_search(entry.name(), regexes_[i])) return rules_[i];
-  return keep;
+    if (re2::RE2::PartialMatch(entry.name(), *regexes_[i])) return static_cast<int>(i);
+  return -1;
+}
+
+pb::QuantRule QuantScheme::Choose(const pb::TensorEntry& entry) const {
+  const int i = RuleIndex(entry);
+  return i >= 0 ? rules_[i] : Rule("", entry.encoding(), entry.group_size());
+}
+
+absl::Status QuantScheme::CheckUserRulesUsed(const std::vector<pb::TensorEntry>& tensors) const {
+  std::vector<int> decided(n_user_rules_, 0);
+  for (const pb::TensorEntry& e : tensors) {
+    const int i = RuleIndex(e);
+    if (i >= 0 && static_cast<size_t>(i) < n_user_rules_) ++decided[i];
+  }
+  for (size_t i = 0; i < n_user_rules_; ++i) {
+    if (decided[i] > 0) continue;
+    int names = 0, matrices = 0;
+    for (const pb::TensorEntry& e : tensors) {
+      if (!re2::RE2::PartialMatch(e.name(), *regexes_[i])) continue;
+      ++names;
+      if (e.shape_size() >= 2) ++matrices;
+    }
+    const std::string why =
+        names == 0 ? "its pattern matches no tensor name of this model (names look like "
+                     "'blk.0.attn_qkv.weight', specs/glm4-tensors.md)"
+        : matrices == 0
+            ? absl::StrCat("it matches only ", names,
+                           " vectors (norms, biases), which always keep their encoding")
+            : absl::StrCat("every tensor it matches (", matrices, ") is taken by an earlier rule");
+    return absl::InvalidArgumentError(absl::StrCat("--tensor-type '", rules_[i].pattern(), "=",
+                                                   FindEncoding(rules_[i].encoding())->name,
+                                                   "' decides no tensor: ", why));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace glmq

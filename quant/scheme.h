@@ -1,12 +1,18 @@
 // Quantization schemes: presets (int8, int4-g128, ...) and llama-quantize
 // style --tensor-type rules ("REGEX=ENC[:GROUP]") that map canonical tensor
 // names (specs/glm4-tensors.md) to an encoding. Rules are data: the first
-// rule whose regex matches (std::regex_search, ECMAScript) wins; user rules
-// come before the preset's. Norms and biases (rank-1 tensors) are never
-// quantized; tensors no rule matches keep their source encoding.
+// rule whose regex matches anywhere in the name wins; user rules come before
+// the preset's. Norms and biases (rank-1 tensors) are never quantized;
+// tensors no rule matches keep their source encoding.
+//
+// Patterns are RE2 syntax (Perl-like: \d, (?:...), classes, alternation;
+// no backreferences or lookaround) and match in time linear in the name, so
+// no pattern can hang quantize ('^(.*)*x$' backtracked for minutes in
+// std::regex). A pattern is at most kMaxRulePatternBytes long and nests
+// groups at most kMaxRuleNesting deep.
 #pragma once
 
-#include <regex>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,7 +20,14 @@
 #include "absl/strings/string_view.h"
 #include "schema/glmq.pb.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace glmq {
+
+inline constexpr size_t kMaxRulePatternBytes = 1024;
+inline constexpr int kMaxRuleNesting = 32;
 
 struct PresetInfo {
   absl::string_view name;
@@ -45,10 +58,19 @@ class QuantScheme {
   // All rules in matching order, for QuantRecipe.rules.
   const std::vector<pb::QuantRule>& rules() const { return rules_; }
 
+  // Every --tensor-type rule must decide at least one of `tensors`; the
+  // error names the first rule that decides none, and why (its pattern
+  // matches no tensor name, only vectors, or only tensors an earlier rule
+  // already took).
+  absl::Status CheckUserRulesUsed(const std::vector<pb::TensorEntry>& tensors) const;
+
  private:
+  // The index of the rule deciding `entry`, or -1 (kept as stored).
+  int RuleIndex(const pb::TensorEntry& entry) const;
   std::string preset_;
   std::vector<pb::QuantRule> rules_;
-  std::vector<std::regex> regexes_;
+  size_t n_user_rules_ = 0;  // rules_[0, n_user_rules_) came from --tensor-type
+  std::vector<std::shared_ptr<const re2::RE2>> regexes_;
 };
 
 }  // namespace glmq

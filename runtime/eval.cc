@@ -92,8 +92,13 @@ absl::StatusOr<PplResult> Perplexity(Session& session, absl::Span<const int32_t>
     auto score = [&](int64_t row, int64_t n, const float* logits) -> absl::Status {
       if (!AllFinite({logits, static_cast<size_t>(n * vocab)})) r.non_finite = true;
       for (int64_t i = 0; i < n; ++i) {
+        const int32_t target = tokens[w.begin + w.first_target + row + i];
+        if (target < 0 || target >= vocab) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "perplexity: token id ", target, " is outside the vocabulary of ", vocab));
+        }
         LogSoftmax(logits + i * vocab, vocab, &lp);
-        r.nll.Add(-lp[tokens[w.begin + w.first_target + row + i]]);
+        r.nll.Add(-lp[target]);
       }
       if (!sink) return absl::OkStatus();
       return sink(w, row, absl::Span<const float>(logits, n * vocab));
@@ -105,8 +110,15 @@ absl::StatusOr<PplResult> Perplexity(Session& session, absl::Span<const int32_t>
   return r;
 }
 
-void KldAccumulator::Add(const float* ref, const float* model, int64_t n_rows, int64_t vocab,
-                         const int32_t* targets) {
+absl::Status KldAccumulator::Add(const float* ref, const float* model, int64_t n_rows,
+                                 int64_t vocab, const int32_t* targets) {
+  for (int64_t i = 0; i < n_rows; ++i) {
+    if (targets[i] < 0 || targets[i] >= vocab) {
+      return absl::InvalidArgumentError(absl::StrCat("kld: target token id ", targets[i],
+                                                     " at row ", i, " is outside the vocabulary of ",
+                                                     vocab));
+    }
+  }
   std::vector<double> lr, lm;
   for (int64_t i = 0; i < n_rows; ++i) {
     const float* a = ref + i * vocab;
@@ -122,6 +134,7 @@ void KldAccumulator::Add(const float* ref, const float* model, int64_t n_rows, i
     r_.ref_nll.Add(-lr[targets[i]]);
     r_.model_nll.Add(-lm[targets[i]]);
   }
+  return absl::OkStatus();
 }
 
 KldResult KldAccumulator::Finish() const {
@@ -166,8 +179,8 @@ absl::StatusOr<KldResult> KlDivergence(Session& ref, Session& model,
       const int64_t r0 = std::max(c0, w.first_target - 1);
       const int64_t r1 = std::min<int64_t>(c0 + part.size(), w.len - 1);
       if (r1 > r0)
-        acc.Add(a.data() + (r0 - c0) * vocab, b.data() + (r0 - c0) * vocab, r1 - r0, vocab,
-                tokens.data() + w.begin + r0 + 1);
+        GLMQ_RETURN_IF_ERROR(acc.Add(a.data() + (r0 - c0) * vocab, b.data() + (r0 - c0) * vocab,
+                                     r1 - r0, vocab, tokens.data() + w.begin + r0 + 1));
     }
     if (progress) progress(++done, windows.size(), acc);
   }

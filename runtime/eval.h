@@ -89,8 +89,9 @@ struct KldResult {
 class KldAccumulator {
  public:
   // Rows [n_rows, vocab] of each side; targets: the token each row predicts.
-  void Add(const float* ref_logits, const float* model_logits, int64_t n_rows, int64_t vocab,
-           const int32_t* targets);
+  // InvalidArgument (nothing added) if a target is not in [0, vocab).
+  absl::Status Add(const float* ref_logits, const float* model_logits, int64_t n_rows,
+                   int64_t vocab, const int32_t* targets);
   KldResult Finish() const;
 
  private:

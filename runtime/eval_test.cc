@@ -63,15 +63,21 @@ TEST(NllStats, MeanStderrAndPpl) {
 TEST(Kld, ZeroForIdenticalPositiveOtherwise) {
   const float a[6] = {1, 2, 3, 0, 0, 5};
   const float b[6] = {1, 2, 3, 5, 0, 0};
-  const int32_t t[2] = {2, 5};
+  // Targets index a row's 3 logits; 5 is out of range (this read past the
+  // row before Add checked its targets).
+  const int32_t bad[2] = {2, 5};
+  KldAccumulator rejected;
+  EXPECT_FALSE(rejected.Add(a, a, 2, 3, bad).ok());
+  EXPECT_EQ(rejected.Finish().tokens, 0);
+  const int32_t t[2] = {2, 1};
   KldAccumulator same;
-  same.Add(a, a, 2, 3, t);
+  ASSERT_TRUE(same.Add(a, a, 2, 3, t).ok());
   KldResult r = same.Finish();
   EXPECT_NEAR(r.mean_kld, 0, 1e-12);
   EXPECT_EQ(r.top1_agreement, 1.0);
   KldAccumulator diff;
   const int32_t t2[2] = {2, 2};
-  diff.Add(a, b, 2, 3, t2);
+  ASSERT_TRUE(diff.Add(a, b, 2, 3, t2).ok());
   r = diff.Finish();
   EXPECT_GT(r.mean_kld, 0.1);
   EXPECT_EQ(r.top1_agreement, 0.5);

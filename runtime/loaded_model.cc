@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "format/reader.h"
 #include "runtime/cpu/cpu_backend.h"
@@ -9,11 +10,26 @@
 
 namespace glmq {
 
+absl::Status CheckThreadCount(int n, absl::string_view flag) {
+  if (n >= 0 && n <= kMaxThreads) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(flag, " ", n, " is not within 0..", kMaxThreads,
+                                                 " (0: all cores)"));
+}
+
 absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads,
-                                          const std::string& tokenizer) {
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src, GlmqWeightSource::Open(path));
+                                          const std::string& tokenizer, bool verify) {
+  GLMQ_RETURN_IF_ERROR(CheckThreadCount(n_threads));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src,
+                        GlmqWeightSource::Open(path, verify));
   const GlmqFile& file = src->file();
   TokenizerOptions topt;
+  for (int64_t id : file.metadata().tokenizer().eos_token_ids()) {
+    if (id < 0 || id >= file.hparams().padded_vocab_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": tokenizer eos id ", id,
+                                                     " is outside the vocabulary of ",
+                                                     file.hparams().padded_vocab_size()));
+    }
+  }
   for (int64_t id : file.hparams().eos_token_ids()) {
     topt.extra_eos_ids.push_back(static_cast<int32_t>(id));
   }

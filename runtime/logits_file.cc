@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/checksum.h"
 #include "core/status.h"
+#include "schema/hparams.h"
 
 namespace glmq {
 namespace {
@@ -117,20 +118,33 @@ absl::StatusOr<std::unique_ptr<LogitsReader>> LogitsReader::Open(const std::stri
   h.n_windows = GetU64(p + 40);
   h.n_tokens = GetU64(p + 48);
   h.tokens_xxh64 = GetU64(p + 56);
-  if (h.vocab == 0 || h.vocab > (1u << 24)) return bad("bad vocab size");
+  // Every field is bounded before it sizes anything: the kld command
+  // opens a session of `ctx` positions and allocates `vocab` floats per row.
+  if (h.vocab == 0 || h.vocab > static_cast<uint64_t>(kMaxWidth))
+    return bad(absl::StrCat("vocab ", h.vocab, " is not within 1..", kMaxWidth));
+  if (h.ctx < 2 || h.ctx > static_cast<uint64_t>(kMaxContext))
+    return bad(absl::StrCat("ctx ", h.ctx, " is not within 2..", kMaxContext));
+  if (h.stride > h.ctx) return bad(absl::StrCat("stride ", h.stride, " is over ctx ", h.ctx));
+  if (h.n_windows > (size - kHeaderBytes) / 24) {
+    return bad(absl::StrCat("n_windows ", h.n_windows, " is more than the file could hold"));
+  }
   uint64_t off = kHeaderBytes;
   for (uint64_t i = 0; i < h.n_windows; ++i) {
     if (size - off < 24) return bad(absl::StrCat("window ", i, ": truncated record"));
-    Window w{static_cast<int64_t>(GetU64(p + off)), static_cast<int64_t>(GetU64(p + off + 8)),
-             static_cast<int64_t>(GetU64(p + off + 16))};
+    const uint64_t begin = GetU64(p + off), len = GetU64(p + off + 8),
+                   first = GetU64(p + off + 16);
     off += 24;
-    if (w.begin < 0 || w.len < 2 || w.len > static_cast<int64_t>(h.ctx) || w.first_target < 1 ||
-        w.first_target >= w.len || static_cast<uint64_t>(w.begin + w.len) > h.n_tokens) {
-      return bad(absl::StrCat("window ", i, ": bad begin/len/first_target"));
+    if (len < 2 || len > h.ctx || first < 1 || first >= len || begin > h.n_tokens ||
+        len > h.n_tokens - begin) {
+      return bad(absl::StrCat("window ", i, ": bad begin/len/first_target ", begin, "/", len,
+                              "/", first));
     }
-    const uint64_t bytes = static_cast<uint64_t>(w.len - w.first_target) * h.vocab * 4;
+    // < 2^30 rows x 2^22 values x 4 bytes: no overflow.
+    const uint64_t bytes = (len - first) * h.vocab * 4;
     if (size - off < bytes) return bad(absl::StrCat("window ", i, ": truncated logits"));
     if (off % 4 != 0) return bad("misaligned logits");
+    const Window w{static_cast<int64_t>(begin), static_cast<int64_t>(len),
+                   static_cast<int64_t>(first)};
     r->records_.push_back({w, reinterpret_cast<const float*>(p + off)});
     off += bytes;
   }

@@ -24,12 +24,12 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> FromBpeFile(const std::string& path,
         ".glmq)"));
   }
   std::map<std::string, std::string> files;
-  GLMQ_ASSIGN_OR_RETURN(files[name], ReadFileToString(path));
+  GLMQ_ASSIGN_OR_RETURN(files[name], ReadFileToString(path, InputKind::kTokenizer));
   const fs::path dir = fs::path(path).parent_path();
   for (const char* extra : {"tokenizer_config.json", "generation_config.json", "config.json"}) {
     const std::string p = (dir / extra).string();
     if (FileExists(p)) {
-      GLMQ_ASSIGN_OR_RETURN(files[extra], ReadFileToString(p));
+      GLMQ_ASSIGN_OR_RETURN(files[extra], ReadFileToString(p, InputKind::kJson));
     }
   }
   return Tokenizer::FromFiles(files, options);

@@ -59,7 +59,14 @@ class InMemoryWeightSource : public WeightSource {
 // A .glmq file as a weight source. Owns the file.
 class GlmqWeightSource : public WeightSource {
  public:
-  static absl::StatusOr<std::unique_ptr<GlmqWeightSource>> Open(const std::string& path);
+  // Threads hashing at open (measured on the 9B, docs/hardening.md).
+  static constexpr int kVerifyThreads = 2;
+  // Opens and validates the file (GlmqFile::Open, the hparams validator);
+  // with `verify`, recomputes the checksums of every text tensor the model
+  // reads (verify-on-load: a corrupted tensor is an error naming it, not
+  // NaN perplexity or garbage text; --no-verify in the tools skips it).
+  static absl::StatusOr<std::unique_ptr<GlmqWeightSource>> Open(const std::string& path,
+                                                                bool verify = true);
   explicit GlmqWeightSource(std::unique_ptr<GlmqFile> file);
   ~GlmqWeightSource() override;
 

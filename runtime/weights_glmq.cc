@@ -3,12 +3,24 @@
 #include "core/status.h"
 #include "format/reader.h"
 #include "runtime/weights.h"
+#include "schema/hparams.h"
+#include "schema/tensors.h"
 
 namespace glmq {
 
 absl::StatusOr<std::unique_ptr<GlmqWeightSource>> GlmqWeightSource::Open(
-    const std::string& path) {
+    const std::string& path, bool verify) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqFile> file, GlmqFile::Open(path));
+  GLMQ_RETURN_IF_ERROR(Annotate(ValidateHParams(file->hparams()), path));
+  if (verify) {
+    GLMQ_ASSIGN_OR_RETURN(std::vector<ModelTensor> used,
+                          ModelTensors(file->hparams(), TensorSet::kText));
+    std::vector<std::string> names;
+    for (const ModelTensor& t : used) {
+      if (file->FindTensor(t.name) != nullptr) names.push_back(t.name);  // else: Model::Load says
+    }
+    GLMQ_RETURN_IF_ERROR(file->VerifyTensorChecksums(names, kVerifyThreads));
+  }
   return std::make_unique<GlmqWeightSource>(std::move(file));
 }
 

@@ -119,6 +119,19 @@ absl::Status ValidateRope(const pb::HParams& hp, absl::string_view w) {
   return PositiveFinite(hp.rope_base(), "rope_base", w);
 }
 
+// Token ids the runtime looks up: inside the embedding (pad -1: none).
+absl::Status ValidateTokenIds(const pb::HParams& hp, absl::string_view w) {
+  for (int64_t id : hp.eos_token_ids()) {
+    if (id < 0 || id >= hp.padded_vocab_size())
+      return Bad(w, "eos_token_ids", absl::StrCat(id),
+                 absl::StrCat("must be within 0..padded_vocab_size ", hp.padded_vocab_size()));
+  }
+  if (hp.pad_token_id() < -1 || hp.pad_token_id() >= hp.padded_vocab_size())
+    return Bad(w, "pad_token_id", absl::StrCat(hp.pad_token_id()),
+               absl::StrCat("must be -1 or within 0..padded_vocab_size ", hp.padded_vocab_size()));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateHParams(const pb::HParams& hp) {
@@ -145,6 +158,7 @@ absl::Status ValidateHParams(const pb::HParams& hp) {
     return Bad(w, "norms_per_layer", absl::StrCat(hp.norms_per_layer()),
                absl::StrCat("layout ", LayoutName(hp.layout()), " has ", norms));
   GLMQ_RETURN_IF_ERROR(PositiveFinite(hp.norm_eps(), "norm_eps", w));
+  GLMQ_RETURN_IF_ERROR(ValidateTokenIds(hp, w));
   if (IsVisionLayout(hp.layout())) GLMQ_RETURN_IF_ERROR(ValidateVision(hp));
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@ packages=(
   libabsl-dev libprotobuf-dev protobuf-compiler libzstd-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libomp-dev libpng-dev libjpeg62-turbo-dev
+  libre2-dev
 )
 missing=()
 for p in "${packages[@]}"; do

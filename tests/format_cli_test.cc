@@ -45,9 +45,20 @@ class FormatCli : public ::testing::Test {
 };
 
 TEST_F(FormatCli, VerifyOk) {
-  const RunResult r = RunCli("verify " + path_);
+  // The small test file is sound bytes but no model (3 tensors, no layout):
+  // verify checks the tensors against the hparams too.
+  const RunResult bogus = RunCli("verify " + path_);
+  EXPECT_NE(bogus.exit_code, 0);
+  EXPECT_THAT(bogus.output, HasSubstr("hparams"));
+  EXPECT_THAT(bogus.output, Not(HasSubstr("OK:")));
+  const std::string model = path_ + ".model.glmq";
+  const RunResult c = RunCli("convert " + std::string(GLMQ_SHARED_DIR) +
+                             "/fixtures/models/glm4-tiny-chat -o " + model);
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  const RunResult r = RunCli("verify " + model);
+  std::remove(model.c_str());
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("OK: 3 tensors"));
+  EXPECT_THAT(r.output, HasSubstr("OK: 31 tensors"));
   // Not a terminal: no progress redraws.
   EXPECT_THAT(r.output, Not(HasSubstr("\r")));
 }

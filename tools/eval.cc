@@ -22,7 +22,7 @@ struct EvalArgs {
   std::string ref_kv;  // kld --ref: the reference's KV type (default: --kv)
   int64_t ctx = 256, stride = 0, max_windows = 0;
   int threads = 0;
-  bool json = false, special = false;
+  bool json = false, special = false, no_verify = false;
   SessionFlags session;
 };
 
@@ -42,8 +42,8 @@ absl::StatusOr<PplOptions> Options(const EvalArgs& a) {
 
 absl::Status RunPpl(const EvalArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer));
-  GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer, !a.no_verify));
+  GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text, InputKind::kText));
   const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   GLMQ_ASSIGN_OR_RETURN(std::vector<Window> windows, PlanWindows(tokens.size(), opt));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s,
@@ -116,8 +116,8 @@ absl::Status RunKld(const EvalArgs& a) {
     return absl::InvalidArgumentError("give exactly one of --ref and --ref-logits");
   }
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer));
-  GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer, !a.no_verify));
+  GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text, InputKind::kText));
   const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   auto progress = [](int64_t done, int64_t total, const KldAccumulator& acc) {
     const KldResult r = acc.Finish();
@@ -125,7 +125,7 @@ absl::Status RunKld(const EvalArgs& a) {
                  static_cast<long long>(total), r.mean_kld, r.top1_agreement);
   };
   if (!a.ref.empty()) {
-    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadGlmqModel(a.ref, a.threads, a.tokenizer));
+    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadGlmqModel(a.ref, a.threads, a.tokenizer, !a.no_verify));
     SessionFlags ref_flags = a.session;
     if (!a.ref_kv.empty()) ref_flags.kv = a.ref_kv;
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> rs,
@@ -160,8 +160,8 @@ absl::Status RunKld(const EvalArgs& a) {
           const int64_t r = row0 - first;
           const int64_t n = std::min<int64_t>(l.size() / vocab, n_rows - r);
           if (n <= 0) return absl::OkStatus();
-          acc.Add(rec.logits + r * vocab, l.data(), n, vocab,
-                  tokens.data() + w.begin + w.first_target + r);
+          GLMQ_RETURN_IF_ERROR(acc.Add(rec.logits + r * vocab, l.data(), n, vocab,
+                                       tokens.data() + w.begin + w.first_target + r));
           reader->Release(rec, r, n);
           return absl::OkStatus();
         }));
@@ -187,6 +187,8 @@ void CommonOptions(CLI::App* c, EvalArgs* a) {
   c->add_option("--tokenizer", a->tokenizer,
                 "tokenizer instead of the embedded one: HF folder, tokenizer.model, "
                 "tokenizer.json or .glmq");
+  c->add_flag("--no-verify", a->no_verify,
+              "skip the checksums of the model's tensors at load (they catch a corrupted file)");
 }
 
 RunFn Setup(CLI::App* sub) {

@@ -10,11 +10,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/file.h"
 #include "core/status.h"
@@ -31,7 +33,7 @@ struct GenArgs {
   std::string model, prompt, tokenizer, messages;
   std::vector<std::string> system, user, assistant, images;
   bool chat = false, interactive = false, special = false, no_prefix = false;
-  bool show_prompt = false;
+  bool show_prompt = false, no_verify = false;
   SamplerOptions sampler;
   int64_t n = 128, ctx = 0;
   int threads = 0;
@@ -195,7 +197,7 @@ absl::Status RunChat(const GenArgs& a, LoadedModel& lm, Session& s) {
   eo.special_in_messages = a.special;
   ChatSession chat(&s, &tok, eo);
   if (!a.messages.empty()) {
-    GLMQ_ASSIGN_OR_RETURN(std::string json, ReadFileToString(a.messages));
+    GLMQ_ASSIGN_OR_RETURN(std::string json, ReadFileToString(a.messages, InputKind::kJson));
     GLMQ_ASSIGN_OR_RETURN(chat.conversation(), ParseConversation(json, a.messages));
   }
   for (const auto& [role, text] : a.turns) chat.conversation().Add(role, text);
@@ -220,6 +222,21 @@ absl::Status RunChat(const GenArgs& a, LoadedModel& lm, Session& s) {
   return ReplyOnce(a, chat, sampler, *lm.model).status();
 }
 
+// Sampling flags before the model loads: NaN or infinite --temp / --top-p
+// would make every draw NaN; -n is bounded by any context a model has.
+absl::Status CheckSamplerFlags(const GenArgs& a) {
+  if (!std::isfinite(a.sampler.temperature) || a.sampler.temperature < 0) {
+    return absl::InvalidArgumentError("--temp must be a finite number >= 0");
+  }
+  if (!(a.sampler.top_p > 0 && a.sampler.top_p <= 1)) {
+    return absl::InvalidArgumentError("--top-p must be within (0, 1]");
+  }
+  if (a.n < 0 || a.n > (int64_t{1} << 30)) {
+    return absl::InvalidArgumentError(absl::StrCat("-n ", a.n, " is not within 0..2^30"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run(GenArgs& a) {
   const bool chat = a.chat || a.interactive || !a.messages.empty() || !a.system.empty() ||
                     !a.user.empty() || !a.assistant.empty();
@@ -230,7 +247,9 @@ absl::Status Run(GenArgs& a) {
     return absl::InvalidArgumentError(
         "--no-prefix is for plain --prompt text; a chat template writes its own prefix");
   }
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer));
+  GLMQ_RETURN_IF_ERROR(CheckSamplerFlags(a));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm,
+                        LoadGlmqModel(a.model, a.threads, a.tokenizer, !a.no_verify));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s,
                         NewSession(*lm.model, a.session, a.ctx, "--ctx", /*all_logits=*/false,
                                    /*fallback=*/4096));
@@ -274,6 +293,7 @@ RunFn Setup(CLI::App* sub) {
                   "without --ctx-override); the KV cache grows with the tokens up to it");
   AddSessionFlags(sub, &a->session);
   sub->add_option("-t,--threads", a->threads, "threads (default: all)");
+  sub->add_flag("--no-verify", a->no_verify, "skip the checksums of the model's tensors at load");
   return [a, sub, prompt, system, user, assistant]() {
     // The turns in command-line order: parse_order() lists each value's option.
     size_t next[4] = {0, 0, 0, 0};

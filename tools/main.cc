@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/cpu_features.h"
+#include "core/output.h"
 #include "tools/build_info.h"
 #include "tools/command.h"
 
@@ -73,6 +74,11 @@ int main(int argc, char** argv) {
   CLI::App app{"glmq: convert, quantize and evaluate GLM-4 family checkpoints"};
   app.require_subcommand(1);
   app.set_version_flag("-V,--version", VersionText());
+  // Outputs never replace an input file (core/output.h) unless --force,
+  // which any command takes (fallthrough: it may follow the subcommand).
+  bool force = false;
+  app.add_flag("--force", force, "let an output (-o) replace one of the command's input files");
+  app.fallthrough();
   auto& registry = CommandRegistry();
   std::sort(registry.begin(), registry.end(),
             [](const CommandInfo& a, const CommandInfo& b) { return a.name < b.name; });
@@ -88,6 +94,7 @@ int main(int argc, char** argv) {
     runs[sub] = {c.name, c.setup(sub)};
   }
   CLI11_PARSE(app, argc, argv);
+  glmq::SetOutputMayReplaceInputs(force);
   for (auto& [sub, run] : runs) {
     if (!sub->parsed()) continue;
     const absl::Status status = run.second();

@@ -38,7 +38,7 @@ struct TokenizeArgs {
 // --text, else --file ("-": stdin), else stdin when it is not a terminal.
 absl::StatusOr<std::string> Input(const TokenizeArgs& a, bool text_given) {
   if (text_given) return a.text;
-  if (!a.file.empty() && a.file != "-") return ReadFileToString(a.file);
+  if (!a.file.empty() && a.file != "-") return ReadFileToString(a.file, InputKind::kText);
   if (a.file.empty() && isatty(STDIN_FILENO)) {
     return absl::InvalidArgumentError("give --text TEXT, --file FILE, or text on stdin");
   }
@@ -64,7 +64,7 @@ absl::StatusOr<std::vector<int32_t>> ChatIds(const TokenizeArgs& a, const Tokeni
                                              const std::string& text) {
   Conversation c;
   if (!a.messages.empty()) {
-    GLMQ_ASSIGN_OR_RETURN(std::string json, ReadFileToString(a.messages));
+    GLMQ_ASSIGN_OR_RETURN(std::string json, ReadFileToString(a.messages, InputKind::kJson));
     GLMQ_ASSIGN_OR_RETURN(c, ParseConversation(json, a.messages));
   } else {
     c.Add(a.role, text);

@@ -98,7 +98,7 @@ absl::StatusOr<Run> Open(const CalibrateOptions& a) {
   r.file = &src->file();
   GLMQ_ASSIGN_OR_RETURN(r.model,
                         Model::Load(std::move(src), std::make_unique<CpuBackend>(a.threads)));
-  GLMQ_ASSIGN_OR_RETURN(r.text, ReadFileToString(a.text));
+  GLMQ_ASSIGN_OR_RETURN(r.text, ReadFileToString(a.text, InputKind::kText));
   r.ids = tok->Encode(r.text, /*allow_special=*/false);
   if (a.ctx <= 1) return absl::InvalidArgumentError(absl::StrCat("--ctx ", a.ctx));
   r.starts = WindowStarts(static_cast<int64_t>(r.ids.size()), a.ctx, a.windows);

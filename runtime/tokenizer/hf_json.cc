@@ -121,11 +121,11 @@ absl::StatusOr<BpeModel> ParseHfTokenizerJson(const Json& root, absl::string_vie
   std::vector<std::pair<std::string, int32_t>> tokens;
   tokens.reserve(model["vocab"].size());
   for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
-    if (!it.value().is_number_integer()) {
-      return Unsupported(where, absl::StrCat("model.vocab['", it.key(), "']"), "id (not an int)");
-    }
+    GLMQ_ASSIGN_OR_RETURN(const int32_t id,
+                          JsonTokenId(it.value(), where, absl::StrCat("model.vocab['", it.key(),
+                                                                      "']")));
     GLMQ_ASSIGN_OR_RETURN(std::string bytes, ByteLevelToBytes(it.key(), where));
-    tokens.emplace_back(std::move(bytes), it.value().get<int32_t>());
+    tokens.emplace_back(std::move(bytes), id);
   }
   GLMQ_ASSIGN_OR_RETURN(BpeModel bpe,
                         BpeModel::Create(BpeModel::Mode::kMerges, std::move(tokens), where));
@@ -143,7 +143,8 @@ absl::StatusOr<BpeModel> ParseHfTokenizerJson(const Json& root, absl::string_vie
         return Unsupported(where, field, "entry (need int id and string content)");
       }
       if (!t.value("special", false)) return Unsupported(where, field, "non-special added token");
-      specials->push_back({t["content"].get<std::string>(), t["id"].get<int32_t>()});
+      GLMQ_ASSIGN_OR_RETURN(const int32_t id, JsonTokenId(t["id"], where, field));
+      specials->push_back({t["content"].get<std::string>(), id});
     }
   }
   return bpe;

@@ -4,6 +4,7 @@
 #include "runtime/tokenizer/jinja_builtins.h"
 
 #include <cmath>
+#include <limits>
 #include <ctime>
 
 #include "absl/strings/ascii.h"
@@ -170,18 +171,38 @@ absl::StatusOr<Value> Arithmetic(const std::string& op, const Value& a, const Va
   const bool ints = a.kind() != Value::Kind::kFloat && b.kind() != Value::Kind::kFloat;
   const double x = a.AsDouble(), y = b.AsDouble();
   const int64_t i = a.AsInt(), j = b.AsInt();
-  if (op == "+") return ints ? Value::Int(i + j) : Value::Float(x + y);
-  if (op == "-") return ints ? Value::Int(i - j) : Value::Float(x - y);
-  if (op == "*") return ints ? Value::Int(i * j) : Value::Float(x * y);
+  // Python's integers do not overflow; glmq's are 64-bit and refuse to.
+  auto overflow = [&]() -> absl::StatusOr<Value> {
+    return absl::InvalidArgumentError(absl::StrCat("integer overflow in ", i, " ", op, " ", j));
+  };
+  int64_t res = 0;
+  if (op == "+") {
+    if (!ints) return Value::Float(x + y);
+    return __builtin_add_overflow(i, j, &res) ? overflow() : Value::Int(res);
+  }
+  if (op == "-") {
+    if (!ints) return Value::Float(x - y);
+    return __builtin_sub_overflow(i, j, &res) ? overflow() : Value::Int(res);
+  }
+  if (op == "*") {
+    if (!ints) return Value::Float(x * y);
+    return __builtin_mul_overflow(i, j, &res) ? overflow() : Value::Int(res);
+  }
   if (op == "**") {
     if (ints && j >= 0) {
-      int64_t r = 1;
-      for (int64_t k = 0; k < j && k < 64; ++k) r *= i;
-      return Value::Int(r);
+      res = 1;  // by squaring: log2(j) steps (a loop of j steps hangs on -1 ** 2**62)
+      int64_t base = i;
+      for (int64_t e = j; e > 0;) {
+        if ((e & 1) != 0 && __builtin_mul_overflow(res, base, &res)) return overflow();
+        e >>= 1;
+        if (e > 0 && __builtin_mul_overflow(base, base, &base)) return overflow();
+      }
+      return Value::Int(res);
     }
     return Value::Float(std::pow(x, y));
   }
   if (y == 0) return absl::InvalidArgumentError("division by zero");
+  if (ints && i == std::numeric_limits<int64_t>::min() && j == -1) return overflow();
   if (op == "/") return Value::Float(x / y);
   if (op == "//") {
     if (!ints) return Value::Float(std::floor(x / y));
@@ -249,16 +270,26 @@ absl::StatusOr<Value> BinaryOp(const std::string& op, const Value& a, const Valu
     return Value::Bool(c >= 0);
   }
   if (op == "+" && a.is_string() && b.is_string()) {
+    if (a.text().text.size() + b.text().text.size() > kMaxStringBytes) {
+      return absl::InvalidArgumentError("string over 64 MiB");
+    }
     MarkedText t = a.text();
     t.Append(b.text());
     return Value::Text(std::move(t));
   }
   if (op == "+" && a.is_list() && b.is_list()) {
+    if (a.list().size() + b.list().size() > kMaxListItems) {
+      return absl::InvalidArgumentError(absl::StrCat("list over ", kMaxListItems, " items"));
+    }
     List l = a.list();
     l.insert(l.end(), b.list().begin(), b.list().end());
     return Value::MakeList(std::move(l));
   }
   if (op == "*" && a.is_string() && (b.kind() == Value::Kind::kInt)) {
+    const size_t len = a.text().text.size();
+    if (b.AsInt() > 0 && len > 0 && static_cast<uint64_t>(b.AsInt()) > kMaxStringBytes / len) {
+      return absl::InvalidArgumentError("string over 64 MiB");
+    }
     MarkedText t;
     for (int64_t i = 0; i < b.AsInt() && i < (1 << 20); ++i) t.Append(a.text());
     return Value::Text(std::move(t));

@@ -8,7 +8,41 @@
 
 namespace glmq::jinja {
 
+absl::Status ExprParser::Nest() {
+  if (t_.size() > kMaxTagTokens) {
+    return SyntaxError(Peek().line, absl::StrCat("a tag of over ", kMaxTagTokens, " tokens"));
+  }
+  if (++nesting_ > kMaxExprNesting) {
+    return Error(absl::StrCat("expression nested over ", kMaxExprNesting, " levels deep"));
+  }
+  return absl::OkStatus();
+}
+
+int ExprDepth(const Expr& root) {
+  int deepest = 0;
+  std::vector<std::pair<const Expr*, int>> stack = {{&root, 1}};
+  while (!stack.empty()) {
+    const auto [e, d] = stack.back();
+    stack.pop_back();
+    deepest = std::max(deepest, d);
+    for (const ExprPtr& a : e->args) {
+      if (a != nullptr) stack.emplace_back(a.get(), d + 1);
+    }
+  }
+  return deepest;
+}
+
 absl::StatusOr<ExprPtr> ExprParser::Expression(bool condexpr) {
+  GLMQ_RETURN_IF_ERROR(Nest());
+  absl::StatusOr<ExprPtr> e = ExpressionInner(condexpr);
+  --nesting_;
+  if (e.ok() && ExprDepth(**e) > kMaxExprDepth) {
+    return Error(absl::StrCat("expression over ", kMaxExprDepth, " levels deep"));
+  }
+  return e;
+}
+
+absl::StatusOr<ExprPtr> ExprParser::ExpressionInner(bool condexpr) {
   GLMQ_ASSIGN_OR_RETURN(ExprPtr e, Or());
   while (condexpr && TakeName("if")) {
     ExprPtr c = Make(Expr::Kind::kCondition, e->line);
@@ -61,10 +95,13 @@ absl::StatusOr<ExprPtr> ExprParser::Not() {
   if (IsName("not")) {
     const int line = Peek().line;
     ++i_;
-    GLMQ_ASSIGN_OR_RETURN(ExprPtr operand, Not());
+    GLMQ_RETURN_IF_ERROR(Nest());
+    absl::StatusOr<ExprPtr> operand = Not();
+    --nesting_;
+    if (!operand.ok()) return operand.status();
     ExprPtr e = Make(Expr::Kind::kUnary, line);
     e->op = "not";
-    e->args.push_back(std::move(operand));
+    e->args.push_back(*std::move(operand));
     return e;
   }
   return Compare();
@@ -135,8 +172,11 @@ absl::StatusOr<ExprPtr> ExprParser::Unary(bool with_filter) {
   if (IsOp("-") || IsOp("+")) {
     e = Make(Expr::Kind::kUnary, Peek().line);
     e->op = t_[i_++].text;
-    GLMQ_ASSIGN_OR_RETURN(ExprPtr operand, Unary(false));
-    e->args.push_back(std::move(operand));
+    GLMQ_RETURN_IF_ERROR(Nest());
+    absl::StatusOr<ExprPtr> operand = Unary(false);
+    --nesting_;
+    if (!operand.ok()) return operand.status();
+    e->args.push_back(*std::move(operand));
   } else {
     GLMQ_ASSIGN_OR_RETURN(e, Primary());
   }

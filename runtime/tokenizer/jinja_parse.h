@@ -16,6 +16,14 @@
 
 namespace glmq::jinja {
 
+// Limits that keep an untrusted template (tokenizer_config.json) from
+// exhausting the stack: the parser and the renderer recurse on the tree.
+// Chat templates in the wild nest expressions < 10 deep in tags of < 200
+// tokens.
+inline constexpr size_t kMaxTagTokens = 4096;    // tokens in one {{ }} or {% %}
+inline constexpr int kMaxExprNesting = 64;       // (), [], {}, not / unary chains
+inline constexpr int kMaxExprDepth = 256;        // depth of one expression's tree
+
 class ExprParser {
  public:
   explicit ExprParser(std::vector<Token> tokens) : t_(std::move(tokens)) {}
@@ -63,6 +71,7 @@ class ExprParser {
     e->args.push_back(std::move(b));
     return e;
   }
+  absl::StatusOr<ExprPtr> ExpressionInner(bool condexpr);
   absl::StatusOr<ExprPtr> Or();
   absl::StatusOr<ExprPtr> And();
   absl::StatusOr<ExprPtr> Not();
@@ -79,8 +88,15 @@ class ExprParser {
   // "(" args ")" into e->args / e->named; the "(" is current.
   absl::Status CallArgs(Expr* e);
 
+  // Counts one level of parser recursion; error past kMaxExprNesting.
+  absl::Status Nest();
+
   std::vector<Token> t_;
   size_t i_ = 0;
+  int nesting_ = 0;
 };
+
+// Depth of the tree under `e` (1: a leaf), walked without recursion.
+int ExprDepth(const Expr& e);
 
 }  // namespace glmq::jinja

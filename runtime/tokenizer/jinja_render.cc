@@ -2,6 +2,7 @@
 // scopes (a for-loop iteration and a macro call each open one; `set` writes
 // to the innermost, as Jinja's scoping does).
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 
 #include "absl/strings/match.h"
@@ -16,6 +17,10 @@ namespace {
 
 constexpr size_t kMaxOutputBytes = size_t{64} << 20;
 constexpr int kMaxCallDepth = 64;
+// Expressions one render may evaluate plus loop items: GLM-4's template
+// takes about 30 per message (a million covers 30,000 messages); nested
+// loops over range() in an untrusted template would run for hours.
+constexpr int64_t kMaxSteps = 1'000'000;
 
 enum class Flow { kNormal, kBreak, kContinue };
 
@@ -56,9 +61,14 @@ class Renderer {
 
   std::vector<std::unordered_map<std::string, Value>> frames_;
   int depth_ = 0;
+  int64_t steps_ = 0;  // expressions evaluated
 };
 
 absl::StatusOr<Value> Renderer::Eval(const Expr& e) {
+  if (++steps_ > kMaxSteps) {
+    return AtLine(e.line, absl::ResourceExhaustedError(absl::StrCat(
+                              "the template ran over ", kMaxSteps, " steps (a runaway loop?)")));
+  }
   absl::StatusOr<Value> v = EvalInner(e);
   if (!v.ok()) return AtLine(e.line, v.status());
   return v;
@@ -84,6 +94,7 @@ absl::StatusOr<Value> Renderer::EvalBinary(const Expr& e) {
   GLMQ_ASSIGN_OR_RETURN(Value b, Eval(*e.args[1]));
   if (e.op == "~") {
     MarkedText t = ToText(a);
+    if (t.text.size() > kMaxStringBytes) return absl::InvalidArgumentError("string over 64 MiB");
     t.Append(ToText(b));
     return Value::Text(std::move(t));
   }
@@ -117,7 +128,11 @@ absl::StatusOr<Value> Renderer::EvalUnary(const Expr& e) {
         absl::StrCat("bad operand type for unary ", e.op, ": '", v.TypeName(), "'"));
   }
   if (e.op == "+") return v.is_bool() ? Value::Int(v.AsInt()) : v;
-  return v.kind() == Value::Kind::kFloat ? Value::Float(-v.AsDouble()) : Value::Int(-v.AsInt());
+  if (v.kind() == Value::Kind::kFloat) return Value::Float(-v.AsDouble());
+  if (v.AsInt() == std::numeric_limits<int64_t>::min()) {
+    return absl::InvalidArgumentError("integer overflow in unary -");
+  }
+  return Value::Int(-v.AsInt());
 }
 
 absl::StatusOr<Value> Renderer::EvalInner(const Expr& e) {
@@ -208,6 +223,11 @@ absl::StatusOr<Flow> Renderer::ExecFor(const Node& n, MarkedText* out) {
   GLMQ_ASSIGN_OR_RETURN(Value seq, Eval(*n.expr));
   absl::StatusOr<List> all = Iterate(seq);
   if (!all.ok()) return AtLine(n.line, all.status());
+  steps_ += static_cast<int64_t>(all->size());  // each item costs a step, bodies or not
+  if (steps_ > kMaxSteps) {
+    return AtLine(n.line, absl::ResourceExhaustedError(absl::StrCat(
+                              "the template ran over ", kMaxSteps, " steps (a runaway loop?)")));
+  }
   List items;
   for (Value& item : *all) {
     if (n.filter != nullptr) {

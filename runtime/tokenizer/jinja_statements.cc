@@ -42,13 +42,24 @@ class StatementParser {
 
   std::vector<Piece> pieces_;
   size_t next_ = 0;
-  int loop_depth_ = 0;  // for bodies being parsed (break / continue need one)
+  int loop_depth_ = 0;   // for bodies being parsed (break / continue need one)
+  int block_depth_ = 0;  // blocks being parsed (parser and renderer recurse on them)
 };
+
+// Blocks (if, for, macro, set, generation) nested in one another: chat
+// templates nest < 6; the bound keeps the recursion off the stack's end.
+constexpr int kMaxBlockDepth = 64;
 
 absl::Status StatementParser::Expect(const std::vector<absl::string_view>& ends,
                                      absl::string_view opener, int line, Body* body,
                                      std::string* end, std::unique_ptr<ExprParser>* rest) {
-  GLMQ_RETURN_IF_ERROR(ParseBody(ends, body, end, rest));
+  if (block_depth_ >= kMaxBlockDepth) {
+    return SyntaxError(line, absl::StrCat("blocks nested over ", kMaxBlockDepth, " deep"));
+  }
+  ++block_depth_;
+  const absl::Status parsed = ParseBody(ends, body, end, rest);
+  --block_depth_;
+  GLMQ_RETURN_IF_ERROR(parsed);
   if (end->empty()) {
     return SyntaxError(
         line, absl::StrCat("'", opener, "' without {% ", absl::StrJoin(ends, " / "), " %}"));

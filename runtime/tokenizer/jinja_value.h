@@ -25,6 +25,12 @@
 
 namespace glmq::jinja {
 
+// Bounds on what an untrusted template can build: a string (the rendered
+// prompt included) and a list. Doubling a value in a loop reaches them in
+// a few dozen steps, with an error instead of exhausting memory.
+inline constexpr size_t kMaxStringBytes = size_t{64} << 20;
+inline constexpr size_t kMaxListItems = size_t{1} << 20;
+
 // A string with the byte ranges [begin, end) that came from untrusted data;
 // `untrusted` is sorted, disjoint and never holds two touching ranges.
 struct MarkedText {

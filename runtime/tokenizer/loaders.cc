@@ -27,6 +27,19 @@ int Base64Value(char c) {
 
 }  // namespace
 
+absl::StatusOr<int32_t> JsonTokenId(const Json& v, absl::string_view where,
+                                    absl::string_view field) {
+  if (v.is_number_integer()) {
+    const bool in_range = v.is_number_unsigned() ? v.get<uint64_t>() <= kMaxTokenId
+                                                 : v.get<int64_t>() >= 0 &&
+                                                       v.get<int64_t>() <= kMaxTokenId;
+    if (in_range) return static_cast<int32_t>(v.get<int64_t>());
+  }
+  return absl::InvalidArgumentError(absl::StrCat(where, ": field '", field, "': token id ",
+                                                 v.dump(), " is not an integer in 0..",
+                                                 kMaxTokenId));
+}
+
 absl::StatusOr<std::string> Base64Decode(absl::string_view in) {
   if (in.empty() || in.size() % 4 != 0) {
     return absl::InvalidArgumentError("base64 length is not a positive multiple of 4");
@@ -83,6 +96,9 @@ absl::StatusOr<std::vector<std::pair<std::string, int32_t>>> ParseTiktoken(
     int32_t rank;
     if (!absl::SimpleAtoi(line.substr(space + 1), &rank) || rank < 0) {
       return err(absl::StrCat("bad rank '", std::string(line.substr(space + 1)), "'"));
+    }
+    if (rank > kMaxTokenId) {
+      return err(absl::StrCat("rank ", rank, " is over the limit of ", kMaxTokenId));
     }
     if (static_cast<size_t>(rank) >= line_of_rank.size()) line_of_rank.resize(rank + 1, 0);
     if (line_of_rank[rank] != 0) {

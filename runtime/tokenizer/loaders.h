@@ -14,6 +14,16 @@
 
 namespace glmq::tok {
 
+// Largest token id accepted from any tokenizer file: 2^22 - 1, as the
+// vocabulary limit of schema/hparams.h (kMaxWidth; GLM-4 has 151,552), so
+// that id tables sized from a file stay small.
+inline constexpr int32_t kMaxTokenId = (int32_t{1} << 22) - 1;
+
+// A token id from JSON: an integer in [0, kMaxTokenId], else an error
+// naming `where` and `field`.
+absl::StatusOr<int32_t> JsonTokenId(const Json& v, absl::string_view where,
+                                    absl::string_view field);
+
 // The GLM-4 pre-tokenizer regex, as it appears in tokenizer.json.
 extern const char kGlm4Regex[];
 

@@ -73,7 +73,7 @@ absl::Status TokenizerBuilder::LoadConfig(const Json& cfg, Tokenizer* t,
     for (auto it = dec.begin(); it != dec.end(); ++it) {
       const std::string field = absl::StrCat("added_tokens_decoder['", it.key(), "']");
       int32_t id;
-      if (!absl::SimpleAtoi(it.key(), &id) || id < 0) {
+      if (!absl::SimpleAtoi(it.key(), &id) || id < 0 || id > tok::kMaxTokenId) {
         return absl::InvalidArgumentError(absl::StrCat(kWhere, ": field '", field, "': bad id"));
       }
       GLMQ_ASSIGN_OR_RETURN(std::string content,
@@ -136,7 +136,13 @@ absl::Status TokenizerBuilder::AddEos(const std::map<std::string, std::string>& 
     GLMQ_ASSIGN_OR_RETURN(Json j, ParseJson(it->second, name));
     if (!j.is_object() || !j.contains("eos_token_id") || j["eos_token_id"].is_null()) continue;
     GLMQ_ASSIGN_OR_RETURN(std::vector<int64_t> ids, GetIntOrIntList(j, "eos_token_id", name));
-    for (int64_t id : ids) eos.push_back(static_cast<int32_t>(id));
+    for (int64_t id : ids) {
+      if (id < 0 || id > tok::kMaxTokenId) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ": field 'eos_token_id': ", id, " is not a token id"));
+      }
+      eos.push_back(static_cast<int32_t>(id));
+    }
   }
   for (int32_t id : options.extra_eos_ids) eos.push_back(id);
   std::sort(eos.begin(), eos.end());
@@ -214,7 +220,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromDir(const std::string&
   for (const std::string& name : KnownFileNames()) {
     const std::string file = absl::StrCat(path, "/", name);
     if (!FileExists(file)) continue;
-    GLMQ_ASSIGN_OR_RETURN(files[name], ReadFileToString(file));
+    GLMQ_ASSIGN_OR_RETURN(files[name], ReadFileToString(file, absl::EndsWith(name, ".json") &&
+                                                                   name != "tokenizer.json"
+                                                               ? InputKind::kJson
+                                                               : InputKind::kTokenizer));
   }
   auto t = FromFiles(files, options);
   if (!t.ok()) return Annotate(t.status(), path);
