@@ -4,13 +4,13 @@
 
 #include "core/status.h"
 #include "format/reader.h"
-#include "runtime/cpu/cpu_backend.h"
 #include "runtime/tokenizer_source.h"
 
 namespace glmq {
 
 absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads,
-                                          const std::string& tokenizer) {
+                                          const std::string& tokenizer,
+                                          const DeviceSpec& device) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src, GlmqWeightSource::Open(path));
   const GlmqFile& file = src->file();
   TokenizerOptions topt;
@@ -25,8 +25,8 @@ absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads
     GLMQ_ASSIGN_OR_RETURN(out.tokenizer, LoadTokenizer(tokenizer, topt));
     GLMQ_RETURN_IF_ERROR(CheckTokenizerFitsModel(*out.tokenizer, file.hparams(), tokenizer));
   }
-  GLMQ_ASSIGN_OR_RETURN(out.model,
-                        Model::Load(std::move(src), std::make_unique<CpuBackend>(n_threads)));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, MakeBackend(device, n_threads));
+  GLMQ_ASSIGN_OR_RETURN(out.model, Model::Load(std::move(src), std::move(backend)));
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "runtime/device.h"
 #include "runtime/model.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -20,8 +21,10 @@ struct LoadedModel {
 // n_threads <= 0: OpenMP's default. `tokenizer` (optional): a tokenizer to
 // use instead of the embedded one (runtime/tokenizer_source.h: folder,
 // tokenizer.model / .json, or .glmq); the model's eos ids still apply and
-// its ids must fit the embedding.
+// its ids must fit the embedding. `device`: where the model runs (a CUDA
+// backend uploads the weights while loading).
 absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads = 0,
-                                          const std::string& tokenizer = "");
+                                          const std::string& tokenizer = "",
+                                          const DeviceSpec& device = DeviceSpec{});
 
 }  // namespace glmq

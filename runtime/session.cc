@@ -39,19 +39,26 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model* model,
   GLMQ_ASSIGN_OR_RETURN(s->sizes_, ComputeBufferSizes(hp, s->config_));
   // Every allocation below is sized from sizes_, so the planner's report
   // (same function) is exactly what we hold.
-  auto floats = [&](const char* name, std::vector<float>* v) {
-    v->assign(s->sizes_.Get(name) / sizeof(float), 0.f);
+  Backend* be = &model->backend();
+  if (s->observer_ != nullptr && !be->host_memory()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "an activation observer (calibration) needs the CPU backend, not ", be->name()));
+  }
+  auto floats = [&](const char* name, BackendFloats* v) -> absl::Status {
+    GLMQ_ASSIGN_OR_RETURN(
+        *v, BackendFloats::Allocate(be, (s->sizes_.Get(name) + sizeof(float) - 1) / sizeof(float)));
+    return absl::OkStatus();
   };
-  s->kv_.assign(s->sizes_.Get("kv_cache"), 0);
-  floats("residual", &s->residual_);
-  floats("normed", &s->normed_);
-  floats("qkv", &s->qkv_);
-  floats("attn_out", &s->attn_out_);
-  floats("proj_out", &s->proj_);
-  floats("ffn_gate_up", &s->gate_up_);
-  floats("ffn_act", &s->ffn_act_);
-  floats("attn_scores", &s->scores_);
-  floats("logits", &s->logits_);
+  GLMQ_RETURN_IF_ERROR(floats("kv_cache", &s->kv_));
+  GLMQ_RETURN_IF_ERROR(floats("residual", &s->residual_));
+  GLMQ_RETURN_IF_ERROR(floats("normed", &s->normed_));
+  GLMQ_RETURN_IF_ERROR(floats("qkv", &s->qkv_));
+  GLMQ_RETURN_IF_ERROR(floats("attn_out", &s->attn_out_));
+  GLMQ_RETURN_IF_ERROR(floats("proj_out", &s->proj_));
+  GLMQ_RETURN_IF_ERROR(floats("ffn_gate_up", &s->gate_up_));
+  GLMQ_RETURN_IF_ERROR(floats("ffn_act", &s->ffn_act_));
+  GLMQ_RETURN_IF_ERROR(floats("attn_scores", &s->scores_));
+  GLMQ_RETURN_IF_ERROR(floats("logits", &s->logits_));
   return s;
 }
 
@@ -59,7 +66,7 @@ KvCacheView Session::Cache(int layer) {
   const pb::HParams& hp = model_->hparams();
   const uint64_t half = static_cast<uint64_t>(hp.n_kv_heads()) * config_.max_context *
                         hp.head_dim() * DTypeSize(config_.kv_type);
-  uint8_t* base = kv_.data() + 2 * half * layer;
+  uint8_t* base = reinterpret_cast<uint8_t*>(kv_.data()) + 2 * half * layer;
   return KvCacheView{base, base + half, config_.kv_type, config_.max_context};
 }
 
@@ -88,15 +95,21 @@ absl::Status Session::Forward(absl::Span<const int32_t> tokens, ForwardOutput wh
     GLMQ_RETURN_IF_ERROR(ForwardChunk(tokens.data() + c0, m));
     if (observer_) observer_->Observe(-1, LinearInput::kOutput, normed_.data(), m, hidden);
     if (out == nullptr || what == ForwardOutput::kNone) continue;
+    // Appends rows of a buffer in the backend's memory to *out.
+    auto append = [&](const float* src, int64_t count) {
+      out->resize(out->size() + count);
+      return be.CopyToHost(src, count, out->data() + out->size() - count);
+    };
     if (what == ForwardOutput::kAllHidden) {
-      out->insert(out->end(), normed_.begin(), normed_.begin() + m * hidden);
+      GLMQ_RETURN_IF_ERROR(append(normed_.data(), m * hidden));
     } else if (what == ForwardOutput::kAllLogits) {
       GLMQ_RETURN_IF_ERROR(be.MatMul(model_->output(), normed_.data(), m, logits_.data()));
-      out->insert(out->end(), logits_.begin(), logits_.begin() + m * vocab);
+      GLMQ_RETURN_IF_ERROR(append(logits_.data(), m * vocab));
     } else if (c0 + m == n) {  // kLastLogits
       GLMQ_RETURN_IF_ERROR(
           be.MatMul(model_->output(), normed_.data() + (m - 1) * hidden, 1, logits_.data()));
-      out->assign(logits_.begin(), logits_.begin() + vocab);
+      out->clear();
+      GLMQ_RETURN_IF_ERROR(append(logits_.data(), vocab));
     }
   }
   return absl::OkStatus();
@@ -126,10 +139,11 @@ absl::Status Session::ForwardLayers(absl::Span<const int32_t> tokens, int first,
     if (static_cast<int64_t>(hidden->size()) != n * width)
       return absl::InvalidArgumentError(
           absl::StrCat("hidden state of ", hidden->size(), " values, expected ", n * width));
-    std::copy(hidden->begin(), hidden->end(), residual_.begin());
+    GLMQ_RETURN_IF_ERROR(be.CopyFromHost(hidden->data(), n * width, residual_.data()));
   }
   for (int i = first; i < end; ++i) GLMQ_RETURN_IF_ERROR(Layer(i, n));
-  hidden->assign(residual_.begin(), residual_.begin() + n * width);
+  hidden->resize(n * width);
+  GLMQ_RETURN_IF_ERROR(be.CopyToHost(residual_.data(), n * width, hidden->data()));
   if (end == n_layers) {
     be.RmsNorm(residual_.data(), model_->output_norm().data(), n, width,
                static_cast<float>(hp.norm_eps()), normed_.data());
@@ -145,6 +159,7 @@ absl::Status Session::ForwardChunk(const int32_t* ids, int64_t n) {
   for (int i = 0; i < hp.n_layers(); ++i) GLMQ_RETURN_IF_ERROR(Layer(i, n));
   be.RmsNorm(residual_.data(), model_->output_norm().data(), n, hp.hidden_size(),
              static_cast<float>(hp.norm_eps()), normed_.data());
+  GLMQ_RETURN_IF_ERROR(be.Sync());  // a device backend's errors of the chunk
   pos_ += n;
   return absl::OkStatus();
 }

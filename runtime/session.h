@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "runtime/backend_buffer.h"
 #include "runtime/buffers.h"
 #include "runtime/observer.h"
 #include "runtime/model.h"
@@ -88,15 +89,16 @@ class Session {
   BufferConfig config_;
   BufferSizes sizes_;
   int64_t pos_ = 0;
-  std::vector<uint8_t> kv_;                 // [n_layers, 2, n_kv_heads, max_context, head_dim]
-  std::vector<float> residual_, normed_;    // [chunk, hidden]
-  std::vector<float> qkv_;                  // [chunk, (n_heads + 2 n_kv) head_dim]
-  std::vector<float> attn_out_;             // [chunk, n_heads head_dim]
-  std::vector<float> proj_;                 // [chunk, hidden]
-  std::vector<float> gate_up_;              // [chunk, 2 ffn]
-  std::vector<float> ffn_act_;              // [chunk, ffn]
-  std::vector<float> scores_;               // [n_threads, max_context]
-  std::vector<float> logits_;               // [chunk or 1, padded_vocab]
+  // In the backend's memory (device memory for CUDA).
+  BackendFloats kv_;                   // [n_layers, 2, n_kv_heads, max_context, head_dim]
+  BackendFloats residual_, normed_;    // [chunk, hidden]
+  BackendFloats qkv_;                  // [chunk, (n_heads + 2 n_kv) head_dim]
+  BackendFloats attn_out_;             // [chunk, n_heads head_dim]
+  BackendFloats proj_;                 // [chunk, hidden]
+  BackendFloats gate_up_;              // [chunk, 2 ffn]
+  BackendFloats ffn_act_;              // [chunk, ffn]
+  BackendFloats scores_;               // [n_threads, max_context]
+  BackendFloats logits_;               // [chunk or 1, padded_vocab]
 };
 
 }  // namespace glmq

@@ -18,6 +18,7 @@ namespace {
 
 struct EvalArgs {
   std::string model, ref, text, save_logits, ref_logits, score = "all", tokenizer;
+  std::string device = "cpu", ref_device;  // ref_device empty: --device
   int64_t ctx = 256, stride = 0, max_windows = 0;
   int threads = 0;
   bool json = false, special = false;
@@ -44,9 +45,15 @@ absl::StatusOr<std::unique_ptr<Session>> NewSession(const Model& m, int64_t ctx)
   return Session::Create(&m, so);
 }
 
+absl::StatusOr<LoadedModel> Load(const EvalArgs& a, const std::string& path,
+                                 const std::string& device) {
+  GLMQ_ASSIGN_OR_RETURN(const DeviceSpec d, ParseDevice(device));
+  return LoadGlmqModel(path, a.threads, a.tokenizer, d);
+}
+
 absl::Status RunPpl(const EvalArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, Load(a, a.model, a.device));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
   const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   GLMQ_ASSIGN_OR_RETURN(std::vector<Window> windows, PlanWindows(tokens.size(), opt));
@@ -113,7 +120,7 @@ absl::Status RunKld(const EvalArgs& a) {
     return absl::InvalidArgumentError("give exactly one of --ref and --ref-logits");
   }
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, Load(a, a.model, a.device));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
   const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   auto progress = [](int64_t done, int64_t total, const KldAccumulator& acc) {
@@ -122,7 +129,8 @@ absl::Status RunKld(const EvalArgs& a) {
                  static_cast<long long>(total), r.mean_kld, r.top1_agreement);
   };
   if (!a.ref.empty()) {
-    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadGlmqModel(a.ref, a.threads, a.tokenizer));
+    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref,
+                          Load(a, a.ref, a.ref_device.empty() ? a.device : a.ref_device));
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> rs, NewSession(*ref.model, opt.ctx));
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> ms, NewSession(*lm.model, opt.ctx));
     GLMQ_ASSIGN_OR_RETURN(KldResult r, KlDivergence(*rs, *ms, tokens, opt, progress));
@@ -165,6 +173,7 @@ void CommonOptions(CLI::App* c, EvalArgs* a) {
                 "second-half: llama-perplexity");
   c->add_option("--max-windows", a->max_windows, "stop after N windows");
   c->add_option("-t,--threads", a->threads, "threads (default: all)");
+  c->add_option("--device", a->device, "where the model runs: cpu (default), cuda or cuda:N");
   c->add_flag("--json", a->json, "print the result as JSON");
   c->add_flag("--special", a->special,
               "special-token strings in the text become special tokens (default: plain text)");
@@ -184,6 +193,8 @@ RunFn Setup(CLI::App* sub) {
   kld->add_option("--model", a->model, "model .glmq")->required();
   kld->add_option("--ref", a->ref, "reference .glmq (both run in one pass)");
   kld->add_option("--ref-logits", a->ref_logits, "logits saved by eval ppl --save-logits");
+  kld->add_option("--ref-device", a->ref_device,
+                  "where --ref runs: cpu, cuda or cuda:N (default: --device)");
   CommonOptions(kld, a.get());
   return [a, ppl]() { return ppl->parsed() ? RunPpl(*a) : RunKld(*a); };
 }

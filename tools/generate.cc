@@ -33,6 +33,7 @@ struct GenArgs {
   SamplerOptions sampler;
   int64_t n = 128, ctx = 0;
   int threads = 0;
+  std::string device = "cpu";
   // Set after parsing: --system/--user/--assistant/--prompt in command-line order.
   std::vector<std::pair<std::string, std::string>> turns;
 };
@@ -48,9 +49,10 @@ void Print(absl::string_view s) {
 
 void PrintStats(const GenerateResult& r, int64_t prompt, int64_t reused, const Model& m) {
   std::fprintf(stderr,
-               "prompt %lld tokens (%lld reused) in %.3f s; %zu tokens generated in %.3f s "
-               "(%.2f tok/s) on %s; stop: %s\n",
+               "prompt %lld tokens (%lld reused) in %.3f s (%.2f tok/s); %zu tokens generated "
+               "in %.3f s (%.2f tok/s) on %s; stop: %s\n",
                static_cast<long long>(prompt), static_cast<long long>(reused), r.prefill_seconds,
+               r.prefill_seconds > 0 ? (prompt - reused) / r.prefill_seconds : 0.0,
                r.tokens.size(), r.decode_seconds,
                r.tokens.empty() ? 0.0 : r.tokens.size() / r.decode_seconds,
                m.backend().name().c_str(), StopReasonName(r.reason));
@@ -196,7 +198,8 @@ absl::Status Run(GenArgs& a) {
     return absl::InvalidArgumentError(
         "--no-prefix is for plain --prompt text; a chat template writes its own prefix");
   }
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer));
+  GLMQ_ASSIGN_OR_RETURN(const DeviceSpec device, ParseDevice(a.device));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer, device));
   SessionOptions so;
   GLMQ_ASSIGN_OR_RETURN(so.max_context, ContextForFlag(lm.model->hparams(), a.ctx, 4096, "--ctx"));
   so.all_logits = false;
@@ -236,6 +239,7 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--ctx", a->ctx,
                   "context size (default: 4096, or the model's if smaller; at most the model's)");
   sub->add_option("-t,--threads", a->threads, "threads (default: all)");
+  sub->add_option("--device", a->device, "where the model runs: cpu (default), cuda or cuda:N");
   return [a, sub, prompt, system, user, assistant]() {
     // The turns in command-line order: parse_order() lists each value's option.
     size_t next[4] = {0, 0, 0, 0};
@@ -249,7 +253,7 @@ RunFn Setup(CLI::App* sub) {
   };
 }
 
-GLMQ_COMMAND(generate, "generate", "generate text or chat with the CPU runtime", Setup);
+GLMQ_COMMAND(generate, "generate", "generate text or chat (CPU or CUDA runtime)", Setup);
 
 }  // namespace
 }  // namespace glmq::tools
