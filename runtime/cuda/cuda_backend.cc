@@ -46,14 +46,16 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(int index) {
                                   absl::StrCat(dev, " cudaStreamCreate")));
   GLMQ_RETURN_IF_ERROR(CublasStatus(cublasCreate(&b->cublas_), "cublasCreate"));
   GLMQ_RETURN_IF_ERROR(CublasStatus(cublasSetStream(b->cublas_, b->stream_), "cublasSetStream"));
-  // Pure f32 / bf16 products with f32 accumulation: no TF32 shortcuts.
+  // The default math mode: bf16 products on tensor cores with f32
+  // accumulation, f32 GEMMs in f32 (TF32 only when asked for, never here).
   GLMQ_RETURN_IF_ERROR(
-      CublasStatus(cublasSetMathMode(b->cublas_, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode"));
+      CublasStatus(cublasSetMathMode(b->cublas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"));
   b->weights_ = std::make_unique<WeightStore>(b->stream_);
   return b;
 }
 
 CudaBackend::~CudaBackend() {
+  Use();
   if (stream_) cudaStreamSynchronize(stream_);
   weights_.reset();
   for (Buf& s : scratch_) cudaFree(s.p);
@@ -73,6 +75,7 @@ absl::StatusOr<void*> CudaBackend::Scratch(int slot, uint64_t bytes) {
 }
 
 absl::StatusOr<float*> CudaBackend::AllocateFloats(int64_t n) {
+  Use();
   const uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(n, 1)) * sizeof(float);
   GLMQ_ASSIGN_OR_RETURN(void* p, DeviceAlloc(bytes, absl::StrCat(name_, " working buffer")));
   GLMQ_RETURN_IF_ERROR(CudaStatus(cudaMemset(p, 0, bytes), "cudaMemset of a working buffer"));
@@ -82,7 +85,8 @@ absl::StatusOr<float*> CudaBackend::AllocateFloats(int64_t n) {
 void CudaBackend::FreeFloats(float* p) { cudaFree(p); }
 
 absl::Status CudaBackend::CopyToHost(const float* src, int64_t n, float* dst) {
-  GLMQ_RETURN_IF_ERROR(sticky_);
+  Use();
+  GLMQ_RETURN_IF_ERROR(TakeSticky());
   GLMQ_RETURN_IF_ERROR(CudaStatus(
       cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, stream_),
       absl::StrCat("copy of ", n, " floats to the host")));
@@ -90,26 +94,28 @@ absl::Status CudaBackend::CopyToHost(const float* src, int64_t n, float* dst) {
 }
 
 absl::Status CudaBackend::CopyFromHost(const float* src, int64_t n, float* dst) {
-  GLMQ_RETURN_IF_ERROR(sticky_);
+  Use();
+  GLMQ_RETURN_IF_ERROR(TakeSticky());
   return CudaStatus(
       cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, stream_),
       absl::StrCat("copy of ", n, " floats to the device"));
 }
 
 absl::Status CudaBackend::Sync() {
+  Use();
   Check(cudaStreamSynchronize(stream_), [] { return "stream synchronize (an earlier kernel)"; });
-  absl::Status s = sticky_;
-  sticky_ = absl::OkStatus();
-  return s;
+  return TakeSticky();
 }
 
 absl::Status CudaBackend::PrepareWeight(const WeightView& w) {
+  Use();
   return weights_->Get(w).status();
 }
 
 absl::Status CudaBackend::Embedding(const WeightView& table, const int32_t* ids, int64_t n,
                                     float* out) {
-  GLMQ_RETURN_IF_ERROR(sticky_);
+  Use();
+  GLMQ_RETURN_IF_ERROR(TakeSticky());
   for (int64_t t = 0; t < n; ++t) {
     if (ids[t] < 0 || ids[t] >= table.rows) {
       return absl::OutOfRangeError(absl::StrCat("embedding: token id ", ids[t], " at ", t,
@@ -131,6 +137,7 @@ absl::Status CudaBackend::Embedding(const WeightView& table, const int32_t* ids,
 
 void CudaBackend::RmsNorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim,
                           float eps, float* out) {
+  Use();
   absl::StatusOr<const float*> w = weights_->Vector(weight, dim);
   if (!w.ok()) return Check(w.status());
   Check(LaunchRmsNorm(x, *w, n_tokens, dim, eps, out, stream_),
@@ -138,6 +145,7 @@ void CudaBackend::RmsNorm(const float* x, const float* weight, int64_t n_tokens,
 }
 
 void CudaBackend::AddBias(float* y, const float* bias, int64_t n_tokens, int64_t dim) {
+  Use();
   absl::StatusOr<const float*> b = weights_->Vector(bias, dim);
   if (!b.ok()) return Check(b.status());
   Check(LaunchAddBias(y, *b, n_tokens, dim, stream_),
@@ -145,16 +153,19 @@ void CudaBackend::AddBias(float* y, const float* bias, int64_t n_tokens, int64_t
 }
 
 void CudaBackend::Add(float* x, const float* y, int64_t n) {
+  Use();
   Check(LaunchAdd(x, y, n, stream_), [&] { return absl::StrCat("Add [", n, "]"); });
 }
 
 void CudaBackend::SwiGlu(const float* gate_up, int64_t n_tokens, int64_t ffn, float* out) {
+  Use();
   Check(LaunchSwiGlu(gate_up, n_tokens, ffn, out, stream_),
         [&] { return absl::StrCat("SwiGlu [", n_tokens, ", ", ffn, "]"); });
 }
 
 void CudaBackend::Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
                        int64_t head_dim, int64_t rope_dims, int64_t pos0, double base) {
+  Use();
   // inv_freq exactly as the CPU backend computes it (f64 pow, then f32).
   float inv_freq[kMaxRopePairs];
   const int64_t pairs = std::min<int64_t>(rope_dims / 2, kMaxRopePairs);

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -53,6 +54,10 @@ class CudaBackend final : public Backend {
 
  private:
   CudaBackend() = default;
+  // Makes this backend's device current (one process may drive several).
+  void Use() const { cudaSetDevice(device_); }
+  // The recorded failure of a void op (then cleared).
+  absl::Status TakeSticky() { return std::exchange(sticky_, absl::OkStatus()); }
   // Records the first failure of a void op; `what` builds its description.
   template <typename F>
   void Check(cudaError_t e, F&& what) {

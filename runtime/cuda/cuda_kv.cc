@@ -33,6 +33,7 @@ absl::StatusOr<DevKv> CudaBackend::DeviceKv(const KvCacheView& cache, const Atte
 
 void CudaBackend::WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
                           const AttentionShape& s, int64_t pos0, KvCacheView cache) {
+  Use();
   if (!sticky_.ok()) return;
   absl::StatusOr<DevKv> kv = DeviceKv(cache, s);
   if (!kv.ok()) return Check(kv.status());
@@ -45,6 +46,7 @@ void CudaBackend::WriteKv(const float* k, const float* v, int64_t row_stride, in
 void CudaBackend::Attention(const float* q, int64_t q_stride, int64_t n_tokens,
                             const AttentionShape& s, int64_t pos0, KvCacheView cache,
                             float* scratch, float* out) {
+  Use();
   if (!sticky_.ok()) return;
   auto what = [&] {
     return absl::StrCat("Attention [", n_tokens, " queries at ", pos0, ", ", s.n_heads,

@@ -17,7 +17,8 @@ constexpr uint64_t kSliceBytes = 64ull << 20;
 
 absl::Status CudaBackend::MatMul(const WeightView& w, const float* x, int64_t n_tokens,
                                  float* y) {
-  GLMQ_RETURN_IF_ERROR(sticky_);
+  Use();
+  GLMQ_RETURN_IF_ERROR(TakeSticky());
   GLMQ_ASSIGN_OR_RETURN(const DeviceWeight* dw, weights_->Get(w));
   if (n_tokens <= kMaxGemvTokens) {
     const int n = static_cast<int>(n_tokens);

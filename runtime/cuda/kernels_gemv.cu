@@ -43,7 +43,7 @@ __device__ __forceinline__ void LoadChunk(const uint8_t* row, int64_t k, int q[3
 
 // 32 activations from column c0 (zero beyond cols).
 __device__ __forceinline__ void LoadX(const float* x, int64_t cols, int64_t c0, float xv[32]) {
-  if (c0 + 32 <= cols && (cols % 4) == 0) {
+  if (c0 + 32 <= cols && (cols % 4) == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0) {
     const float4* p = reinterpret_cast<const float4*>(x + c0);
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
