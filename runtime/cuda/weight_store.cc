@@ -1,5 +1,8 @@
 #include "runtime/cuda/weight_store.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -33,11 +36,27 @@ WeightStore::~WeightStore() {
   if (staging_) cudaFreeHost(staging_);
 }
 
+namespace {
+
+// Asks the kernel to reclaim the whole pages of an uploaded tensor
+// (MADV_PAGEOUT keeps the contents: file pages are re-read, anonymous ones
+// swapped, on a later access), so the host's RSS stays near the staging
+// buffer while a large mapped model loads. Advice only: errors are ignored.
+void ReleaseHostPages(const uint8_t* data, uint64_t size) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);
+}
+
+}  // namespace
+
 absl::StatusOr<const DeviceWeight*> WeightStore::Get(const WeightView& w) {
   auto it = weights_.find(w.data);
   if (it != weights_.end()) return &it->second;
   DeviceWeight dw;
   GLMQ_RETURN_IF_ERROR(Annotate(Upload(w, &dw), absl::StrCat("tensor '", w.name, "'")));
+  ReleaseHostPages(w.data, w.size);
   return &weights_.emplace(w.data, dw).first->second;
 }
 
