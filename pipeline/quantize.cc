@@ -42,7 +42,7 @@ absl::Status CheckNoRequantization(const std::string& input, const pb::TensorEnt
       absl::StrReplaceAll(e.name(), {{".", "\\."}}), src->name, e.group_size()));
 }
 
-// imatrix / awq / gptq from a statistics file.
+// imatrix / awq / gptq / awq+gptq from a statistics file.
 absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibMethod(const QuantizeOptions& o,
                                                              const TensorSource& src,
                                                              const QuantScheme& scheme) {
@@ -66,10 +66,12 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibMethod(const QuantizeOptio
     return QuantSpec{rule.encoding(), rule.group_size()};
   };
   const pb::HParams& hp = src.metadata().hparams();
-  GLMQ_ASSIGN_OR_RETURN(CalibData data, OpenCalibData(o.calib, hp, weights, o.method == "awq"));
   CalibMethodOptions co;
   co.method = o.method;
   co.search_grid = o.search_grid;
+  co.equalize = !o.no_equalize;
+  GLMQ_ASSIGN_OR_RETURN(CalibData data,
+                        OpenCalibData(o.calib, hp, weights, UsesAwqPlan(co)));
   return MakeCalibratedMethod(co, hp, std::move(data), weights, spec);
 }
 

@@ -19,8 +19,9 @@ struct QuantizeOptions {
   std::string output;  // .glmq file
   std::string scheme;  // preset (quant/scheme.h), or "none" with tensor_types
   std::vector<std::string> tensor_types;  // --tensor-type rules, before the preset's
-  std::string method = "rtn";             // rtn | imatrix | awq | gptq
-  std::string calib;                      // statistics file for imatrix / awq / gptq
+  std::string method = "rtn";             // rtn | imatrix | awq | gptq | awq+gptq
+  std::string calib;                      // statistics file for the calibrated methods
+  bool no_equalize = false;               // imatrix, gptq: textbook methods (no folds)
   int search_grid = -1;                   // scale-search override (-1: the encoding's default)
   std::string command_line;               // for provenance
 };

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Calibration table of docs/calibration-results.md: on the trained fixtures,
-# calibrate on train.txt, quantize int4-g128 / int4-g32 with rtn, imatrix,
-# awq and gptq, and score each against the bf16 logits on valid.txt
+# calibrate on train.txt, quantize with rtn, imatrix, awq, gptq and
+# awq+gptq (glm4-tiny-chat, glm4-tiny-0414: int4-g128 / int4-g32;
+# glm4-tiny-chat-outlier: every preset, plus imatrix and gptq with
+# --no-equalize), and score each against the bf16 logits on valid.txt
 # (perplexity, mean KL ± standard error, Δ KL vs rtn, top-1 agreement, bits
 # per weight, quantize seconds).
 #
@@ -9,10 +11,14 @@
 #
 # env: SHARED (default ../shared), WINDOWS (calibration windows of 256
 #      tokens, default 256 = 65,536 tokens, calibrate's default), MAX_WINDOWS (valid windows
-#      scored, default 100), MODELS (default "glm4-tiny-chat glm4-tiny-0414";
+#      scored, default 100), MODELS (default "glm4-tiny-chat glm4-tiny-0414
+#      glm4-tiny-chat-outlier";
 #      glm4-tiny-chat-hf holds glm4-tiny-chat's weights, so its rows would
 #      repeat them: the script checks that its quantized tensors are the
-#      same bytes instead), LOCK (flock file around each step; default none).
+#      same bytes instead), SCHEMES / METHODS (the gentle fixtures'),
+#      OUTLIER_SCHEMES / OUTLIER_METHODS (glm4-tiny-chat-outlier's; a method
+#      "M/no-equalize" runs --method M --no-equalize), LOCK (flock file around
+#      each step; default none).
 # Writes WORK_DIR/*.json and prints the markdown table on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,14 +30,21 @@ T="$SHARED/fixtures/text"
 WINDOWS=${WINDOWS:-256}
 MW=${MAX_WINDOWS:-100}
 LOCK=${LOCK:-}
-read -r -a MODELS <<<"${MODELS:-glm4-tiny-chat glm4-tiny-0414}"
-SCHEMES=(int4-g128 int4-g32)
-METHODS=(rtn imatrix awq gptq)
+read -r -a MODELS <<<"${MODELS:-glm4-tiny-chat glm4-tiny-0414 glm4-tiny-chat-outlier}"
+SCHEMES=${SCHEMES:-int4-g128 int4-g32}
+METHODS=${METHODS:-rtn imatrix awq gptq awq+gptq}
+OUTLIER_SCHEMES=${OUTLIER_SCHEMES:-int8 int8-g128 int4-g128 int4-g32 int4a-g128 int4a-g32 int4-mix}
+OUTLIER_METHODS=${OUTLIER_METHODS:-rtn imatrix imatrix/no-equalize awq gptq gptq/no-equalize awq+gptq}
 mkdir -p "$WORK"
 
 log() { echo "[$(date -u +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
 run() { if [[ -n $LOCK ]]; then nice -n 10 flock "$LOCK" "$@"; else nice -n 10 "$@"; fi; }
 bpw() { "$G" inspect "$1" | sed -n 's|^bits/weight: \([0-9.]*\) overall.*|\1|p'; }
+
+# Method token -> file-name part: "gptq/no-equalize" -> "gptq-noeq".
+tag() { local t=${1/\/no-equalize/-noeq}; echo "${t//+/_}"; }
+schemes_of() { if [[ $1 == *-outlier ]]; then echo "$OUTLIER_SCHEMES"; else echo "$SCHEMES"; fi; }
+methods_of() { if [[ $1 == *-outlier ]]; then echo "$OUTLIER_METHODS"; else echo "$METHODS"; fi; }
 
 for M in "${MODELS[@]}"; do
   base="$WORK/$M"
@@ -41,11 +54,13 @@ for M in "${MODELS[@]}"; do
     -o "$base.stats" 2>"$base.calibrate.log"
   run "$G" eval ppl "$base-bf16.glmq" --text "$T/valid.txt" --max-windows "$MW" \
     --save-logits "$base.logits" --json >"$base-bf16.json"
-  for S in "${SCHEMES[@]}"; do
-    for METHOD in "${METHODS[@]}"; do
-      name="$base-$S-$METHOD"
+  for S in $(schemes_of "$M"); do
+    for TOKEN in $(methods_of "$M"); do
+      METHOD=${TOKEN%/*}
+      name="$base-$S-$(tag "$TOKEN")"
       calib=()
       [[ $METHOD != rtn ]] && calib=(--calib "$base.stats")
+      [[ $TOKEN == */no-equalize ]] && calib+=(--no-equalize)
       t0=$(date +%s%N)
       run "$G" quantize "$base-bf16.glmq" -o "$name.glmq" --scheme "$S" --method "$METHOD" \
         "${calib[@]}" 2>"$name.quantize.log"
@@ -55,7 +70,7 @@ for M in "${MODELS[@]}"; do
         --max-windows "$MW" --json >"$name.json"
       echo "{\"bpw\": $(bpw "$name.glmq"), \"secs\": $secs, \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" \
         >"$name.info.json"
-      log "$M $S $METHOD: quantize ${secs} s"
+      log "$M $S $TOKEN: quantize ${secs} s"
     done
   done
   rm -f "$base.logits"
@@ -79,20 +94,23 @@ if [[ " ${MODELS[*]} " == *" glm4-tiny-chat "* ]]; then
   done
 fi
 
-python3 - "$WORK" "$HF_SAME" "${MODELS[*]}" "${SCHEMES[*]}" "${METHODS[*]}" <<'EOF'
+python3 - "$WORK" "$HF_SAME" "${MODELS[*]}" "$SCHEMES" "$METHODS" "$OUTLIER_SCHEMES" \
+  "$OUTLIER_METHODS" <<'EOF'
 import json, os, sys
 work, hf_same = sys.argv[1], sys.argv[2]
-models, schemes, methods = (a.split() for a in sys.argv[3:6])
+models, schemes, methods, o_schemes, o_methods = (a.split() for a in sys.argv[3:8])
 def load(p):
     with open(os.path.join(work, p)) as f: return json.load(f)
+def tag(t): return t.replace("/no-equalize", "-noeq").replace("+", "_")
 print("| model | scheme | method | bits/weight | ppl | mean KL ± s.e. | Δ KL vs rtn | top-1 agreement | quantize s |")
 print("|---|---|---|---|---|---|---|---|---|")
 for m in models:
     ref = load(f"{m}-bf16.json")
-    for s in schemes:
+    outlier = m.endswith("-outlier")
+    for s in (o_schemes if outlier else schemes):
         rtn = load(f"{m}-{s}-rtn.json")["mean_kld"]
-        for meth in methods:
-            k, info = load(f"{m}-{s}-{meth}.json"), load(f"{m}-{s}-{meth}.info.json")
+        for meth in (o_methods if outlier else methods):
+            k, info = load(f"{m}-{s}-{tag(meth)}.json"), load(f"{m}-{s}-{tag(meth)}.info.json")
             assert abs(k["ref_ppl"] - ref["ppl"]) < 1e-9 * ref["ppl"], (m, s, meth, "ref ppl differs")
             d = "—" if meth == "rtn" else f"{100 * (k['mean_kld'] / rtn - 1):+.1f}%"
             print(f"| {m} | {s} | {meth} | {info['bpw']:.3f} | {k['model_ppl']:.3f} | "

@@ -1,5 +1,6 @@
 // glmq quantize IN -o OUT --scheme PRESET [--tensor-type REGEX=ENC[:G] ...]
-//                [--method rtn|imatrix|awq|gptq --calib STATS] [--search-grid N]
+//                [--method rtn|imatrix|awq|gptq|awq+gptq --calib STATS [--no-equalize]]
+//                [--search-grid N]
 // IN is an HF checkpoint folder or a .glmq file (pipeline/quantize.h).
 #include <cstdio>
 
@@ -39,9 +40,18 @@ RunFn SetupQuantize(CLI::App* sub) {
   sub->add_option("--tensor-type", o->tensor_types,
                   "REGEX=ENC[:GROUP] (ENC q8|q4|q4a|f16|bf16|f32); first match wins, "
                   "before the preset's rules");
-  sub->add_option("--method", o->method, "quantization method: rtn | imatrix | awq | gptq");
+  sub->add_option("--method", o->method,
+                  "rtn | imatrix | awq | gptq | awq+gptq. rtn needs no statistics: the fast path "
+                  "for models without outlier channels. gptq is the recommended calibrated "
+                  "method for every scheme, int8 included, and the one for models with outlier "
+                  "channels (needs X^T X); awq+gptq gives the same quality, slower; imatrix "
+                  "(needs only sum x^2) or awq when the statistics lack X^T X. "
+                  "docs/calibration-results.md");
   sub->add_option("--calib", o->calib,
-                  "calibration statistics (glmq calibrate) for imatrix, awq, gptq");
+                  "calibration statistics (glmq calibrate) for imatrix, awq, gptq, awq+gptq");
+  sub->add_flag("--no-equalize", o->no_equalize,
+                "imatrix, gptq: skip the per-channel equalisation of outlier channels (textbook "
+                "imatrix / GPTQ)");
   sub->add_option("--search-grid", o->search_grid,
                   "shrink steps of the scale search per group (0 = plain absmax RTN; default 8 for "
                   "q4/q4a, 1 for q8)");

@@ -1,6 +1,7 @@
 #include "quant/calib/activations.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "quant/calib/gemm.h"
@@ -20,6 +21,17 @@ absl::StatusOr<ActivationModel> ActivationModel::FromGram(std::vector<double> gr
   ActivationModel m;
   m.cols_ = cols;
   m.gram_ = std::move(gram);
+  return m;
+}
+
+absl::StatusOr<ActivationModel> ActivationModel::FromDiagonal(std::vector<double> diag) {
+  if (diag.empty()) return absl::InvalidArgumentError("second moments of 0 channels");
+  for (size_t j = 0; j < diag.size(); ++j)
+    if (!std::isfinite(diag[j]) || diag[j] < 0)
+      return absl::InvalidArgumentError(absl::StrCat("E[x^2] of channel ", j, " is ", diag[j]));
+  ActivationModel m;
+  m.cols_ = static_cast<int64_t>(diag.size());
+  m.diag_ = std::move(diag);
   return m;
 }
 
@@ -56,6 +68,8 @@ absl::Status ActivationModel::AddGramBlocks(const double* xtx, double scale, int
 
 ActivationModel ActivationModel::Scaled(const std::vector<float>& s) const {
   ActivationModel m = *this;
+  for (int64_t j = 0; j < static_cast<int64_t>(diag_.size()); ++j)
+    m.diag_[j] /= static_cast<double>(s[j]) * static_cast<double>(s[j]);
   if (!gram_.empty())
     for (int64_t i = 0; i < cols_; ++i)
       for (int64_t j = 0; j < cols_; ++j)
@@ -76,6 +90,10 @@ ActivationModel ActivationModel::Scaled(const std::vector<float>& s) const {
 
 std::vector<float> ActivationModel::Diagonal() const {
   std::vector<float> d(cols_, 0.f);
+  if (!diag_.empty()) {
+    for (int64_t j = 0; j < cols_; ++j) d[j] = static_cast<float>(diag_[j]);
+    return d;
+  }
   if (!gram_.empty()) {
     for (int64_t j = 0; j < cols_; ++j) d[j] = static_cast<float>(gram_[j * cols_ + j]);
     return d;
@@ -103,14 +121,25 @@ const double* ActivationModel::GramBlock(int64_t begin, int64_t n, int64_t* ld) 
   return nullptr;
 }
 
+double ActivationModel::DiagonalError(const float* d, int64_t begin, int64_t n) const {
+  double e = 0;
+  for (int64_t j = 0; j < n; ++j) e += diag_[begin + j] * d[j] * d[j];
+  return e;
+}
+
 void ActivationModel::GroupErrors(const float* d, int64_t begin, int64_t n, int64_t k,
                                   double* e) const {
+  if (!diag_.empty()) {
+    for (int64_t c = 0; c < k; ++c) e[c] = DiagonalError(d + c * n, begin, n);
+    return;
+  }
   int64_t ld = 0;
   if (const double* g = GramBlock(begin, n, &ld)) return QuadForms(g, ld, d, n, k, e);
   for (int64_t c = 0; c < k; ++c) e[c] = GroupError(d + c * n, begin, n);
 }
 
 double ActivationModel::GroupError(const float* d, int64_t begin, int64_t n) const {
+  if (!diag_.empty()) return DiagonalError(d, begin, n);
   double e = 0;
   int64_t ld = 0;
   if (const double* g = GramBlock(begin, n, &ld)) {
@@ -128,6 +157,11 @@ double ActivationModel::GroupError(const float* d, int64_t begin, int64_t n) con
 
 double ActivationModel::RowsError(const float* d, int64_t rows) const {
   double total = 0;
+  if (!diag_.empty()) {
+#pragma omp parallel for reduction(+ : total) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) total += DiagonalError(d + r * cols_, 0, cols_);
+    return total;
+  }
   // Whichever is cheaper: d^T G d costs cols^2 per row, the sample n*cols.
   if (!gram_.empty() && (x_.empty() || cols_ <= n_)) {
 #pragma omp parallel for reduction(+ : total) schedule(static)

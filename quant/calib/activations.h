@@ -19,6 +19,10 @@ class ActivationModel {
   // From n sample rows x[n, cols] - E over the sample.
   static absl::StatusOr<ActivationModel> FromSamples(std::vector<float> x, int64_t n,
                                                       int64_t cols);
+  // From E[x_j^2] alone (cols values, the imatrix): channels treated as
+  // uncorrelated, E[(x . d)^2] = sum_j E[x_j^2] d_j^2. Needs neither X^T X
+  // nor samples.
+  static absl::StatusOr<ActivationModel> FromDiagonal(std::vector<double> diag);
   // Adds the diagonal blocks [k b, (k + 1) b)^2 of E[x x^T] = scale * xtx
   // (xtx: [cols, cols]) to a sample model: GroupError is then exact (all
   // tokens) for groups inside one block, at cols * b doubles instead of
@@ -27,6 +31,7 @@ class ActivationModel {
 
   int64_t cols() const { return cols_; }
   bool has_gram() const { return !gram_.empty(); }
+  bool is_diagonal() const { return !diag_.empty(); }
   int64_t n_samples() const { return n_; }
 
   // The model of x / s (channel j divided by s[j]): what a linear sees
@@ -48,11 +53,14 @@ class ActivationModel {
   void GroupErrors(const float* d, int64_t begin, int64_t n, int64_t k, double* e) const;
 
  private:
+  // sum_j diag_[begin + j] d_j^2 (FromDiagonal models).
+  double DiagonalError(const float* d, int64_t begin, int64_t n) const;
   // G's block for the group [begin, begin + n) (whole G or a diagonal
   // block), with its leading dimension, or null (use the sample).
   const double* GramBlock(int64_t begin, int64_t n, int64_t* ld) const;
   int64_t cols_ = 0;
   std::vector<double> gram_;    // [cols, cols] or empty
+  std::vector<double> diag_;    // [cols] (FromDiagonal) or empty
   int64_t block_ = 0;           // size of the diagonal blocks, 0 = none
   std::vector<double> blocks_;  // [n_blocks, block, block] (last one partial)
   std::vector<float> x_;        // [n, cols] or empty

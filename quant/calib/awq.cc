@@ -57,13 +57,13 @@ std::vector<int64_t> SampleRows(int64_t rows, int64_t k, uint64_t seed) {
 }  // namespace
 
 absl::Status FakeQuantize(const float* w, int64_t rows, int64_t cols, const QuantSpec& spec,
-                          float* out) {
+                          float* out, const QuantWeighting& weighting) {
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo,
                         GetGroupGeometry(spec.encoding, spec.group_size, cols));
   if (spec.search_grid > 0) {
     std::vector<uint8_t> bytes(static_cast<size_t>(rows) * geo.row_bytes);
     GLMQ_RETURN_IF_ERROR(
-        QuantizeMatrix(w, rows, cols, spec, nullptr, bytes.data(), nullptr).status());
+        QuantizeMatrixWeighted(w, rows, cols, spec, weighting, bytes.data(), nullptr).status());
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r)
       DequantizeRowRef(geo, bytes.data() + r * geo.row_bytes, cols, out + r * cols);
@@ -81,6 +81,21 @@ absl::Status FakeQuantize(const float* w, int64_t rows, int64_t cols, const Quan
     }
   }
   return absl::OkStatus();
+}
+
+double ActivationRoundingError(const float* w, int64_t rows, int64_t cols,
+                               const std::vector<float>& e_x2, int64_t block) {
+  std::vector<double> step2(cols);  // E[step^2] / 12 of each channel's block
+  for (int64_t b0 = 0; b0 < cols; b0 += block) {
+    const int64_t b1 = std::min(cols, b0 + block);
+    double m = 0;
+    for (int64_t k = b0; k < b1; ++k) m = std::max<double>(m, e_x2[k]);
+    for (int64_t k = b0; k < b1; ++k) step2[k] = m / (127.0 * 127.0 * 12.0);
+  }
+  double e = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) e += step2[j] * w[r * cols + j] * w[r * cols + j];
+  return e;
 }
 
 absl::StatusOr<AwqScaleResult> AwqSearchScale(const float* w, int64_t rows, int64_t cols,
@@ -111,6 +126,20 @@ absl::StatusOr<AwqScaleResult> AwqSearchScale(const float* w, int64_t rows, int6
   const double to_all = static_cast<double>(rows) / static_cast<double>(n_rows);
   const size_t nw = static_cast<size_t>(n_rows * cols);
   std::vector<float> ws(nw), d(nw);
+  // imatrix's weighting (options.diagonal): E[x_j^2] floored at 1e-6 of its
+  // mean, then divided by s_j^2 per alpha.
+  std::vector<float> diag, imp;
+  QuantWeighting weighting;
+  if (options.diagonal) {
+    diag = act.Diagonal();
+    double mean = 0;
+    for (float v : diag) mean += v;
+    mean /= static_cast<double>(cols);
+    for (float& v : diag) v = std::max(v, static_cast<float>(1e-6 * mean));
+    imp.resize(cols);
+    weighting.importance = imp.data();
+    weighting.magnitude = true;
+  }
   AwqScaleResult best;
   best.loss = -1;
   best.rows_searched = n_rows;
@@ -127,17 +156,25 @@ absl::StatusOr<AwqScaleResult> AwqSearchScale(const float* w, int64_t rows, int6
     for (float& v : s) v *= norm;
     for (int64_t r = 0; r < n_rows; ++r)
       for (int64_t j = 0; j < cols; ++j) ws[r * cols + j] = wp[r * cols + j] * s[j];
-    GLMQ_RETURN_IF_ERROR(FakeQuantize(ws.data(), n_rows, cols, spec, d.data()));
+    for (size_t j = 0; j < imp.size(); ++j) imp[j] = diag[j] / (s[j] * s[j]);
+    GLMQ_RETURN_IF_ERROR(FakeQuantize(ws.data(), n_rows, cols, spec, d.data(), weighting));
     for (int64_t r = 0; r < n_rows; ++r)
       for (int64_t j = 0; j < cols; ++j)
         d[r * cols + j] = d[r * cols + j] / s[j] - wp[r * cols + j];
-    const double loss = act.RowsError(d.data(), n_rows) * to_all;
+    double loss = act.RowsError(d.data(), n_rows) * to_all;
+    if (options.diagonal && options.act_block > 0)  // imp = E[(x/s)^2], ws = w s
+      loss += ActivationRoundingError(ws.data(), n_rows, cols, imp, options.act_block) * to_all;
     if (k == 0) best.loss_rtn = loss;
     if (best.loss < 0 || loss < best.loss) {
       best.loss = loss;
       best.alpha = alpha;
       best.scale = std::move(s);
     }
+  }
+  if (best.alpha > 0 && best.loss > (1.0 - options.min_gain) * best.loss_rtn) {
+    best.loss = best.loss_rtn;  // not worth it: alpha = 0, s = 1
+    best.alpha = 0;
+    best.scale.assign(cols, 1.f);
   }
   return best;
 }

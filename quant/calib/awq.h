@@ -41,13 +41,37 @@ struct AwqOptions {
   // rows / search_rows. The final encoding always covers every row.
   int64_t search_rows = 1024;
   uint64_t seed = 1;
+  // The alpha search's loss from E[x_j^2] alone (ActivationModel::
+  // FromDiagonal: the imatrix, channels as if uncorrelated) instead of
+  // E[x x^T] or the sample: what imatrix's equalisation uses (methods.h).
+  bool diagonal = false;
+  // Keep alpha = 0 (no scaling) unless the best alpha lowers the search's
+  // loss by at least this fraction. imatrix's diagonal loss ignores the
+  // channels' correlations: at int4-g128 on the gentle fixtures it predicted
+  // gains of 0.1-9 % that came out as up to +13 % KL, while outlier inputs
+  // show 49-97 % (docs/calibration-results.md); 0 = take any gain (AWQ).
+  double min_gain = 0;
+  // With `diagonal`: add to the loss the error of the runtime's activation
+  // rounding over blocks of this many channels (ActivationRoundingError),
+  // which channels far larger than their block's others inflate for the
+  // whole block (SmoothQuant's reason to equalise); 0 = off (AWQ).
+  int64_t act_block = 0;
 };
+
+// The expected squared output error that rounding x to int8 per block of
+// `block` channels (step max|x_b| / 127, specs/encodings.md "Quantized
+// matmul") adds, summed over the rows of w [rows, cols]:
+// sum_r sum_j w_rj^2 E[step_b(j)^2] / 12, with E[step_b^2] taken as its lower
+// bound max_{k in b} E[x_k^2] / 127^2 (e_x2: [cols] E[x_k^2]), so channels
+// of equal scale add almost nothing and one 64x channel dominates its block.
+double ActivationRoundingError(const float* w, int64_t rows, int64_t cols,
+                               const std::vector<float>& e_x2, int64_t block);
 
 // Fake quantization (quantize, then decode) of w [rows, cols] into out
 // [rows, cols]: QuantizeRowRef's RTN rule for spec.search_grid == 0, else
-// QuantizeMatrix's scale search (rtn).
+// QuantizeMatrixWeighted's scale search (rtn without a weighting).
 absl::Status FakeQuantize(const float* w, int64_t rows, int64_t cols, const QuantSpec& spec,
-                          float* out);
+                          float* out, const QuantWeighting& weighting = {});
 
 struct AwqScaleResult {
   std::vector<float> scale;  // [cols], s[j] > 0; multiply W's columns, divide x
@@ -59,6 +83,9 @@ struct AwqScaleResult {
 
 // Grid search of alpha: s = mean_abs^alpha / sqrt(max * min) (normalised so
 // the scales straddle 1, mean_abs clamped to >= 1e-8 relative to its max).
+// With options.diagonal the quantizer inside is imatrix's (the scale search
+// weighted by E[(x/s)_j^2] * sqrt(sigma2_row + w^2), E[x^2] floored as
+// ImatrixImportance does), so alpha = 0 is exactly what imatrix stores.
 // mean_abs: [cols] E|x_j| (for a GQA attention output, already pooled so
 // that channels sharing a v channel have equal values - the scales are then
 // equal too). The losses are over options.search_rows sampled rows (scaled

@@ -71,6 +71,16 @@ struct TensorFold {
   std::vector<float> col_mul;
   std::vector<float> row_div;
   bool empty() const { return col_mul.empty() && row_div.empty(); }
+  // True when applying the fold changes nothing (no vectors, or all 1: the
+  // scales of alpha = 0).
+  bool identity() const {
+    auto ones = [](const std::vector<float>& v) {
+      for (float x : v)
+        if (x != 1.f) return false;
+      return true;
+    };
+    return ones(col_mul) && ones(row_div);
+  }
 };
 
 // The fold of canonical tensor `role` ("attn_norm.weight", "attn_qkv.weight",

@@ -9,6 +9,16 @@
 namespace glmq::calib {
 namespace {
 
+// The model the alpha search scores with: E[x_j^2] alone (options.diagonal)
+// or ActivationModelFor's.
+absl::StatusOr<ActivationModel> SearchModel(const InputStats& s, const AwqOptions& options) {
+  if (!options.diagonal) return ActivationModelFor(s);
+  if (s.count <= 0) return absl::InvalidArgumentError(absl::StrCat(s.weight, ": no rows"));
+  std::vector<double> d(s.sum_x2.size());
+  for (size_t j = 0; j < d.size(); ++j) d[j] = s.sum_x2[j] / static_cast<double>(s.count);
+  return ActivationModel::FromDiagonal(std::move(d));
+}
+
 std::vector<float> MeanAbs(const InputStats& s) {
   std::vector<float> m(s.cols);
   for (int64_t j = 0; j < s.cols; ++j)
@@ -49,19 +59,22 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
     GLMQ_ASSIGN_OR_RETURN(auto s_ctx, stats(name(pb::ROLE_ATTN_OUTPUT)));
     GLMQ_ASSIGN_OR_RETURN(auto s_ffn, stats(name(pb::ROLE_FFN_GATE_UP)));
     GLMQ_ASSIGN_OR_RETURN(auto s_down, stats(name(pb::ROLE_FFN_DOWN)));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_qkv, ActivationModelFor(*s_qkv));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ctx, ActivationModelFor(*s_ctx));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ffn, ActivationModelFor(*s_ffn));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_down, ActivationModelFor(*s_down));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_qkv, SearchModel(*s_qkv, options));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ctx, SearchModel(*s_ctx, options));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_ffn, SearchModel(*s_ffn, options));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_down, SearchModel(*s_down, options));
     BlockInputs in{&a_qkv, &a_ctx, &a_ffn, &a_down, MeanAbs(*s_qkv), MeanAbs(*s_ctx),
                    MeanAbs(*s_ffn), MeanAbs(*s_down)};
     QuantSpec qs = *s;
     if (!options.searched_rtn) qs.search_grid = 0;
     auto scales = AwqSearchBlock(d, t, in, qs, options);
     if (!scales.ok()) return Annotate(scales.status(), absl::StrCat("AWQ block ", i));
+    for (pb::Role role : {pb::ROLE_ATTN_QKV, pb::ROLE_ATTN_OUTPUT, pb::ROLE_FFN_GATE_UP,
+                          pb::ROLE_FFN_DOWN})
+      plan.searched.insert(name(role));
     for (pb::Role role : kBlockRoles) {
       TensorFold f = BlockFold(d, *scales, role);
-      if (!f.empty()) plan.folds[name(role)] = std::move(f);
+      if (!f.identity()) plan.folds[name(role)] = std::move(f);
     }
     plan.blocks.push_back(std::move(*scales));
     if (on_layer) on_layer(i);
@@ -71,15 +84,18 @@ absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weig
   if (so && !hp.tied_embeddings() && !absl::IsNotFound(stats(output).status())) {
     GLMQ_ASSIGN_OR_RETURN(std::vector<float> w, weights(output));
     GLMQ_ASSIGN_OR_RETURN(auto s_out, stats(output));
-    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_out, ActivationModelFor(*s_out));
+    GLMQ_ASSIGN_OR_RETURN(ActivationModel a_out, SearchModel(*s_out, options));
     QuantSpec qs = *so;
     if (!options.searched_rtn) qs.search_grid = 0;
     const int64_t cols = hp.hidden_size(), rows = static_cast<int64_t>(w.size()) / cols;
     GLMQ_ASSIGN_OR_RETURN(AwqScaleResult r, AwqSearchScale(w.data(), rows, cols, a_out,
                                                            MeanAbs(*s_out), qs, options));
     plan.output_scale = r.scale;
-    plan.folds[output].col_mul = r.scale;
-    plan.folds[TensorName(pb::ROLE_OUTPUT_NORM)].row_div = r.scale;
+    plan.searched.insert(output);
+    if (!TensorFold{r.scale, {}}.identity()) {
+      plan.folds[output].col_mul = r.scale;
+      plan.folds[TensorName(pb::ROLE_OUTPUT_NORM)].row_div = r.scale;
+    }
   }
   return plan;
 }
@@ -98,8 +114,8 @@ void AwqMethod::TransformRows(const std::string& name, float* w, int64_t row_beg
 absl::Status AwqMethod::BeginTensor(const TensorQuantJob& job) {
   act_.reset();
   const std::string& name = job.entry->name();
-  const TensorFold* f = FoldFor(name);
-  if (f == nullptr) return absl::OkStatus();  // not an AWQ'd linear: plain RTN
+  if (plan_.searched.count(name) == 0) return absl::OkStatus();  // not AWQ'd: plain RTN
+  const TensorFold* f = FoldFor(name);  // null: alpha = 0, the input is unscaled
   GLMQ_ASSIGN_OR_RETURN(std::shared_ptr<const InputStats> s, stats_(name));
   GLMQ_ASSIGN_OR_RETURN(GroupGeometry geo,
                         GetGroupGeometry(job.spec.encoding, job.spec.group_size, job.cols));
@@ -107,7 +123,7 @@ absl::Status AwqMethod::BeginTensor(const TensorQuantJob& job) {
   if (a.cols() != job.cols)
     return absl::InvalidArgumentError(absl::StrCat(name, ": statistics of ", a.cols(),
                                                    " channels for ", job.cols, " columns"));
-  act_ = f->col_mul.empty() ? std::move(a) : a.Scaled(f->col_mul);
+  act_ = f == nullptr || f->col_mul.empty() ? std::move(a) : a.Scaled(f->col_mul);
   return absl::OkStatus();
 }
 

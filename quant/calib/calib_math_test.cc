@@ -200,6 +200,8 @@ TEST(CalibGptq, BlockedSweepMatchesColumnByColumn) {
   GroupGeometry geo = GetGroupGeometry(spec.encoding, spec.group_size, cols).value();
   GptqOptions opt;
   opt.act_order = false;
+  opt.groups = GptqGroups::kLazy;  // as NaiveGptq
+  opt.damp_mode = GptqDamp::kMeanDiag;
   std::vector<uint8_t> bytes(rows * geo.row_bytes);
   ASSERT_TRUE(GptqQuantize(w.data(), rows, cols, h, spec, opt, bytes.data()).ok());
   const std::vector<float> got = Decode(spec, bytes, rows, cols);

@@ -66,31 +66,47 @@ class AwqAdapter : public calib::AwqMethod {
 
 }  // namespace
 
+bool UsesAwqPlan(const CalibMethodOptions& o) {
+  const bool equalize = o.equalize && (o.method == "imatrix" || o.method == "gptq");
+  return equalize || o.method == "awq" || o.method == "awq+gptq";
+}
+
 absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibratedMethod(
     const CalibMethodOptions& o, const pb::HParams& hp, CalibData data,
     const calib::WeightFn& weights, const calib::SpecFn& spec) {
   const calib::StatsFn& stats = data.stats;
-  std::unique_ptr<QuantMethod> inner;
-  if (o.method == "imatrix") {
-    inner = calib::MakeImatrixMethod(stats, o.search_grid, o.imatrix_magnitude);
-  } else if (o.method == "gptq") {
-    if (!data.has_xtx)
-      return absl::FailedPreconditionError(absl::StrCat(
-          data.info.stats_file(), " has no X^T X (it was calibrated with --no-xtx)"));
-    inner = calib::MakeGptqMethod(stats, o.gptq);
-  } else if (o.method == "awq") {
+  if ((o.method == "gptq" || o.method == "awq+gptq") && !data.has_xtx)
+    return absl::FailedPreconditionError(absl::StrCat(
+        data.info.stats_file(), " has no X^T X (it was calibrated with --no-xtx)"));
+  if (o.method != "imatrix" && o.method != "gptq" && o.method != "awq+gptq" &&
+      o.method != "awq")
+    return absl::InvalidArgumentError(
+        absl::StrCat("--method '", o.method, "' (use rtn, imatrix, awq, gptq or awq+gptq)"));
+  // imatrix and gptq equalise outlier channels first (calib::ImatrixPlanOptions).
+  const bool equalize = o.equalize && (o.method == "imatrix" || o.method == "gptq");
+  const calib::AwqOptions awq = equalize ? calib::ImatrixPlanOptions(o.awq) : o.awq;
+  std::shared_ptr<calib::AwqPlan> plan;
+  if (UsesAwqPlan(o)) {
     Progress progress("AWQ scale search", static_cast<uint64_t>(hp.n_layers()), "layers");
-    GLMQ_ASSIGN_OR_RETURN(calib::AwqPlan plan,
-                          calib::BuildAwqPlan(hp, weights, stats, spec, o.awq, [&](int layer) {
+    GLMQ_ASSIGN_OR_RETURN(calib::AwqPlan p,
+                          calib::BuildAwqPlan(hp, weights, stats, spec, awq, [&](int layer) {
                             progress.Update(absl::StrCat("layer ", layer), layer + 1);
                           }));
     progress.Finish();
-    inner = std::make_unique<AwqAdapter>(std::move(plan), stats, o.awq);
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--method '", o.method, "' (use rtn, imatrix, awq or gptq)"));
+    plan = std::make_shared<calib::AwqPlan>(std::move(p));
   }
-  return std::unique_ptr<QuantMethod>(new Recorded(std::move(inner), std::move(data), o.search_grid));
+  std::unique_ptr<QuantMethod> inner;
+  if (o.method == "imatrix") {
+    inner = calib::MakeImatrixMethod(stats, o.search_grid, o.imatrix_magnitude, plan, awq);
+  } else if (o.method == "gptq") {
+    inner = calib::MakeGptqMethod(stats, o.gptq, plan, awq);
+  } else if (o.method == "awq+gptq") {
+    inner = calib::MakeAwqGptqMethod(stats, o.gptq, plan, awq);
+  } else {
+    inner = std::make_unique<AwqAdapter>(std::move(*plan), stats, o.awq);
+  }
+  return std::unique_ptr<QuantMethod>(
+      new Recorded(std::move(inner), std::move(data), o.search_grid));
 }
 
 }  // namespace glmq

@@ -1,4 +1,4 @@
-// The factory behind `glmq quantize --method imatrix|awq|gptq`: builds the
+// The factory behind `glmq quantize --method imatrix|awq|gptq|awq+gptq`: builds the
 // calibrated QuantMethod from calibration data handed in through callbacks
 // (the statistics file itself is opened by pipeline/calib_data.h), and
 // records the run in QuantRecipe.calibration. Tensors without statistics
@@ -24,12 +24,21 @@ struct CalibData {
 };
 
 struct CalibMethodOptions {
-  std::string method;             // imatrix | awq | gptq
+  std::string method;             // imatrix | awq | gptq | awq+gptq
   int search_grid = -1;           // imatrix: QuantSpec.search_grid override
   bool imatrix_magnitude = true;  // imatrix: llama.cpp's sqrt(sigma2 + w^2) factor
+  // imatrix, gptq: first fold per-channel scales searched on E[x^2] into the
+  // neighbouring tensors where they pay (outlier channels; calib::
+  // ImatrixPlanOptions); false: textbook imatrix / GPTQ.
+  bool equalize = true;
   calib::GptqOptions gptq;
   calib::AwqOptions awq;
 };
+
+// Whether the method builds an AWQ plan (awq, awq+gptq, and imatrix / gptq
+// with `equalize`): its block search reads a block's four records in a row,
+// so the statistics reader should cache them.
+bool UsesAwqPlan(const CalibMethodOptions& options);
 
 // `weights` is only used by AWQ (its scale search runs here, block by
 // block, before the method is returned); `spec` tells which tensors will be

@@ -23,31 +23,38 @@ struct Order {
   std::vector<int64_t> pos;   // original column c sits at position pos[c]
 };
 
-Order MakeOrder(const double* h, int64_t cols, bool act_order) {
+// diag: [cols] H_jj in the original order.
+Order MakeOrder(const std::vector<double>& diag, bool act_order) {
+  const int64_t cols = static_cast<int64_t>(diag.size());
   Order o;
   o.perm.resize(cols);
   std::iota(o.perm.begin(), o.perm.end(), 0);
   if (act_order)
-    std::stable_sort(o.perm.begin(), o.perm.end(), [&](int64_t a, int64_t b) {
-      return h[a * cols + a] > h[b * cols + b];
-    });
+    std::stable_sort(o.perm.begin(), o.perm.end(),
+                     [&](int64_t a, int64_t b) { return diag[a] > diag[b]; });
   o.pos.resize(cols);
   for (int64_t p = 0; p < cols; ++p) o.pos[o.perm[p]] = p;
   return o;
 }
 
-// a = J P H P^T J (J: index reversal, P: the order), H = scale * h, into the
-// whole matrix (the Cholesky keeps its strict upper triangle as the copy to
-// retry from). Returns the diagonal with dead channels set to 1.
-absl::StatusOr<std::vector<double>> LoadReversed(const double* h, double scale, int64_t n,
-                                                 const Order& o, double* a,
-                                                 GptqReport* report) {
+// a = J P H P^T J (J: index reversal, P: the order), H = scale * C h C
+// (C = diag(col_scale), or none when empty), into the whole matrix (the
+// Cholesky keeps its strict upper triangle as the copy to retry from).
+// Returns the diagonal with dead channels set to 1.
+absl::StatusOr<std::vector<double>> LoadReversed(const double* h, double scale,
+                                                 const std::vector<float>& col_scale, int64_t n,
+                                                 const Order& o, double* a, GptqReport* report) {
   auto rp = [&](int64_t p) { return o.perm[n - 1 - p]; };
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < n; ++p) {
     const double* row = h + rp(p) * n;
     double* ap = a + p * n;
-    for (int64_t q = 0; q < n; ++q) ap[q] = scale * row[rp(q)];
+    if (col_scale.empty()) {
+      for (int64_t q = 0; q < n; ++q) ap[q] = scale * row[rp(q)];
+    } else {
+      const double sp = scale * col_scale[rp(p)];
+      for (int64_t q = 0; q < n; ++q) ap[q] = sp * row[rp(q)] * col_scale[rp(q)];
+    }
   }
   std::vector<double> diag(n);
   for (int64_t p = 0; p < n; ++p) {
@@ -70,20 +77,23 @@ absl::Status DampedCholesky(double* a, int64_t n, const std::vector<double>& dia
   double mean_diag = 0;
   for (double d : diag) mean_diag += d;
   mean_diag /= static_cast<double>(n);
-  double lambda = opt.damp * mean_diag;
+  // kMeanDiag: lambda on every channel; kRelative: lambda * H_jj on channel j.
+  const bool relative = opt.damp_mode == GptqDamp::kRelative;
+  const double most = relative ? 1.0 : mean_diag;
+  double lambda = opt.damp * (relative ? 1.0 : mean_diag);
   absl::Status last;
   for (int attempt = 0; attempt < 4; ++attempt) {
     if (attempt > 0)
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < i; ++j) a[i * n + j] = a[j * n + i];
-    for (int64_t p = 0; p < n; ++p) a[p * n + p] = diag[p] + lambda;
+    for (int64_t p = 0; p < n; ++p) a[p * n + p] = diag[p] + (relative ? lambda * diag[p] : lambda);
     last = CholeskyLowerInPlace(a, n);
     if (last.ok()) {
-      report->damp_used = lambda;
+      report->damp_used = relative ? lambda * mean_diag : lambda;
       return last;
     }
-    lambda = lambda > 0 ? std::min(lambda * 10, mean_diag) : 1e-6 * mean_diag;
+    lambda = lambda > 0 ? std::min(lambda * 10, most) : 1e-6 * most;
   }
   return Annotate(last, "GPTQ Hessian (even after dampening)");
 }
@@ -93,14 +103,15 @@ absl::Status DampedCholesky(double* a, int64_t n, const std::vector<double>& dia
 // J P H P^T J = L L^T (linalg.h), computed in one malloc'd f64 buffer that
 // ends as the f32 result.
 absl::StatusOr<std::unique_ptr<float[], FreeDeleter>> PrepareHinv(
-    const double* h, double scale, int64_t n, const Order& o, const GptqOptions& opt,
-    const std::function<void()>& loaded, GptqReport* report) {
+    const double* h, double scale, const std::vector<float>& col_scale, int64_t n, const Order& o,
+    const GptqOptions& opt, const std::function<void()>& loaded, GptqReport* report) {
   const size_t nn = static_cast<size_t>(n) * static_cast<size_t>(n);
   double* a = static_cast<double*>(std::malloc(nn * sizeof(double)));
   if (a == nullptr)
     return absl::ResourceExhaustedError(absl::StrCat("GPTQ: no memory for ", n, "^2 doubles"));
   std::unique_ptr<double[], FreeDeleter> owned(a);
-  GLMQ_ASSIGN_OR_RETURN(std::vector<double> diag, LoadReversed(h, scale, n, o, a, report));
+  GLMQ_ASSIGN_OR_RETURN(std::vector<double> diag,
+                        LoadReversed(h, scale, col_scale, n, o, a, report));
   if (loaded) loaded();
   GLMQ_RETURN_IF_ERROR(DampedCholesky(a, n, diag, opt, report));
   InvertLowerInPlace(a, n);
@@ -127,15 +138,16 @@ struct SweepContext {
   const Order* order;
   const float* u;
   int block;
+  bool lazy;  // GptqGroups::kLazy: fit each group when its first column comes up
 };
 
 // Runs the column sweep for `n` rows held in w[n, cols] (permuted order,
-// updated in place). Writes codes[n, cols] (original order) and the group
-// fits fits[n, n_groups].
+// updated in place). Writes codes[n, cols] (original order); the group fits
+// fits[n, n_groups] are written (c.lazy) or read (static groups).
 void SweepTile(const SweepContext& c, float* w, int64_t n, int8_t* codes, GroupFit* fits) {
   const int64_t cols = c.cols, g = c.geo.g, ng = c.geo.n_groups;
   const float* u = c.u;
-  std::vector<char> fitted(static_cast<size_t>(n * ng), 0);
+  std::vector<char> fitted(static_cast<size_t>(n * ng), c.lazy ? 0 : 1);
   std::vector<float> err(static_cast<size_t>(n * c.block));
   std::vector<float> gbuf(static_cast<size_t>(g));
   for (int64_t b0 = 0; b0 < cols; b0 += c.block) {
@@ -164,6 +176,40 @@ void SweepTile(const SweepContext& c, float* w, int64_t n, int8_t* codes, GroupF
   }
 }
 
+// The fits of GptqGroups::kStatic / kStaticSearched for rows w[rows, cols]
+// (original order, before any error feedback): [rows, n_groups].
+absl::StatusOr<std::vector<GroupFit>> StaticGroupFits(const GptqPrepared& prep, const float* w,
+                                                      int64_t rows, const QuantSpec& spec,
+                                                      const GroupGeometry& geo) {
+  const int64_t cols = prep.cols, ng = geo.n_groups;
+  std::vector<GroupFit> fits(static_cast<size_t>(rows * ng));
+  if (prep.groups == GptqGroups::kStatic) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t gi = 0; gi < ng; ++gi) {
+        const int64_t gb = gi * geo.g;
+        fits[r * ng + gi] =
+            FitGroup(*geo.traits, w + r * cols + gb, std::min<int64_t>(geo.g, cols - gb), 1);
+      }
+    return fits;
+  }
+  // kStaticSearched: imatrix's search with H's diagonal, then the headers.
+  std::vector<uint8_t> bytes(static_cast<size_t>(rows * geo.row_bytes));
+  QuantWeighting weighting;
+  weighting.importance = prep.h_diag.data();
+  weighting.magnitude = true;
+  GLMQ_RETURN_IF_ERROR(
+      QuantizeMatrixWeighted(w, rows, cols, spec, weighting, bytes.data(), nullptr).status());
+  std::vector<int8_t> q(static_cast<size_t>(geo.g));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t gi = 0; gi < ng; ++gi) {
+      const UnpackedGroup u =
+          UnpackGroup(geo, bytes.data() + r * geo.row_bytes + gi * geo.group_bytes, q.data());
+      fits[r * ng + gi] = GroupFitOf(*geo.traits, u.scale, u.min);
+    }
+  return fits;
+}
+
 }  // namespace
 
 double HessianLoss(const float* w, const float* deq, int64_t rows, int64_t cols,
@@ -188,14 +234,29 @@ double HessianLoss(const float* w, const float* deq, int64_t rows, int64_t cols,
 
 absl::StatusOr<GptqPrepared> GptqPrepare(const double* h, int64_t cols, double h_scale,
                                          const GptqOptions& options,
-                                         const std::function<void()>& loaded) {
+                                         const std::function<void()>& loaded,
+                                         const std::vector<float>& col_scale) {
   if (cols <= 0 || h == nullptr)
     return absl::InvalidArgumentError(absl::StrCat("GPTQ: Hessian for ", cols, " columns"));
+  if (!col_scale.empty() && static_cast<int64_t>(col_scale.size()) != cols)
+    return absl::InvalidArgumentError(
+        absl::StrCat("GPTQ: ", col_scale.size(), " column scales for ", cols, " columns"));
   GptqPrepared prep;
   prep.cols = cols;
-  Order order = MakeOrder(h, cols, options.act_order);
-  GLMQ_ASSIGN_OR_RETURN(prep.u,
-                        PrepareHinv(h, h_scale, cols, order, options, loaded, &prep.report));
+  prep.groups = options.groups;
+  std::vector<double> diag(cols);
+  for (int64_t j = 0; j < cols; ++j) {
+    const double c = col_scale.empty() ? 1.0 : col_scale[j];
+    diag[j] = h_scale * h[j * cols + j] * c * c;
+  }
+  if (options.groups == GptqGroups::kStaticSearched) {
+    prep.h_diag.resize(cols);
+    for (int64_t j = 0; j < cols; ++j)  // dead channels count as 1 (as in the sweep)
+      prep.h_diag[j] = diag[j] > 0 && std::isfinite(diag[j]) ? static_cast<float>(diag[j]) : 1.f;
+  }
+  Order order = MakeOrder(diag, options.act_order);
+  GLMQ_ASSIGN_OR_RETURN(
+      prep.u, PrepareHinv(h, h_scale, col_scale, cols, order, options, loaded, &prep.report));
   prep.perm = std::move(order.perm);
   prep.pos = std::move(order.pos);
   return prep;
@@ -221,7 +282,12 @@ absl::Status GptqQuantizeRows(const GptqPrepared& prep, const float* w, int64_t 
       return absl::InvalidArgumentError(absl::StrCat("GPTQ: weight [", i / cols, ", ", i % cols,
                                                      "] is not finite"));
   const Order order{prep.perm, prep.pos};
-  SweepContext ctx{geo.traits, geo, cols, &order, prep.u.get(), block_size};
+  const bool lazy = prep.groups == GptqGroups::kLazy;
+  SweepContext ctx{geo.traits, geo, cols, &order, prep.u.get(), block_size, lazy};
+  std::vector<GroupFit> static_fits;  // [rows, n_groups], from the original weights
+  if (!lazy) {
+    GLMQ_ASSIGN_OR_RETURN(static_fits, StaticGroupFits(prep, w, rows, spec, geo));
+  }
   const int64_t n_tiles = (rows + kRowTile - 1) / kRowTile;
 #pragma omp parallel for schedule(dynamic)
   for (int64_t tile = 0; tile < n_tiles; ++tile) {
@@ -231,6 +297,7 @@ absl::Status GptqQuantizeRows(const GptqPrepared& prep, const float* w, int64_t 
       for (int64_t p = 0; p < cols; ++p) wt[r * cols + p] = w[(r0 + r) * cols + order.perm[p]];
     std::vector<int8_t> codes(static_cast<size_t>(n * cols));
     std::vector<GroupFit> fits(static_cast<size_t>(n * geo.n_groups));
+    if (!lazy) std::copy_n(&static_fits[r0 * geo.n_groups], n * geo.n_groups, fits.begin());
     SweepTile(ctx, wt.data(), n, codes.data(), fits.data());
     std::vector<int8_t> q(static_cast<size_t>(geo.g));
     for (int64_t r = 0; r < n; ++r) {

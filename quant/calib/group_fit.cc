@@ -31,4 +31,16 @@ GroupFit FitGroup(const EncodingTraits& t, const float* x, int64_t n, int64_t st
   return f;
 }
 
+GroupFit GroupFitOf(const EncodingTraits& t, float scale, float min) {
+  GroupFit f;
+  f.scale16 = F16Nearest(scale);  // exact: scale is an f16 value
+  f.scale = F16ToF32(f.scale16);
+  if (t.has_min) {
+    f.min16 = F16Nearest(min);
+    f.min = F16ToF32(f.min16);
+  }
+  f.inv_scale = f.scale != 0.f ? 1.f / f.scale : 0.f;
+  return f;
+}
+
 }  // namespace glmq::calib

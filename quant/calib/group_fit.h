@@ -29,6 +29,10 @@ struct GroupFit {
 GroupFit FitGroup(const EncodingTraits& t, const float* x, int64_t n, int64_t stride,
                   float clip = 1.f);
 
+// The fit of a stored header: scale and min (0 for symmetric encodings) as
+// decoded from their f16 fields (exact f16 values, e.g. UnpackGroup's).
+GroupFit GroupFitOf(const EncodingTraits& t, float scale, float min);
+
 // The stored signed code of x (q8: -127..127, q4: -8..7, q4a: 0..15),
 // rounding half to even like QuantizeRowRef.
 inline int8_t QuantizeCode(const EncodingTraits& t, const GroupFit& f, float x) {

@@ -9,16 +9,17 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "schema/glmq.pb.h"
 #include "quant/calib/awq.h"
 #include "quant/calib/awq_layer.h"
 #include "quant/calib/gptq.h"
 #include "schema/input_stats.h"
 #include "quant/method.h"
+#include "schema/glmq.pb.h"
 
 namespace glmq::calib {
 
@@ -30,22 +31,45 @@ using WeightFn = std::function<absl::StatusOr<std::vector<float>>(const std::str
 // The encoding a tensor will get, or nullopt if it stays unquantized.
 using SpecFn = std::function<std::optional<QuantSpec>(const std::string& name)>;
 
-// imatrix: rtn's scale search with each element's squared error weighted by
-// E[x_j^2] (importance of input channel j) times sqrt(sigma2_row + w^2) when
-// `magnitude` (llama.cpp's weighting), else by E[x_j^2] alone.
-std::unique_ptr<QuantMethod> MakeImatrixMethod(StatsFn stats, int search_grid = -1,
-                                               bool magnitude = true);
-
-// GPTQ with H = 2 X^T X / n from the statistics (needs X^T X).
-std::unique_ptr<QuantMethod> MakeGptqMethod(StatsFn stats, GptqOptions options);
-
 // The AWQ scales of a whole model, searched block by block (the four
 // weights of one block in memory at a time) before anything is written.
 struct AwqPlan {
-  std::map<std::string, TensorFold> folds;     // by canonical tensor name
+  std::map<std::string, TensorFold> folds;     // by canonical tensor name, identities left out
+  std::set<std::string> searched;              // the linears whose input scale was searched
   std::vector<BlockScales> blocks;             // per layer (for reports)
   std::vector<float> output_scale;             // output.weight input, or empty
 };
+
+// imatrix: rtn's scale search with each element's squared error weighted by
+// E[x_j^2] (importance of input channel j) times sqrt(sigma2_row + w^2) when
+// `magnitude` (llama.cpp's weighting), else by E[x_j^2] alone. With `plan`
+// (BuildAwqPlan with AwqOptions::diagonal: per-channel scales searched on
+// E[x_j^2] alone), the scales are folded into the neighbouring tensors
+// first (TransformRows) and the importance is that of the scaled input,
+// E[x_j^2] / s_j^2: the only way a per-group scale can serve a column whose
+// weights are 64x smaller than its group's (specs/calibration.md).
+// The plan options of imatrix's equalisation: `base` with diagonal = true
+// (the loss from E[x_j^2] alone), min_gain = 0.25 and act_block = 32
+// (AwqOptions).
+AwqOptions ImatrixPlanOptions(AwqOptions base);
+std::unique_ptr<QuantMethod> MakeImatrixMethod(StatsFn stats, int search_grid = -1,
+                                               bool magnitude = true,
+                                               std::shared_ptr<const AwqPlan> plan = nullptr,
+                                               const AwqOptions& plan_options = {});
+
+// GPTQ with H = 2 X^T X / n from the statistics (needs X^T X). With `plan`
+// (imatrix's equalisation, ImatrixPlanOptions), its scales are folded into
+// the neighbouring tensors first (TransformRows) and GPTQ runs on the folded
+// weights with the Hessian of the scaled input, H_ij / (s_i s_j).
+std::unique_ptr<QuantMethod> MakeGptqMethod(StatsFn stats, GptqOptions options,
+                                            std::shared_ptr<const AwqPlan> plan = nullptr,
+                                            const AwqOptions& plan_options = {});
+// "awq+gptq": the same with AWQ's plan (BuildAwqPlan with AWQ's options:
+// every input scaled, the loss from E[x x^T] or the sample).
+std::unique_ptr<QuantMethod> MakeAwqGptqMethod(StatsFn stats, GptqOptions options,
+                                               std::shared_ptr<const AwqPlan> plan,
+                                               const AwqOptions& plan_options);
+
 absl::StatusOr<AwqPlan> BuildAwqPlan(const pb::HParams& hp, const WeightFn& weights,
                                      const StatsFn& stats, const SpecFn& spec,
                                      const AwqOptions& options,
