@@ -41,35 +41,42 @@ __device__ __forceinline__ void LoadChunk(const uint8_t* row, int64_t k, int q[3
   }
 }
 
-// 32 activations from column c0 (zero beyond cols).
-__device__ __forceinline__ void LoadX(const float* x, int64_t cols, int64_t c0, float xv[32]) {
-  if (c0 + 32 <= cols && (cols % 4) == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0) {
-    const float4* p = reinterpret_cast<const float4*>(x + c0);
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const float4 f = __ldg(p + j);
-      xv[4 * j] = f.x, xv[4 * j + 1] = f.y, xv[4 * j + 2] = f.z, xv[4 * j + 3] = f.w;
-    }
-  } else {
-#pragma unroll
-    for (int j = 0; j < 32; ++j) xv[j] = c0 + j < cols ? __ldg(x + c0 + j) : 0.f;
-  }
-}
+// The quantized GEMV stages the activations of kXTileCols columns in shared
+// memory (coalesced loads, shared by the block's 8 rows), then lane i takes
+// chunk i of the tile: 32 values, read as 8 float4 at i * kXLaneStride
+// floats. The 4-float pad per lane keeps each 8-lane phase of those float4
+// reads on distinct banks.
+constexpr int kXTileCols = 32 * 32;
+constexpr int kXLaneStride = 32 + 4;
+constexpr int kXTileStride = 32 * kXLaneStride;
 
 template <int kBits, bool kMin>
 __global__ void GemvQuantKernel(QuantW w, const float* __restrict__ x, int n_tokens,
                                 float* __restrict__ y) {
+  __shared__ float4 xs4[kMaxGemvTokens * kXTileStride / 4];
+  float* xs = reinterpret_cast<float*>(xs4);
   const int lane = threadIdx.x % 32;
   const int64_t r = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
-  if (r >= w.rows) return;
-  const int64_t chunks = w.row_value_bytes * 8 / kBits / 32;
-  const uint8_t* row = w.values + r * w.row_value_bytes;
-  const uint16_t* sc = w.scales + r * w.n_groups;
-  const uint16_t* mn = kMin ? w.mins + r * w.n_groups : nullptr;
+  const bool row_ok = r < w.rows;  // no early return: the block synchronizes per tile
+  const int64_t row_values = w.row_value_bytes * 8 / kBits;
+  const int64_t chunks = row_values / 32;
+  const uint8_t* row = w.values + (row_ok ? r : 0) * w.row_value_bytes;
+  const uint16_t* sc = w.scales + (row_ok ? r : 0) * w.n_groups;
+  const uint16_t* mn = kMin ? w.mins + (row_ok ? r : 0) * w.n_groups : nullptr;
   const bool whole = (w.g % 32) == 0;  // every chunk inside one group
   const float off = static_cast<float>(w.value_offset);
   float acc[kMaxGemvTokens] = {};
-  for (int64_t k = lane; k < chunks; k += 32) {
+  for (int64_t c_tile = 0; c_tile < row_values; c_tile += kXTileCols) {
+    __syncthreads();
+    for (int i = threadIdx.x; i < n_tokens * kXTileCols; i += blockDim.x) {
+      const int t = i / kXTileCols, c = i % kXTileCols;
+      const int64_t col = c_tile + c;
+      xs[t * kXTileStride + (c / 32) * kXLaneStride + c % 32] =
+          col < w.cols ? __ldg(x + t * w.cols + col) : 0.f;
+    }
+    __syncthreads();
+    const int64_t k = c_tile / 32 + lane;
+    if (!row_ok || k >= chunks) continue;
     int q[32];
     LoadChunk<kBits>(row, k, q);
     const int64_t c0 = k * 32;
@@ -90,14 +97,21 @@ __global__ void GemvQuantKernel(QuantW w, const float* __restrict__ x, int n_tok
 #pragma unroll
     for (int t = 0; t < kMaxGemvTokens; ++t) {
       if (t >= n_tokens) break;
-      float xv[32];
-      LoadX(x + t * w.cols, w.cols, c0, xv);
+      const float4* xp = reinterpret_cast<const float4*>(xs + t * kXTileStride +
+                                                         lane * kXLaneStride);
       float part = 0.f;
 #pragma unroll
-      for (int j = 0; j < 32; ++j) part = fmaf(wv[j], xv[j], part);
+      for (int j = 0; j < 8; ++j) {
+        const float4 f = xp[j];
+        part = fmaf(wv[4 * j], f.x, part);
+        part = fmaf(wv[4 * j + 1], f.y, part);
+        part = fmaf(wv[4 * j + 2], f.z, part);
+        part = fmaf(wv[4 * j + 3], f.w, part);
+      }
       acc[t] += part;
     }
   }
+  if (!row_ok) return;
 #pragma unroll
   for (int t = 0; t < kMaxGemvTokens; ++t) {
     if (t >= n_tokens) break;
