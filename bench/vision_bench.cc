@@ -50,9 +50,9 @@ struct Model {
 const Model kModels[] = {{"glm-4v-9b", "glm-4v-9b.json", 1120},
                          {"GLM-4.1V-9B-Thinking", "GLM-4.1V-9B-Thinking.json", 1120}};
 
-VisionConfig LoadConfig(const Model& m) {
+pb::HParams LoadHParams(const Model& m) {
   const std::string path = std::string(GLMQ_SHARED_DIR) + "/reference/configs/" + m.config;
-  return VisionConfigFromHParams(HParamsFromConfigFile(path).value()).value();
+  return HParamsFromConfigFile(path).value();
 }
 
 // Fills `values` uniformly in [-a, a] (xorshift; fast for ~10^8 values).
@@ -66,20 +66,23 @@ void Uniform(std::vector<float>* values, float a, uint64_t seed) {
 
 // Every tensor of c's tower: matrices with variance 1 / cols (bf16 or q8),
 // norm weights 1, biases 0, the position table +-0.02.
-std::unique_ptr<InMemoryWeightSource> RandomTower(const VisionConfig& c, bool q8) {
-  auto src = std::make_unique<InMemoryWeightSource>(pb::HParams());
+std::unique_ptr<InMemoryWeightSource> RandomTower(const pb::HParams& hp, bool q8) {
+  auto src = std::make_unique<InMemoryWeightSource>(hp);
   uint64_t seed = 1;
-  for (const VisionTensorSpec& t : VisionTensors(c)) {
+  const std::vector<VisionTensor> tensors = VisionTensors(hp).value();
+  for (const VisionTensor& vt : tensors) {
+    const ModelTensor& t = vt.tensor;
+    const bool matrix = vt.use == VisionUse::kMatrix;
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
     std::vector<float> v(n, absl::EndsWith(t.name, ".bias") ? 0.f : 1.f);
-    if (t.vector) {
+    if (vt.use == VisionUse::kVector) {
       src->AddBf16(t.name, t.shape, v);
       continue;
     }
     const int64_t rows = t.shape[0], cols = n / rows;
-    Uniform(&v, t.matrix ? std::sqrt(3.0f / cols) : 0.02f, seed++);
-    if (!t.matrix || !q8) {
+    Uniform(&v, matrix ? std::sqrt(3.0f / cols) : 0.02f, seed++);
+    if (!matrix || !q8) {
       src->AddBf16(t.name, t.shape, v);
       continue;
     }
@@ -111,10 +114,11 @@ double LayerFlops(const VisionConfig& c, int64_t n) {
 void BM_VisionTower(benchmark::State& state) {
   const Model& m = kModels[state.range(0)];
   const bool q8 = state.range(1) != 0;
-  VisionConfig c = LoadConfig(m);
-  const int64_t depth = c.n_layers;
-  c.n_layers = EnvInt("GLMQ_BENCH_LAYERS", 2);
-  const auto source = RandomTower(c, q8);
+  pb::HParams hp = LoadHParams(m);
+  const int64_t depth = hp.vision().n_layers();
+  hp.mutable_vision()->set_n_layers(EnvInt("GLMQ_BENCH_LAYERS", 2));
+  const VisionConfig c = VisionConfigFromHParams(hp).value();
+  const auto source = RandomTower(hp, q8);
   CpuBackend be(EnvInt("GLMQ_BENCH_THREADS", 2));
   auto tower = VisionTower::Load(*source, c, &be).value();
   const int64_t side = m.image / c.patch_size, n = side * side;
@@ -163,7 +167,7 @@ BENCHMARK(BM_VisionTower)
 
 void BM_VisionAttention(benchmark::State& state) {
   const Model& m = kModels[state.range(0)];
-  const VisionConfig c = LoadConfig(m);
+  const VisionConfig c = VisionConfigFromHParams(LoadHParams(m)).value();
   const int64_t side = m.image / c.patch_size;
   const int64_t n = side * side + (c.layout == pb::LAYOUT_GLM4V ? 0 : 1);
   const vision::QkvLayout s{n, c.n_heads, c.head_dim(), 3 * c.hidden_size};

@@ -119,6 +119,11 @@ absl::StatusOr<std::unique_ptr<HfCheckpoint>> HfCheckpoint::Open(const std::stri
   GLMQ_ASSIGN_OR_RETURN(c->config_json_, ReadFileToString(config_path));
   GLMQ_ASSIGN_OR_RETURN(c->config_, ParseJson(c->config_json_, config_path));
   GLMQ_ASSIGN_OR_RETURN(c->hparams_, HParamsFromHfConfig(c->config_, config_path));
+  const std::string pre = c->dir_ + "/preprocessor_config.json";
+  if (c->hparams_.layout() == pb::LAYOUT_GLM4V && FileExists(pre)) {
+    GLMQ_ASSIGN_OR_RETURN(Json p, ReadJsonFile(pre));
+    GLMQ_RETURN_IF_ERROR(FillImagePreprocess(p, pre, &c->hparams_));
+  }
   const std::string gen = c->dir_ + "/generation_config.json";
   if (FileExists(gen)) {
     GLMQ_ASSIGN_OR_RETURN(c->generation_config_json_, ReadFileToString(gen));

@@ -111,9 +111,24 @@ absl::Status CheckChatglmFlags(const Json& config, absl::string_view where) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> OptionalString(const Json& obj, absl::string_view key,
+                                           absl::string_view fallback, absl::string_view where) {
+  if (!obj.contains(std::string(key))) return std::string(fallback);
+  return GetString(obj, key, where);
+}
+
+// OpenAI CLIP's mean/std (both processors; transformers OPENAI_CLIP_MEAN/STD).
+void SetClipStatistics(pb::ImagePreprocess* pre) {
+  pre->set_rescale_factor(1.0 / 255);
+  pre->clear_image_mean();
+  pre->clear_image_std();
+  for (float m : {0.48145466f, 0.4578275f, 0.40821073f}) pre->add_image_mean(m);
+  for (float s : {0.26862954f, 0.26130258f, 0.27577711f}) pre->add_image_std(s);
+}
+
 // glm-4v-9b (EVA2-CLIP): 2x2 conv downsampling after the ViT.
-absl::Status FillChatglmVision(const Json& v, int64_t lm_hidden, absl::string_view where,
-                               pb::VisionHParams* out) {
+absl::Status FillChatglmVision(const Json& v, int64_t lm_hidden, int64_t lm_ffn,
+                               absl::string_view where, pb::VisionHParams* out) {
   GLMQ_ASSIGN_OR_RETURN(int64_t layers, IntFrom(v, {"num_hidden_layers", "num_layers"}, -1, where));
   GLMQ_ASSIGN_OR_RETURN(int64_t hidden, IntFrom(v, {"hidden_size"}, -1, where));
   GLMQ_ASSIGN_OR_RETURN(int64_t heads, IntFrom(v, {"num_heads"}, -1, where));
@@ -135,6 +150,20 @@ absl::Status FillChatglmVision(const Json& v, int64_t lm_hidden, absl::string_vi
   out->set_image_tokens(side * side);  // 1600 for 1120 px (plus boi/eoi tokens)
   out->set_temporal_patch_size(1);
   out->set_norm_eps(eps);
+  const int64_t grid = patch > 0 ? image / patch : 0;
+  GLMQ_ASSIGN_OR_RETURN(int64_t positions, IntFrom(v, {"num_positions"}, grid * grid + 1, where));
+  GLMQ_ASSIGN_OR_RETURN(double scaling, GetOptionalNumber(v, "scaling_factor", 8, where));
+  GLMQ_ASSIGN_OR_RETURN(std::string act, OptionalString(v, "hidden_act", "gelu", where));
+  out->set_n_positions(positions);
+  out->set_scaling_factor(scaling);
+  out->set_proj_norm_eps(1e-5);  // nn.LayerNorm's default in the GLU projector
+  out->set_attention_bias(true);
+  out->set_mlp_size(ffn);
+  out->set_merger_size(lm_ffn);
+  out->set_hidden_act(act);
+  pb::ImagePreprocess* pre = out->mutable_preprocess();
+  pre->set_resize_size(image);
+  SetClipStatistics(pre);
   return absl::OkStatus();
 }
 
@@ -164,6 +193,37 @@ absl::Status FillGlm4vVision(const Json& v, absl::string_view where, pb::VisionH
   out->set_image_tokens(side * side);
   out->set_temporal_patch_size(temporal);
   out->set_norm_eps(eps);
+  GLMQ_ASSIGN_OR_RETURN(bool bias, GetOptionalBool(v, "attention_bias", false, where));
+  GLMQ_ASSIGN_OR_RETURN(std::string act, OptionalString(v, "hidden_act", "silu", where));
+  out->set_n_positions((image / patch) * (image / patch));
+  out->set_scaling_factor(1);
+  out->set_proj_norm_eps(1e-5);  // nn.LayerNorm's default in the merger
+  out->set_attention_bias(bias);
+  out->set_rope_theta(10000);    // hard-coded in the ViT's rotary embedding
+  out->set_mlp_size(out_hidden);  // the blocks' SwiGLU is as wide as the text model
+  out->set_merger_size(ffn);
+  out->set_hidden_act(act);
+  pb::ImagePreprocess* pre = out->mutable_preprocess();
+  pre->set_min_pixels(112 * 112);       // Glm4vImageProcessor's defaults, replaced by
+  pre->set_max_pixels(28 * 28 * 15000);  // preprocessor_config.json (FillImagePreprocess)
+  SetClipStatistics(pre);
+  return absl::OkStatus();
+}
+
+// Splice token ids: glm-4v boi/eoi; GLM-4.1V image_start/end/image_token_id.
+absl::Status FillImageTokens(const Json& config, pb::Layout layout, absl::string_view where,
+                             pb::VisionHParams* out) {
+  const bool v41 = layout == pb::LAYOUT_GLM4V;
+  GLMQ_ASSIGN_OR_RETURN(
+      int64_t start, IntFrom(config, {v41 ? "image_start_token_id" : "boi_token_id"}, -1, where));
+  GLMQ_ASSIGN_OR_RETURN(
+      int64_t end, IntFrom(config, {v41 ? "image_end_token_id" : "eoi_token_id"}, -1, where));
+  out->set_image_start_token_id(start);
+  out->set_image_end_token_id(end);
+  if (v41) {
+    GLMQ_ASSIGN_OR_RETURN(int64_t image, IntFrom(config, {"image_token_id"}, -1, where));
+    out->set_image_token_id(image);
+  }
   return absl::OkStatus();
 }
 
@@ -319,7 +379,8 @@ absl::StatusOr<pb::HParams> HParamsFromHfConfig(const Json& config, absl::string
   const std::string vwhere = absl::StrCat(where, ": vision_config");
   if (keys->layout == pb::LAYOUT_CHATGLM && has_vision) {
     hp.set_layout(pb::LAYOUT_CHATGLM_VISION);
-    GLMQ_RETURN_IF_ERROR(FillChatglmVision(*vit, hp.hidden_size(), vwhere, hp.mutable_vision()));
+    GLMQ_RETURN_IF_ERROR(FillChatglmVision(*vit, hp.hidden_size(), hp.ffn_hidden_size(), vwhere,
+                                           hp.mutable_vision()));
   } else if (keys->layout == pb::LAYOUT_GLM4V) {
     if (!has_vision) {
       return absl::InvalidArgumentError(
@@ -327,6 +388,8 @@ absl::StatusOr<pb::HParams> HParamsFromHfConfig(const Json& config, absl::string
     }
     GLMQ_RETURN_IF_ERROR(FillGlm4vVision(*vit, vwhere, hp.mutable_vision()));
   }
+  if (hp.has_vision())
+    GLMQ_RETURN_IF_ERROR(FillImageTokens(config, hp.layout(), where, hp.mutable_vision()));
   return hp;
 }
 

@@ -22,4 +22,14 @@ absl::StatusOr<pb::HParams> HParamsFromHfConfig(const Json& config, absl::string
 // Reads and maps a config.json file.
 absl::StatusOr<pb::HParams> HParamsFromConfigFile(const std::string& path);
 
+// GLM-4.1V's preprocessor_config.json (Glm4vImageProcessor) onto
+// hp->vision().preprocess: size.shortest_edge / longest_edge (pixel counts),
+// rescale_factor, image_mean / image_std; absent keys keep the processor's
+// defaults set by HParamsFromHfConfig. Settings glmq does not implement
+// (do_resize / do_rescale / do_normalize false, resample other than 3 =
+// bicubic, a patch / merge / temporal size other than the vision config's)
+// are errors naming the field. Error if hp has no vision tower.
+absl::Status FillImagePreprocess(const Json& preprocessor, absl::string_view where,
+                                 pb::HParams* hp);
+
 }  // namespace glmq

@@ -102,6 +102,35 @@ TEST(HfConfig, VisionModels) {
   ASSERT_EQ(t.mrope_section_size(), 3);
   EXPECT_EQ(t.mrope_section(1), 12);
   EXPECT_EQ(t.eos_token_ids_size(), 4);
+  // The tower constants and splice ids the runtime needs.
+  EXPECT_EQ(v.vision().n_positions(), 6401);
+  EXPECT_EQ(v.vision().scaling_factor(), 8);
+  EXPECT_EQ(v.vision().merger_size(), 13696);  // the text ffn
+  EXPECT_EQ(v.vision().image_start_token_id(), 151339);
+  EXPECT_EQ(v.vision().image_end_token_id(), 151340);
+  EXPECT_EQ(v.vision().preprocess().resize_size(), 1120);
+  EXPECT_EQ(t.vision().n_positions(), 576);  // (336 / 14)^2
+  EXPECT_EQ(t.vision().mlp_size(), 4096);
+  EXPECT_EQ(t.vision().merger_size(), 13696);
+  EXPECT_FALSE(t.vision().attention_bias());
+  EXPECT_EQ(t.vision().image_token_id(), 151343);
+  EXPECT_EQ(t.vision().preprocess().max_pixels(), 28 * 28 * 15000);  // processor default
+}
+
+TEST(HfConfig, PreprocessorConfig) {
+  pb::HParams t = Load(kConfigs + "GLM-4.1V-9B-Thinking.json");
+  Json p = Json::parse(R"({"size": {"shortest_edge": 3136, "longest_edge": 1000000},
+                           "image_mean": [0.5, 0.5, 0.5], "patch_size": 14})");
+  ASSERT_TRUE(FillImagePreprocess(p, "pre.json", &t).ok());
+  EXPECT_EQ(t.vision().preprocess().min_pixels(), 3136);
+  EXPECT_EQ(t.vision().preprocess().image_mean(0), 0.5f);
+  p["resample"] = 2;
+  EXPECT_NE(FillImagePreprocess(p, "pre.json", &t).message().find("pre.json: field 'resample'"),
+            std::string::npos);
+  p.erase("resample");
+  p["merge_size"] = 3;
+  EXPECT_NE(FillImagePreprocess(p, "pre.json", &t).message().find("'merge_size' is 3"),
+            std::string::npos);
 }
 
 TEST(HfConfig, Fixtures) {

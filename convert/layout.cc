@@ -14,16 +14,6 @@
 namespace glmq {
 namespace {
 
-absl::Status CheckConvertible(const pb::HParams& hp) {
-  if (IsVisionLayout(hp.layout())) {
-    return absl::UnimplementedError(
-        absl::StrCat("vision models are not supported yet (layout ", LayoutName(hp.layout()),
-                     ", architecture ", hp.architecture(),
-                     "): glmq handles the GLM-4 text layouts only (chatglm, glm, glm4)"));
-  }
-  return absl::OkStatus();
-}
-
 // One canonical tensor from its HF parts; records the parts in *used.
 absl::StatusOr<CanonicalTensor> MapOne(
     const ModelTensor& t, const pb::HParams& hp,
@@ -98,7 +88,6 @@ absl::StatusOr<std::vector<SafetensorsTensor>> ExpectedHfTensors(const pb::HPara
 
 absl::StatusOr<std::vector<CanonicalTensor>> MapHfTensors(
     const pb::HParams& hp, const std::vector<SafetensorsTensor>& hf) {
-  GLMQ_RETURN_IF_ERROR(CheckConvertible(hp));
   GLMQ_ASSIGN_OR_RETURN(std::vector<ModelTensor> tensors, ModelTensors(hp));
   absl::flat_hash_map<std::string, const SafetensorsTensor*> by_name;
   for (const SafetensorsTensor& s : hf) by_name[s.name] = &s;

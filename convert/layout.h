@@ -25,9 +25,10 @@ struct CanonicalTensor {
 };
 
 // Maps the HF tensors of a checkpoint onto canonical tensors, in canonical
-// order (token_embd, blk.0.*, ..., output_norm, output). Errors (naming the
-// tensor): vision layout, unknown/unmapped HF tensor, missing tensor, wrong
-// shape, non-float dtype, parts of one merge with different dtypes.
+// order (token_embd, blk.0.*, ..., output_norm, output, then the vision
+// tower's v.*; convolutions become [out, in * k...] matrices, the same bytes).
+// Errors (naming the tensor): unknown/unmapped HF tensor, missing tensor,
+// wrong shape, non-float dtype, parts of one merge with different dtypes.
 absl::StatusOr<std::vector<CanonicalTensor>> MapHfTensors(
     const pb::HParams& hp, const std::vector<SafetensorsTensor>& hf);
 

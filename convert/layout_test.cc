@@ -8,6 +8,7 @@
 #include "convert/hf_config.h"
 #include "core/json.h"
 #include "gtest/gtest.h"
+#include "schema/tensors.h"
 
 namespace glmq {
 namespace {
@@ -77,12 +78,32 @@ TEST(Layout, Glm4_9bChatTotalBytes) {
   EXPECT_EQ(bytes, 18'799'902'784ull);  // metadata.total_size of the real index
 }
 
-TEST(Layout, VisionModelsRejected) {
-  for (const char* m : {"glm-4v-9b", "GLM-4.1V-9B-Thinking"}) {
-    auto r = MapHfTensors(Hp(m), RealTensors(m));
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
-    EXPECT_NE(r.status().message().find("vision models are not supported yet"), std::string::npos);
+// Both vision generations map completely: text under its prefix, then the
+// tower, convolutions as matrices over their receptive fields.
+TEST(Layout, VisionModelsMap) {
+  struct Case {
+    const char* model;
+    int64_t patch_cols;  // in * temporal * patch^2
+  };
+  for (const Case& c : {Case{"glm-4v-9b", 3 * 14 * 14}, Case{"GLM-4.1V-9B-Thinking", 3 * 2 * 14 * 14}}) {
+    const pb::HParams hp = Hp(c.model);
+    const std::vector<SafetensorsTensor> real = RealTensors(c.model);
+    auto r = MapHfTensors(hp, real);
+    ASSERT_TRUE(r.ok()) << c.model << ": " << r.status();
+    size_t sources = 0;
+    bool saw_patch = false;
+    for (const CanonicalTensor& t : *r) {
+      sources += t.sources.size();
+      if (t.entry.name() != "v.patch_embd.weight") continue;
+      saw_patch = true;
+      ASSERT_EQ(t.entry.shape_size(), 2);
+      EXPECT_EQ(t.entry.shape(0), hp.vision().hidden_size());
+      EXPECT_EQ(t.entry.shape(1), c.patch_cols);
+      EXPECT_EQ(t.entry.role(), pb::ROLE_VISION);
+    }
+    EXPECT_TRUE(saw_patch) << c.model;
+    // Every real tensor is used once (chatglm's inv_freq is the only one dropped).
+    EXPECT_EQ(sources + SourceOnlyHfTensors(hp).size(), real.size()) << c.model;
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "core/dtype.h"
 #include "schema/glmq.pb.h"
 #include "schema/weight.h"
@@ -64,6 +65,13 @@ class Backend {
   // x: rows of `row_stride` floats, heads at x[t * row_stride + h * head_dim].
   virtual void Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
                     int64_t head_dim, int64_t rope_dims, int64_t pos0, double base) = 0;
+  // The same rotation with explicit positions (multimodal sequences):
+  // positions [3, n_tokens] are the M-RoPE streams t | h | w; pair i takes
+  // its position from the stream whose section holds it (sections: pairs per
+  // stream, e.g. GLM-4.1V's mrope_section; empty: stream 0 for every pair).
+  virtual void RopePositions(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
+                             int64_t head_dim, int64_t rope_dims, const int64_t* positions,
+                             absl::Span<const int64_t> sections, double base) = 0;
   // Stores K and V rows of n_tokens tokens at positions [pos0, pos0 + n):
   // k, v: rows of `row_stride` floats holding n_kv_heads * head_dim values.
   virtual void WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,

@@ -48,7 +48,12 @@ absl::StatusOr<GenerateResult> Generate(Session& session, const Tokenizer& tok, 
   GenerateResult r;
   std::vector<float> logits;
   auto t0 = std::chrono::steady_clock::now();
-  for (size_t done = 0; done < prompt.size();) {
+  if (options.sequence != nullptr) {
+    GLMQ_RETURN_IF_ERROR(
+        session.ForwardSpliced(*options.sequence, ForwardOutput::kLastLogits, &logits));
+    r.prefilled = static_cast<int64_t>(prompt.size());
+  }
+  for (size_t done = options.sequence ? prompt.size() : 0; done < prompt.size();) {
     if (Stopped(options)) {
       r.reason = StopReason::kInterrupted;
       r.prefill_seconds = Since(t0);

@@ -25,6 +25,10 @@ struct GenerateOptions {
   int64_t max_new_tokens = 128;
   // Checked between prefill chunks and before each new token; not owned.
   const std::atomic<bool>* stop = nullptr;
+  // Set: the prompt is this sequence (images spliced in, runtime/sequence.h)
+  // prefilled at once with Session::ForwardSpliced on an empty session;
+  // `prompt` then only counts as its ids. Not owned.
+  const SplicedSequence* sequence = nullptr;
 };
 
 struct GenerateResult {

@@ -87,12 +87,63 @@ absl::Status Session::Forward(absl::Span<const int32_t> tokens, ForwardOutput wh
                                                 " is outside [0, ", hp.padded_vocab_size(), ")"));
     }
   }
+  return ForwardRows(tokens.data(), n, nullptr, what, out);
+}
+
+absl::Status Session::ForwardSpliced(const SplicedSequence& seq, ForwardOutput what,
+                                     std::vector<float>* out) {
+  const pb::HParams& hp = model_->hparams();
+  const int64_t n = seq.size(), hidden = hp.hidden_size();
+  if (pos_ != 0) return absl::FailedPreconditionError("a spliced sequence needs an empty session");
+  if (n > config_.max_context) {
+    return absl::OutOfRangeError(
+        absl::StrCat("context overflow: ", n, " rows > max_context ", config_.max_context));
+  }
+  const int64_t image_rows = static_cast<int64_t>(seq.embeds.size()) / hidden;
+  bool ok = static_cast<int64_t>(seq.image_row.size()) == n &&
+            static_cast<int64_t>(seq.positions.size()) == 3 * n &&
+            static_cast<int64_t>(seq.embeds.size()) == image_rows * hidden;
+  for (int64_t t = 0; ok && t < n; ++t) {
+    ok = seq.ids[t] >= 0 && seq.ids[t] < hp.padded_vocab_size() && seq.image_row[t] < image_rows;
+  }
+  if (!ok) return absl::InvalidArgumentError("spliced sequence: rows, ids or positions do not fit");
+  if (what == ForwardOutput::kAllLogits && !config_.all_logits && n > 1) {
+    return absl::FailedPreconditionError("session was created without all_logits");
+  }
+  GLMQ_RETURN_IF_ERROR(ForwardRows(seq.ids.data(), n, &seq, what, out));
+  rope_offset_ = seq.rope_offset;
+  return absl::OkStatus();
+}
+
+void Session::ChunkPositions(const SplicedSequence* seq, int64_t row0, int64_t n) {
+  use_positions_ = seq != nullptr || rope_offset_ != 0;
+  if (!use_positions_) return;
+  chunk_positions_.resize(3 * n);
+  for (int k = 0; k < 3; ++k) {
+    for (int64_t t = 0; t < n; ++t) {
+      chunk_positions_[k * n + t] =
+          seq ? seq->positions[k * seq->size() + row0 + t] : pos_ + t + rope_offset_;
+    }
+  }
+}
+
+absl::Status Session::ForwardRows(const int32_t* ids, int64_t n, const SplicedSequence* seq,
+                                  ForwardOutput what, std::vector<float>* out) {
+  const pb::HParams& hp = model_->hparams();
   const int64_t vocab = hp.padded_vocab_size(), hidden = hp.hidden_size();
   if (out != nullptr) out->clear();
   Backend& be = model_->backend();
   for (int64_t c0 = 0; c0 < n; c0 += config_.prefill_chunk) {
     const int64_t m = std::min(config_.prefill_chunk, n - c0);
-    GLMQ_RETURN_IF_ERROR(ForwardChunk(tokens.data() + c0, m));
+    ChunkPositions(seq, c0, m);
+    GLMQ_RETURN_IF_ERROR(be.Embedding(model_->token_embd(), ids + c0, m, residual_.data()));
+    for (int64_t t = 0; seq != nullptr && t < m; ++t) {
+      const int64_t r = seq->image_row[c0 + t];
+      if (r >= 0)
+        GLMQ_RETURN_IF_ERROR(
+            be.CopyFromHost(seq->embeds.data() + r * hidden, hidden, residual_.data() + t * hidden));
+    }
+    GLMQ_RETURN_IF_ERROR(ForwardChunk(m));
     if (observer_) observer_->Observe(-1, LinearInput::kOutput, normed_.data(), m, hidden);
     if (out == nullptr || what == ForwardOutput::kNone) continue;
     // Appends rows of a buffer in the backend's memory to *out.
@@ -112,6 +163,7 @@ absl::Status Session::Forward(absl::Span<const int32_t> tokens, ForwardOutput wh
       GLMQ_RETURN_IF_ERROR(append(logits_.data(), vocab));
     }
   }
+  use_positions_ = false;
   return absl::OkStatus();
 }
 
@@ -152,10 +204,9 @@ absl::Status Session::ForwardLayers(absl::Span<const int32_t> tokens, int first,
   return absl::OkStatus();
 }
 
-absl::Status Session::ForwardChunk(const int32_t* ids, int64_t n) {
+absl::Status Session::ForwardChunk(int64_t n) {
   const pb::HParams& hp = model_->hparams();
   Backend& be = model_->backend();
-  GLMQ_RETURN_IF_ERROR(be.Embedding(model_->token_embd(), ids, n, residual_.data()));
   for (int i = 0; i < hp.n_layers(); ++i) GLMQ_RETURN_IF_ERROR(Layer(i, n));
   be.RmsNorm(residual_.data(), model_->output_norm().data(), n, hp.hidden_size(),
              static_cast<float>(hp.norm_eps()), normed_.data());
@@ -183,8 +234,16 @@ absl::Status Session::Layer(int i, int64_t n) {
   float* q = qkv_.data();
   float* k = q + q_dim;
   float* v = k + kv_dim;
-  be.Rope(q, qkv_dim, n, shape.n_heads, shape.head_dim, hp.rope_dims(), pos_, hp.rope_base());
-  be.Rope(k, qkv_dim, n, shape.n_kv_heads, shape.head_dim, hp.rope_dims(), pos_, hp.rope_base());
+  if (use_positions_) {
+    const absl::Span<const int64_t> sections(hp.mrope_section().data(), hp.mrope_section_size());
+    for (auto [x, heads] : {std::pair{q, shape.n_heads}, std::pair{k, shape.n_kv_heads}}) {
+      be.RopePositions(x, qkv_dim, n, heads, shape.head_dim, hp.rope_dims(),
+                       chunk_positions_.data(), sections, hp.rope_base());
+    }
+  } else {
+    be.Rope(q, qkv_dim, n, shape.n_heads, shape.head_dim, hp.rope_dims(), pos_, hp.rope_base());
+    be.Rope(k, qkv_dim, n, shape.n_kv_heads, shape.head_dim, hp.rope_dims(), pos_, hp.rope_base());
+  }
   const KvCacheView cache = Cache(i);
   be.WriteKv(k, v, qkv_dim, n, shape, pos_, cache);
   be.Attention(q, qkv_dim, n, shape, pos_, cache, scores_.data(), attn_out_.data());

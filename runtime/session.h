@@ -16,6 +16,7 @@
 #include "runtime/buffers.h"
 #include "runtime/observer.h"
 #include "runtime/model.h"
+#include "runtime/sequence.h"
 
 namespace glmq {
 
@@ -53,6 +54,13 @@ class Session {
   // a token id is out of range; the session is then unchanged.
   absl::Status Forward(absl::Span<const int32_t> tokens, ForwardOutput what,
                        std::vector<float>* out);
+  // A multimodal prefill (runtime/vision/splice.h): every row is its token's
+  // embedding except the image rows (seq.embeds), at seq.positions (M-RoPE
+  // streams; one stream for glm-4v); later Forward calls continue with KV
+  // slot s at position s + seq.rope_offset until Reset. Needs position() ==
+  // 0. Errors as Forward's, and rows or positions that do not fit.
+  absl::Status ForwardSpliced(const SplicedSequence& seq, ForwardOutput what,
+                              std::vector<float>* out);
   // Calibration in passes over layer ranges (tools/calibrate.cc): runs
   // layers [first, end) on one chunk of n <= prefill_chunk tokens at
   // position 0 (call Reset() first). hidden: [n, hidden_size], the residual
@@ -66,7 +74,10 @@ class Session {
   absl::Status ForwardLayers(absl::Span<const int32_t> tokens, int first, int end,
                              std::vector<float>* hidden);
   // Forgets the KV cache (position 0).
-  void Reset() { pos_ = 0; }
+  void Reset() {
+    pos_ = 0;
+    rope_offset_ = 0;
+  }
   // Forgets the KV cache from `position` on (0 <= position <= position()),
   // keeping the tokens before it: a chat that re-renders its history
   // continues after the part that is unchanged.
@@ -78,9 +89,15 @@ class Session {
 
  private:
   Session() = default;
-  // One chunk of n <= prefill_chunk tokens; leaves the final-normed hidden
-  // states in normed_.
-  absl::Status ForwardChunk(const int32_t* ids, int64_t n);
+  // One chunk of n <= prefill_chunk rows embedded in residual_; leaves the
+  // final-normed hidden states in normed_.
+  absl::Status ForwardChunk(int64_t n);
+  // Forward's chunk loop over rows [0, n); `seq` (may be null) gives the
+  // image rows and the positions.
+  absl::Status ForwardRows(const int32_t* ids, int64_t n, const SplicedSequence* seq,
+                           ForwardOutput what, std::vector<float>* out);
+  // The RoPE positions [3, n] of a chunk starting at row0 (use_positions_).
+  void ChunkPositions(const SplicedSequence* seq, int64_t row0, int64_t n);
   absl::Status Layer(int i, int64_t n);
   KvCacheView Cache(int layer);
 
@@ -89,6 +106,9 @@ class Session {
   BufferConfig config_;
   BufferSizes sizes_;
   int64_t pos_ = 0;
+  int64_t rope_offset_ = 0;                 // RoPE position of KV slot s: s + rope_offset_
+  bool use_positions_ = false;              // this chunk rotates by chunk_positions_
+  std::vector<int64_t> chunk_positions_;    // [3, chunk]
   // In the backend's memory (device memory for CUDA).
   BackendFloats kv_;                   // [n_layers, 2, n_kv_heads, max_context, head_dim]
   BackendFloats residual_, normed_;    // [chunk, hidden]

@@ -26,6 +26,59 @@ absl::Status PositiveFinite(double value, absl::string_view field, absl::string_
   return Bad(where, field, absl::StrCat(value), "must be positive and finite");
 }
 
+// A token id of the model's vocabulary.
+absl::Status TokenId(int64_t id, const pb::HParams& hp, absl::string_view field,
+                     absl::string_view where) {
+  if (id >= 0 && id < hp.padded_vocab_size()) return absl::OkStatus();
+  return Bad(where, field, absl::StrCat(id),
+             absl::StrCat("must be a token id below padded_vocab_size ", hp.padded_vocab_size()));
+}
+
+// The constants the towers' math and the image splice use.
+absl::Status ValidateVisionMath(const pb::HParams& hp) {
+  const char* w = "hparams.vision";
+  const pb::VisionHParams& v = hp.vision();
+  const bool v41 = hp.layout() == pb::LAYOUT_GLM4V;
+  const int64_t grid = (v.image_size() / v.patch_size()) * (v.image_size() / v.patch_size());
+  const int64_t positions = v41 ? grid : grid + 1;
+  if (v.n_positions() != positions)
+    return Bad(w, "n_positions", absl::StrCat(v.n_positions()),
+               absl::StrCat("must be ", positions, " for image_size ", v.image_size()));
+  GLMQ_RETURN_IF_ERROR(InRange(v.mlp_size(), kMaxWidth, "mlp_size", w));
+  GLMQ_RETURN_IF_ERROR(InRange(v.merger_size(), kMaxWidth, "merger_size", w));
+  GLMQ_RETURN_IF_ERROR(PositiveFinite(v.norm_eps(), "norm_eps", w));
+  GLMQ_RETURN_IF_ERROR(PositiveFinite(v.proj_norm_eps(), "proj_norm_eps", w));
+  GLMQ_RETURN_IF_ERROR(PositiveFinite(v.scaling_factor(), "scaling_factor", w));
+  if (v41) GLMQ_RETURN_IF_ERROR(PositiveFinite(v.rope_theta(), "rope_theta", w));
+  if (v41 && (v.hidden_size() / v.n_heads()) % 4 != 0)
+    return Bad(w, "n_heads", absl::StrCat(v.n_heads()),
+               "head_dim must be a multiple of 4 (2-D RoPE)");
+  const std::string want_act = v41 ? "silu" : "gelu";
+  if (v.hidden_act() != want_act)
+    return Bad(w, "hidden_act", absl::StrCat("'", v.hidden_act(), "'"),
+               absl::StrCat("this tower uses ", want_act));
+  GLMQ_RETURN_IF_ERROR(TokenId(v.image_start_token_id(), hp, "image_start_token_id", w));
+  GLMQ_RETURN_IF_ERROR(TokenId(v.image_end_token_id(), hp, "image_end_token_id", w));
+  if (v41) GLMQ_RETURN_IF_ERROR(TokenId(v.image_token_id(), hp, "image_token_id", w));
+  const pb::ImagePreprocess& p = v.preprocess();
+  const char* pw = "hparams.vision.preprocess";
+  if (!v41 && p.resize_size() != v.image_size())
+    return Bad(pw, "resize_size", absl::StrCat(p.resize_size()),
+               absl::StrCat("must equal image_size ", v.image_size()));
+  if (v41) {
+    GLMQ_RETURN_IF_ERROR(InRange(p.min_pixels(), kMaxWidth * kMaxWidth, "min_pixels", pw));
+    GLMQ_RETURN_IF_ERROR(InRange(p.max_pixels(), kMaxWidth * kMaxWidth, "max_pixels", pw));
+    if (p.min_pixels() > p.max_pixels())
+      return Bad(pw, "min_pixels", absl::StrCat(p.min_pixels()), "must not exceed max_pixels");
+  }
+  GLMQ_RETURN_IF_ERROR(PositiveFinite(p.rescale_factor(), "rescale_factor", pw));
+  if (p.image_mean_size() != v.in_channels() || p.image_std_size() != v.in_channels())
+    return Bad(pw, "image_mean", absl::StrCat(p.image_mean_size(), " values"),
+               "mean and std need one value per input channel");
+  for (float s : p.image_std()) GLMQ_RETURN_IF_ERROR(PositiveFinite(s, "image_std", pw));
+  return absl::OkStatus();
+}
+
 absl::Status ValidateVision(const pb::HParams& hp) {
   const char* w = "hparams.vision";
   if (!hp.has_vision()) {
@@ -52,7 +105,7 @@ absl::Status ValidateVision(const pb::HParams& hp) {
   if (v.hidden_size() % v.n_heads() != 0)
     return Bad(w, "n_heads", absl::StrCat(v.n_heads()),
                absl::StrCat("does not divide hidden_size ", v.hidden_size()));
-  return absl::OkStatus();
+  return ValidateVisionMath(hp);
 }
 
 absl::Status ValidateRope(const pb::HParams& hp, absl::string_view w) {

@@ -79,7 +79,35 @@ TEST(ValidateHParams, Vision) {
   v->set_out_hidden_size(4096);
   v->set_spatial_merge_size(2);
   v->set_image_tokens(1600);
-  EXPECT_TRUE(ValidateHParams(hp).ok());
+  v->set_n_positions(6401);
+  v->set_mlp_size(15360);
+  v->set_merger_size(13696);
+  v->set_norm_eps(1e-6);
+  v->set_proj_norm_eps(1e-5);
+  v->set_scaling_factor(8);
+  v->set_hidden_act("gelu");
+  v->set_image_start_token_id(1);
+  v->set_image_end_token_id(2);
+  v->mutable_preprocess()->set_resize_size(1120);
+  v->mutable_preprocess()->set_rescale_factor(1.0 / 255);
+  for (int c = 0; c < 3; ++c) {
+    v->mutable_preprocess()->add_image_mean(0.5f);
+    v->mutable_preprocess()->add_image_std(0.25f);
+  }
+  EXPECT_TRUE(ValidateHParams(hp).ok()) << ValidateHParams(hp);
+  v->set_n_positions(6400);
+  EXPECT_NE(ValidateHParams(hp).message().find("field 'n_positions'"), std::string::npos);
+  v->set_n_positions(6401);
+  v->set_image_end_token_id(hp.padded_vocab_size());
+  EXPECT_NE(ValidateHParams(hp).message().find("field 'image_end_token_id'"), std::string::npos);
+  v->set_image_end_token_id(2);
+  v->set_hidden_act("silu");
+  EXPECT_NE(ValidateHParams(hp).message().find("field 'hidden_act'"), std::string::npos);
+  v->set_hidden_act("gelu");
+  v->mutable_preprocess()->set_resize_size(1000);
+  EXPECT_NE(ValidateHParams(hp).message().find("preprocess: field 'resize_size'"),
+            std::string::npos);
+  v->mutable_preprocess()->set_resize_size(1120);
   v->set_image_size(1121);
   EXPECT_NE(ValidateHParams(hp).message().find("hparams.vision: field 'image_size'"),
             std::string::npos);

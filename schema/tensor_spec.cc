@@ -35,8 +35,10 @@ absl::string_view DimText(Dim d) {
       return "v.hidden";
     case Dim::kV3Hidden:
       return "3·v.hidden";
-    case Dim::kVFfn:
-      return "v.ffn";
+    case Dim::kVMlp:
+      return "v.mlp";
+    case Dim::kVMerger:
+      return "v.merger";
     case Dim::kVOut:
       return "v.out_hidden";
     case Dim::kVIn:
@@ -47,10 +49,12 @@ absl::string_view DimText(Dim d) {
       return "v.temporal_patch";
     case Dim::kVMerge:
       return "v.merge";
-    case Dim::kVGrid:
-      return "(v.image/v.patch)²";
-    case Dim::kVGridCls:
-      return "(v.image/v.patch)²+1";
+    case Dim::kVPositions:
+      return "v.n_positions";
+    case Dim::kVPatchIn:
+      return "v.in_channels·v.temporal_patch·v.patch²";
+    case Dim::kVMergeIn:
+      return "v.hidden·v.merge²";
   }
   return "?";
 }
@@ -73,6 +77,8 @@ absl::string_view WhenText(When w) {
       return "if mlp_bias";
     case When::kUntied:
       return "unless tied_embeddings";
+    case When::kVisionQkvBias:
+      return "if v.attention_bias";
   }
   return "";
 }

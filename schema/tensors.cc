@@ -39,6 +39,8 @@ bool Applies(const TensorDef& d, const pb::HParams& hp) {
       return hp.mlp_bias();
     case When::kUntied:
       return !hp.tied_embeddings();
+    case When::kVisionQkvBias:
+      return hp.vision().attention_bias();
   }
   return true;
 }
@@ -84,7 +86,7 @@ std::string HfName(absl::string_view pattern, int layer, pb::Layout layout) {
 
 int64_t DimSize(Dim d, const pb::HParams& hp) {
   const pb::VisionHParams& v = hp.vision();
-  const int64_t side = v.patch_size() > 0 ? v.image_size() / v.patch_size() : 0;
+  const int64_t temporal = v.temporal_patch_size() > 0 ? v.temporal_patch_size() : 1;
   switch (d) {
     case Dim::kOne:
       return 1;
@@ -108,8 +110,10 @@ int64_t DimSize(Dim d, const pb::HParams& hp) {
       return v.hidden_size();
     case Dim::kV3Hidden:
       return 3 * v.hidden_size();
-    case Dim::kVFfn:
-      return v.ffn_hidden_size();
+    case Dim::kVMlp:
+      return v.mlp_size();
+    case Dim::kVMerger:
+      return v.merger_size();
     case Dim::kVOut:
       return v.out_hidden_size();
     case Dim::kVIn:
@@ -117,13 +121,15 @@ int64_t DimSize(Dim d, const pb::HParams& hp) {
     case Dim::kVPatch:
       return v.patch_size();
     case Dim::kVTemporal:
-      return v.temporal_patch_size() > 0 ? v.temporal_patch_size() : 1;
+      return temporal;
     case Dim::kVMerge:
       return v.spatial_merge_size();
-    case Dim::kVGrid:
-      return side * side;
-    case Dim::kVGridCls:
-      return side * side + 1;
+    case Dim::kVPositions:
+      return v.n_positions();
+    case Dim::kVPatchIn:
+      return v.in_channels() * temporal * v.patch_size() * v.patch_size();
+    case Dim::kVMergeIn:
+      return v.hidden_size() * v.spatial_merge_size() * v.spatial_merge_size();
   }
   return 0;
 }

@@ -31,14 +31,16 @@ enum class Dim : uint8_t {
   kInvFreq,    // rope_dims / 2 (chatglm's unused rotary_pos_emb.inv_freq)
   kVHidden,    // vision.hidden_size
   kV3Hidden,   // 3 vision.hidden_size (q|k|v)
-  kVFfn,       // vision.ffn_hidden_size
+  kVMlp,       // vision.mlp_size (the blocks' MLP width)
+  kVMerger,    // vision.merger_size (the projector's SwiGLU width)
   kVOut,       // vision.out_hidden_size (the width handed to the language model)
   kVIn,        // vision.in_channels
   kVPatch,     // vision.patch_size
   kVTemporal,  // vision.temporal_patch_size (1 when unset)
   kVMerge,     // vision.spatial_merge_size
-  kVGrid,      // (image_size / patch_size)^2: the position table
-  kVGridCls,   // that + 1 (EVA2-CLIP's CLS position)
+  kVPositions, // vision.n_positions: the position table's rows
+  kVPatchIn,   // in_channels * temporal * patch^2: the patch conv as a matrix
+  kVMergeIn,   // hidden * merge^2: the 2x2 downsample conv as a matrix
 };
 
 // Where a row sits in the file: the order of this enum, blocks repeated
@@ -53,7 +55,14 @@ enum class Scope : uint8_t {
 };
 
 // When a row exists beyond its layouts: hyperparameter switches.
-enum class When : uint8_t { kAlways, kQkvBias, kAttnOutputBias, kMlpBias, kUntied };
+enum class When : uint8_t {
+  kAlways,
+  kQkvBias,
+  kAttnOutputBias,
+  kMlpBias,
+  kUntied,
+  kVisionQkvBias,  // vision.attention_bias (GLM-4.1V's config; EVA2-CLIP always has it)
+};
 
 // The activation a text linear weight reads; calibration records one set of
 // statistics per (layer, input). Numbered as stored in statistics files.

@@ -40,7 +40,28 @@ pb::HParams TestHp(pb::Layout layout) {
     v->set_out_hidden_size(64);
     v->set_spatial_merge_size(2);
     v->set_image_tokens(4);
-    v->set_temporal_patch_size(layout == pb::LAYOUT_GLM4V ? 2 : 0);
+    const bool v41 = layout == pb::LAYOUT_GLM4V;
+    v->set_temporal_patch_size(v41 ? 2 : 0);
+    v->set_n_positions(v41 ? 16 : 17);
+    v->set_mlp_size(v41 ? 64 : 72);
+    v->set_merger_size(v41 ? 72 : 160);
+    v->set_norm_eps(1e-6);
+    v->set_proj_norm_eps(1e-5);
+    v->set_scaling_factor(v41 ? 1 : 8);
+    v->set_rope_theta(v41 ? 10000 : 0);
+    v->set_hidden_act(v41 ? "silu" : "gelu");
+    v->set_image_start_token_id(300);
+    v->set_image_end_token_id(301);
+    v->set_image_token_id(v41 ? 302 : 0);
+    pb::ImagePreprocess* p = v->mutable_preprocess();
+    p->set_resize_size(v41 ? 0 : 56);
+    p->set_min_pixels(v41 ? 3136 : 0);
+    p->set_max_pixels(v41 ? 1 << 20 : 0);
+    p->set_rescale_factor(1.0 / 255);
+    for (int c = 0; c < 3; ++c) {
+      p->add_image_mean(0.5f);
+      p->add_image_std(0.25f);
+    }
   }
   return hp;
 }
@@ -64,6 +85,12 @@ TEST(TensorTable, CanonicalShapeIsTheConcatenatedParts) {
         ASSERT_EQ(parts[p].shape.size(), shape.size()) << parts[p].name;
         for (size_t d = 1; d < shape.size(); ++d) EXPECT_EQ(parts[p].shape[d], shape[d]);
         shape[0] += parts[p].shape[0];
+      }
+      if (shape.size() != t.shape.size()) {  // a convolution kept as a matrix
+        ASSERT_EQ(t.shape.size(), 2u) << t.name;
+        int64_t cols = 1;
+        for (size_t d = 1; d < shape.size(); ++d) cols *= shape[d];
+        shape = {shape[0], cols};
       }
       EXPECT_EQ(shape, t.shape) << t.name << " in " << LayoutName(layout);
     }
@@ -101,7 +128,8 @@ TEST(TensorTable, VisionTowersAfterTheText) {
   ASSERT_TRUE(v.ok());
   ASSERT_EQ(v->size(), 4u + 2 * 7 + 9);
   EXPECT_EQ(v->front().name, "v.patch_embd.weight");
-  EXPECT_EQ(v->front().shape, (std::vector<int64_t>{48, 3, 2, 14, 14}));
+  EXPECT_EQ(v->front().shape, (std::vector<int64_t>{48, 3 * 2 * 14 * 14}));  // Conv3d as a matrix
+  EXPECT_EQ(HfParts(v->front(), hp)[0].shape, (std::vector<int64_t>{48, 3, 2, 14, 14}));
   EXPECT_EQ((*v)[3].shape, (std::vector<int64_t>{16, 48}));  // 4x4 position table
   EXPECT_EQ(HfParts((*v)[4], hp)[0].name, "model.visual.blocks.0.norm1.weight");
   for (const ModelTensor& t : *v) EXPECT_EQ(t.role, pb::ROLE_VISION);
@@ -110,6 +138,12 @@ TEST(TensorTable, VisionTowersAfterTheText) {
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->size(), 4u + 2 * 12 + 10);
   EXPECT_EQ((*e)[3].shape, (std::vector<int64_t>{17, 48}));  // + CLS
+  pb::HParams biased = hp;
+  biased.mutable_vision()->set_attention_bias(true);
+  auto b = ModelTensors(biased, TensorSet::kVision);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->size(), v->size() + 2);  // v.blk.{0,1}.attn_qkv.bias
+  EXPECT_EQ((*b)[6].name, "v.blk.0.attn_qkv.bias");
   auto all = ModelTensors(eva);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ((*all)[all->size() - e->size() - 1].name, "output.weight");

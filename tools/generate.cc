@@ -20,6 +20,7 @@
 #include "core/status.h"
 #include "runtime/chat_session.h"
 #include "runtime/loaded_model.h"
+#include "runtime/vision/multimodal.h"
 #include "tools/command.h"
 
 namespace glmq::tools {
@@ -27,7 +28,7 @@ namespace {
 
 struct GenArgs {
   std::string model, prompt, tokenizer, messages;
-  std::vector<std::string> system, user, assistant;
+  std::vector<std::string> system, user, assistant, images;
   bool chat = false, interactive = false, special = false, no_prefix = false;
   bool show_prompt = false;
   SamplerOptions sampler;
@@ -63,10 +64,36 @@ void ShowPrompt(const Tokenizer& tok, const std::vector<int32_t>& ids) {
                tok.Decode(ids).c_str(), absl::StrJoin(ids, " ").c_str());
 }
 
+// --image: the images' slots inserted into the prompt ids, the images
+// encoded and spliced in, the whole prompt prefilled as one sequence.
+absl::Status RunWithImages(const GenArgs& a, LoadedModel& lm, Session& s,
+                           const std::vector<int32_t>& prompt) {
+  const Tokenizer& tok = *lm.tokenizer;
+  const pb::HParams& hp = lm.model->hparams();
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<ImageEncoder> enc, ImageEncoder::Create(*lm.model));
+  std::vector<ImageEmbeds> images;
+  for (const std::string& path : a.images) {
+    GLMQ_ASSIGN_OR_RETURN(ImageEmbeds e, enc->EncodeFile(path));
+    images.push_back(std::move(e));
+  }
+  const std::vector<int32_t> ids = InsertImageSlots(hp, tok, prompt, images);
+  if (a.show_prompt) ShowPrompt(tok, ids);
+  GLMQ_ASSIGN_OR_RETURN(SplicedSequence seq, BuildSequence(hp, ids, images));
+  Sampler sampler(a.sampler, SampleVocab(tok, hp));
+  GenerateOptions go;
+  go.max_new_tokens = a.n;
+  go.sequence = &seq;
+  GLMQ_ASSIGN_OR_RETURN(GenerateResult r, Generate(s, tok, sampler, ids, go, Print));
+  Print("\n");
+  PrintStats(r, seq.size(), 0, *lm.model);
+  return absl::OkStatus();
+}
+
 absl::Status RunPlain(const GenArgs& a, LoadedModel& lm, Session& s) {
   const Tokenizer& tok = *lm.tokenizer;
   const std::vector<int32_t> ids =
       a.no_prefix ? tok.Encode(a.prompt, a.special) : tok.EncodeWithPrefix(a.prompt, a.special);
+  if (!a.images.empty()) return RunWithImages(a, lm, s, ids);
   if (a.show_prompt) ShowPrompt(tok, ids);
   Sampler sampler(a.sampler, SampleVocab(tok, lm.model->hparams()));
   GenerateOptions go;
@@ -179,6 +206,11 @@ absl::Status RunChat(const GenArgs& a, LoadedModel& lm, Session& s) {
         "--chat needs a conversation that ends with a user or observation turn (--user TEXT, "
         "--prompt TEXT or --messages FILE.json), or --interactive");
   }
+  if (!a.images.empty()) {
+    if (a.interactive) return absl::InvalidArgumentError("--image works with one reply, not -i");
+    GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, chat.PromptIds());
+    return RunWithImages(a, lm, s, ids);
+  }
   if (a.show_prompt) {
     GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, chat.PromptIds());
     ShowPrompt(tok, ids);
@@ -213,6 +245,9 @@ RunFn Setup(CLI::App* sub) {
   CLI::Option* prompt =
       sub->add_option("--prompt", a->prompt, "prompt text (with --chat: a user turn)");
   sub->add_flag("--chat", a->chat, "chat: render the conversation with the model's template");
+  sub->add_option("--image", a->images,
+                  "PNG or JPEG shown with the (last) user turn; repeatable where the model "
+                  "takes several (vision models)");
   CLI::Option* system = sub->add_option("--system", a->system, "system message (chat)");
   CLI::Option* user = sub->add_option("--user", a->user, "a user turn; repeat, in order (chat)");
   CLI::Option* assistant =

@@ -111,6 +111,35 @@ void CpuBackend::Add(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+void CpuBackend::RopePositions(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
+                               int64_t head_dim, int64_t rope_dims, const int64_t* positions,
+                               absl::Span<const int64_t> sections, double base) {
+  const int64_t pairs = rope_dims / 2;
+  std::vector<int> stream(pairs, 0);  // the position stream of each pair
+  for (int64_t i = 0, s = 0, end = sections.empty() ? pairs : sections[0]; i < pairs; ++i) {
+    while (i >= end && s + 1 < static_cast<int64_t>(sections.size())) end += sections[++s];
+    stream[i] = static_cast<int>(s);
+  }
+  std::vector<float> cs(2 * pairs);  // [pairs, (cos, sin)]
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t i = 0; i < pairs; ++i) {
+      const float inv_freq =
+          static_cast<float>(1.0 / std::pow(base, static_cast<double>(2 * i) / rope_dims));
+      const float angle = static_cast<float>(positions[stream[i] * n_tokens + t]) * inv_freq;
+      cs[2 * i] = std::cos(angle);
+      cs[2 * i + 1] = std::sin(angle);
+    }
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + t * row_stride + h * head_dim;
+      for (int64_t i = 0; i < pairs; ++i) {
+        const float a = v[2 * i], b = v[2 * i + 1];
+        v[2 * i] = a * cs[2 * i] - b * cs[2 * i + 1];
+        v[2 * i + 1] = b * cs[2 * i] + a * cs[2 * i + 1];
+      }
+    }
+  }
+}
+
 void CpuBackend::Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
                       int64_t head_dim, int64_t rope_dims, int64_t pos0, double base) {
   const int64_t pairs = rope_dims / 2;

@@ -27,6 +27,9 @@ class CpuBackend : public Backend {
   void Add(float* x, const float* y, int64_t n) override;
   void Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
             int64_t rope_dims, int64_t pos0, double base) override;
+  void RopePositions(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
+                     int64_t head_dim, int64_t rope_dims, const int64_t* positions,
+                     absl::Span<const int64_t> sections, double base) override;
   void WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
                const AttentionShape& shape, int64_t pos0, KvCacheView cache) override;
   void Attention(const float* q, int64_t q_stride, int64_t n_tokens, const AttentionShape& shape,

@@ -1,7 +1,9 @@
 #include "runtime/cuda/cuda_backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
@@ -179,6 +181,36 @@ void CudaBackend::Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n
           return absl::StrCat("Rope [", n_tokens, " tokens, ", n_heads, " heads, head_dim ",
                               head_dim, ", rope_dims ", rope_dims, "]");
         });
+}
+
+void CudaBackend::RopePositions(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
+                                int64_t head_dim, int64_t rope_dims, const int64_t* positions,
+                                absl::Span<const int64_t> sections, double base) {
+  Use();
+  // Angles on the host exactly as the CPU backend computes them: pair i
+  // takes its position from the stream whose section holds it.
+  const int64_t pairs = rope_dims / 2;
+  std::vector<float> angles(n_tokens * pairs);
+  for (int64_t i = 0, s = 0, end = sections.empty() ? pairs : sections[0]; i < pairs; ++i) {
+    while (i >= end && s + 1 < static_cast<int64_t>(sections.size())) end += sections[++s];
+    const float inv_freq =
+        static_cast<float>(1.0 / std::pow(base, static_cast<double>(2 * i) / rope_dims));
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      angles[t * pairs + i] = static_cast<float>(positions[s * n_tokens + t]) * inv_freq;
+    }
+  }
+  auto what = [&] {
+    return absl::StrCat("RopePositions [", n_tokens, " tokens, ", n_heads, " heads, rope_dims ",
+                        rope_dims, "]");
+  };
+  absl::StatusOr<void*> dev = Scratch(4, std::max<size_t>(angles.size(), 1) * sizeof(float));
+  if (!dev.ok()) return Check(dev.status());
+  Check(cudaMemcpyAsync(*dev, angles.data(), angles.size() * sizeof(float),
+                        cudaMemcpyHostToDevice, stream_),
+        what);
+  Check(LaunchRopeAngles(x, row_stride, n_tokens, n_heads, head_dim, pairs,
+                         static_cast<const float*>(*dev), stream_),
+        what);
 }
 
 }  // namespace cuda

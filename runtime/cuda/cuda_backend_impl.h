@@ -34,6 +34,9 @@ class CudaBackend final : public Backend {
   void Add(float* x, const float* y, int64_t n) override;
   void Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
             int64_t rope_dims, int64_t pos0, double base) override;
+  void RopePositions(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
+                     int64_t head_dim, int64_t rope_dims, const int64_t* positions,
+                     absl::Span<const int64_t> sections, double base) override;
   void WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
                const AttentionShape& shape, int64_t pos0, KvCacheView cache) override;
   void Attention(const float* q, int64_t q_stride, int64_t n_tokens, const AttentionShape& shape,
@@ -67,7 +70,7 @@ class CudaBackend final : public Backend {
     if (!s.ok() && sticky_.ok()) sticky_ = s;
   }
   // A device buffer of at least `bytes` that grows (slot 0: GEMM scratch,
-  // 1: attention partials, 2: token ids, 3: KV block tables).
+  // 1: attention partials, 2: token ids, 3: KV block tables, 4: RoPE angles).
   absl::StatusOr<void*> Scratch(int slot, uint64_t bytes);
   absl::Status Gemm(const DeviceWeight& w, const WeightView& view, const float* x, int64_t n,
                     float* y);
@@ -88,7 +91,7 @@ class CudaBackend final : public Backend {
     void* p = nullptr;
     uint64_t bytes = 0;
   };
-  Buf scratch_[4];
+  Buf scratch_[5];
   std::vector<const void*> kv_table_shadow_;  // what the device table holds
 };
 

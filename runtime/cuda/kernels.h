@@ -67,6 +67,13 @@ cudaError_t LaunchRope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n
                        int64_t head_dim, int64_t rope_dims, int64_t pos0, const float* inv_freq,
                        cudaStream_t stream);
 
+// The same rotation by explicit angles: angles [n_tokens, rope_dims / 2]
+// (device memory; multimodal M-RoPE positions turned into angles on the
+// host as the CPU backend computes them).
+cudaError_t LaunchRopeAngles(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
+                             int64_t head_dim, int64_t pairs, const float* angles,
+                             cudaStream_t stream);
+
 // KV cache writes: token t's K and V vectors (rows of row_stride floats,
 // n_kv_heads * head_dim values) at position pos0 + t, converted to kv.elem
 // (int8: one f16 scale per vector, specs/vram.md §2).

@@ -79,6 +79,20 @@ __global__ void RopeKernel(float* x, int64_t row_stride, int64_t n, int64_t head
   }
 }
 
+// One thread per (token, head, pair), angles [n, pairs].
+__global__ void RopeAnglesKernel(float* x, int64_t row_stride, int64_t n, int64_t heads,
+                                 int64_t head_dim, int64_t pairs, const float* angles) {
+  GLMQ_GRID_LOOP(i, n * heads * pairs) {
+    const int64_t p = i % pairs, h = (i / pairs) % heads, t = i / (pairs * heads);
+    float s, c;
+    sincosf(angles[t * pairs + p], &s, &c);
+    float* v = x + t * row_stride + h * head_dim + 2 * p;
+    const float a = v[0], b = v[1];
+    v[0] = a * c - b * s;
+    v[1] = b * c + a * s;
+  }
+}
+
 __global__ void F32ToBf16Kernel(const float* in, int64_t n, __nv_bfloat16* out) {
   GLMQ_GRID_LOOP(i, n) out[i] = __float2bfloat16_rn(in[i]);
 }
@@ -171,6 +185,15 @@ cudaError_t LaunchRope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n
   for (int64_t i = 0; i < pairs; ++i) f.v[i] = inv_freq[i];
   RopeKernel<<<Blocks(n_tokens * n_heads * pairs, 256), 256, 0, stream>>>(
       x, row_stride, n_tokens, n_heads, head_dim, pairs, pos0, f);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchRopeAngles(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
+                             int64_t head_dim, int64_t pairs, const float* angles,
+                             cudaStream_t stream) {
+  if (pairs == 0 || n_tokens == 0) return cudaSuccess;
+  RopeAnglesKernel<<<Blocks(n_tokens * n_heads * pairs, 256), 256, 0, stream>>>(
+      x, row_stride, n_tokens, n_heads, head_dim, pairs, angles);
   return cudaGetLastError();
 }
 

@@ -26,14 +26,13 @@ const std::string kModels = std::string(GLMQ_SHARED_DIR) + "/fixtures/models/";
 
 struct Case {
   const char* model;
-  const char* prefix;
-  const char* conv;  // the merge convolution's weight
 };
-const Case kGlm4v = {"glm4v-tiny", "transformer.vision.", "transformer.vision.conv.weight"};
-const Case kGlm41v = {"glm41v-tiny", "model.visual.", "model.visual.downsample.weight"};
+const Case kGlm4v = {"glm4v-tiny"};
+const Case kGlm41v = {"glm41v-tiny"};
+constexpr char kConv[] = "v.downsample.weight";  // the merge convolution's weight
 
 FixtureTower LoadOrDie(const Case& c) {
-  absl::StatusOr<FixtureTower> t = vision_test::LoadFixtureTower(kModels + c.model, c.prefix);
+  absl::StatusOr<FixtureTower> t = vision_test::LoadFixtureTower(kModels + c.model);
   EXPECT_TRUE(t.ok()) << t.status();
   return std::move(t).value();
 }
@@ -92,10 +91,11 @@ TEST(VisionGolden, Glm41vTinyMatchesReferenceTrace) { ExpectMatchesReference(kGl
 // Re-stores every matrix the tower multiplies (linear layers and the
 // convolutions, flattened to [out, in]) as q8 with groups of 32, or, with
 // `dequantized`, as the f32 values those q8 bytes decode to.
-void QuantizeMatrices(const VisionConfig& config, bool dequantized, InMemoryWeightSource* source) {
-  for (const VisionTensorSpec& spec : VisionTensors(config)) {
-    if (!spec.matrix) continue;
-    const std::string& name = spec.name;
+void QuantizeMatrices(bool dequantized, InMemoryWeightSource* source) {
+  const std::vector<VisionTensor> tensors = VisionTensors(source->hparams()).value();
+  for (const VisionTensor& vt : tensors) {
+    if (vt.use != VisionUse::kMatrix) continue;
+    const std::string& name = vt.tensor.name;
     const WeightView t = source->Find(name).value();
     const int64_t rows = t.shape[0], cols = static_cast<int64_t>(t.size / 2) / rows;  // bf16
     std::vector<float> w(rows * cols);
@@ -131,9 +131,9 @@ void ExpectQ8Close(const Case& c) {
   CpuBackend be(2);
   absl::StatusOr<std::vector<float>> bf16 = RunImg1(c, *t.source, t.config, &be, nullptr);
   ASSERT_TRUE(bf16.ok()) << bf16.status();
-  QuantizeMatrices(t.config, false, t.source.get());
-  QuantizeMatrices(deq.config, true, deq.source.get());
-  ASSERT_EQ(t.source->Find(c.conv)->encoding, pb::ENCODING_Q8_SYM);
+  QuantizeMatrices(false, t.source.get());
+  QuantizeMatrices(true, deq.source.get());
+  ASSERT_EQ(t.source->Find(kConv)->encoding, pb::ENCODING_Q8_SYM);
   absl::StatusOr<std::vector<float>> q8 = RunImg1(c, *t.source, t.config, &be, nullptr);
   ASSERT_TRUE(q8.ok()) << q8.status();
   absl::StatusOr<std::vector<float>> f32 = RunImg1(c, *deq.source, deq.config, &be, nullptr);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "convert/hf_checkpoint.h"
+#include "convert/layout.h"
 #include "core/file.h"
 #include "core/status.h"
 
@@ -23,57 +24,7 @@ T ReadLe(const std::string& b, size_t at) {
   return v;
 }
 
-absl::StatusOr<pb::Encoding> EncodingOf(DType dt, const std::string& name) {
-  switch (dt) {
-    case DType::kBF16:
-      return pb::ENCODING_BF16;
-    case DType::kF16:
-      return pb::ENCODING_F16;
-    case DType::kF32:
-      return pb::ENCODING_F32;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat(name, ": not a float tensor"));
-  }
-}
-
 }  // namespace
-
-absl::StatusOr<NpyArray> ParseNpyF32(const std::string& b, const std::string& where) {
-  auto err = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
-  };
-  if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0) return err("not a .npy array");
-  const bool v1 = b[6] == 1;
-  const size_t len = v1 ? ReadLe<uint16_t>(b, 8) : (b.size() >= 12 ? ReadLe<uint32_t>(b, 8) : 0);
-  const size_t start = v1 ? 10 : 12;
-  if (start + len > b.size()) return err("truncated header");
-  const std::string header = b.substr(start, len);
-  if (!absl::StrContains(header, "'descr': '<f4'")) return err("dtype is not '<f4'");
-  if (!absl::StrContains(header, "'fortran_order': False")) return err("not C order");
-  const size_t open = header.find("'shape': (");
-  const size_t close = open == std::string::npos ? open : header.find(')', open);
-  if (close == std::string::npos) return err("no shape");
-  NpyArray a;
-  int64_t count = 1;
-  for (absl::string_view dim : absl::StrSplit(header.substr(open + 10, close - open - 10), ',')) {
-    dim = absl::StripAsciiWhitespace(dim);
-    if (dim.empty()) continue;
-    int64_t d;
-    if (!absl::SimpleAtoi(dim, &d) || d < 0) return err(absl::StrCat("bad dimension '", dim, "'"));
-    a.shape.push_back(d);
-    count *= d;
-  }
-  if (b.size() - start - len != static_cast<size_t>(count) * 4)
-    return err("size does not match shape");
-  a.data.resize(count);
-  std::memcpy(a.data.data(), b.data() + start + len, count * 4);
-  return a;
-}
-
-absl::StatusOr<NpyArray> ReadNpyF32(const std::string& path) {
-  GLMQ_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
-  return ParseNpyF32(bytes, path);
-}
 
 absl::StatusOr<std::map<std::string, NpyArray>> ReadNpzF32(const std::string& path) {
   GLMQ_ASSIGN_OR_RETURN(std::string z, ReadFileToString(path));
@@ -110,31 +61,24 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpzF32(const std::string& pa
 }
 
 absl::StatusOr<FixtureTower> LoadFixtureTower(const std::string& model_dir,
-                                              const std::string& prefix) {
+                                              const std::function<void(pb::HParams*)>& edit) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<HfCheckpoint> ckpt, HfCheckpoint::Open(model_dir));
+  pb::HParams hp = ckpt->hparams();
+  std::vector<SafetensorsTensor> infos;
+  for (const HfTensor& h : ckpt->tensors()) infos.push_back(*h.tensor);
+  GLMQ_ASSIGN_OR_RETURN(std::vector<CanonicalTensor> mapped, MapHfTensors(hp, infos));
+  if (edit) edit(&hp);
   FixtureTower t;
-  t.source = std::make_unique<InMemoryWeightSource>(ckpt->hparams());
-  for (const HfTensor& h : ckpt->tensors()) {
-    if (!absl::StartsWith(h.tensor->name, prefix)) continue;
-    GLMQ_ASSIGN_OR_RETURN(pb::Encoding enc, EncodingOf(h.tensor->dtype, h.tensor->name));
-    const absl::Span<const uint8_t> bytes = h.shard->Data(*h.tensor);
-    t.source->AddEncoded(h.tensor->name, enc, 0, h.tensor->shape,
+  t.source = std::make_unique<InMemoryWeightSource>(hp);
+  for (const CanonicalTensor& c : mapped) {
+    if (c.entry.role() != pb::ROLE_VISION) continue;
+    const HfTensor* h = ckpt->Find(c.sources.at(0).name);
+    const absl::Span<const uint8_t> bytes = h->shard->Data(*h->tensor);
+    t.source->AddEncoded(c.entry.name(), c.entry.encoding(), 0,
+                         {c.entry.shape().begin(), c.entry.shape().end()},
                          std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   }
-  GLMQ_ASSIGN_OR_RETURN(t.config, VisionConfigFromHParams(ckpt->hparams()));
-  const std::string where = model_dir + "/config.json: vision_config";
-  auto it = ckpt->config().find("vision_config");
-  if (it == ckpt->config().end()) return absl::NotFoundError(where + " is missing");
-  const Json& v = *it;
-  if (t.config.layout == pb::LAYOUT_CHATGLM_VISION) {
-    GLMQ_ASSIGN_OR_RETURN(t.config.n_positions, GetInt(v, "num_positions", where));
-    GLMQ_ASSIGN_OR_RETURN(t.config.scaling_factor, GetNumber(v, "scaling_factor", where));
-    GLMQ_ASSIGN_OR_RETURN(t.config.norm_eps, GetNumber(v, "layer_norm_eps", where));
-  } else {
-    GLMQ_ASSIGN_OR_RETURN(t.config.qkv_bias, GetOptionalBool(v, "attention_bias", false, where));
-    GLMQ_ASSIGN_OR_RETURN(t.config.norm_eps, GetNumber(v, "rms_norm_eps", where));
-  }
-  GLMQ_RETURN_IF_ERROR(CheckVisionConfig(t.config));
+  GLMQ_ASSIGN_OR_RETURN(t.config, VisionConfigFromHParams(hp));
   return t;
 }
 

@@ -5,41 +5,36 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "schema/hparams.h"
 
 namespace glmq {
 
 absl::StatusOr<VisionConfig> VisionConfigFromHParams(const pb::HParams& hp) {
+  if (!IsVisionLayout(hp.layout())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hparams: layout ", pb::Layout_Name(hp.layout()),
+                     " has no vision tower (want LAYOUT_CHATGLM_VISION or LAYOUT_GLM4V)"));
+  }
+  GLMQ_RETURN_IF_ERROR(ValidateHParams(hp));
   const pb::VisionHParams& v = hp.vision();
   VisionConfig c;
   c.layout = hp.layout();
   c.n_layers = v.n_layers();
   c.hidden_size = v.hidden_size();
   c.n_heads = v.n_heads();
+  c.mlp_size = v.mlp_size();
   c.patch_size = v.patch_size();
-  c.in_channels = v.in_channels() > 0 ? v.in_channels() : 3;
-  c.merge_size = v.spatial_merge_size() > 0 ? v.spatial_merge_size() : 2;
+  c.in_channels = v.in_channels();
+  c.temporal_patch_size = v.temporal_patch_size() > 0 ? v.temporal_patch_size() : 1;
+  c.merge_size = v.spatial_merge_size();
+  c.n_positions = v.n_positions();
   c.out_hidden_size = v.out_hidden_size();
+  c.merger_size = v.merger_size();
   c.norm_eps = v.norm_eps();
-  const int64_t side = v.patch_size() > 0 ? v.image_size() / v.patch_size() : 0;
-  if (hp.layout() == pb::LAYOUT_CHATGLM_VISION) {
-    c.mlp_size = v.ffn_hidden_size();
-    c.temporal_patch_size = 1;
-    c.n_positions = side * side + 1;
-    c.merger_size = hp.ffn_hidden_size();
-    c.scaling_factor = 8;  // glm-4v-9b's config
-    c.qkv_bias = true;
-  } else if (hp.layout() == pb::LAYOUT_GLM4V) {
-    c.mlp_size = v.out_hidden_size();
-    c.temporal_patch_size = v.temporal_patch_size() > 0 ? v.temporal_patch_size() : 2;
-    c.n_positions = side * side;
-    c.merger_size = v.ffn_hidden_size();
-    c.scaling_factor = 1;
-    c.qkv_bias = false;  // GLM-4.1V-9B's vision_config attention_bias
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hparams: layout ", pb::Layout_Name(hp.layout()),
-                     " has no vision tower (want LAYOUT_CHATGLM_VISION or LAYOUT_GLM4V)"));
-  }
+  c.merger_norm_eps = v.proj_norm_eps();
+  c.scaling_factor = v.scaling_factor();
+  c.rope_theta = hp.layout() == pb::LAYOUT_GLM4V ? v.rope_theta() : 10000;
+  c.qkv_bias = v.attention_bias();
   GLMQ_RETURN_IF_ERROR(CheckVisionConfig(c));
   return c;
 }

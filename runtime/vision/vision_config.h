@@ -1,9 +1,7 @@
 // Everything the two GLM-4 vision towers need to know about their shapes and
-// constants, in one plain struct. Most of it comes from pb::HParams.vision()
-// (schema/glmq.proto, filled by convert/hf_config.cc); the fields that
-// VisionHParams does not store yet (marked "not in VisionHParams") get the
-// real models' values from VisionConfigFromHParams and can be overwritten
-// from the checkpoint's config.json by the caller.
+// constants, in one plain struct, filled from pb::HParams.vision()
+// (schema/glmq.proto, filled by convert/hf_config.cc, validated by
+// schema/hparams.cc).
 //
 // Towers: glm-4v-9b (EVA2-CLIP, LAYOUT_CHATGLM_VISION) and GLM-4.1V
 // (LAYOUT_GLM4V). Semantics: ../shared/fixtures/README.md, "Vision models".
@@ -28,8 +26,8 @@ struct VisionConfig {
   int64_t in_channels = 3;
   int64_t temporal_patch_size = 1;  // GLM-4.1V: 2 (Conv3d over 2 frames)
   int64_t merge_size = 2;           // 2x2 patches -> 1 token (both towers)
-  // Rows of the learned position table. EVA2-CLIP: num_positions (patches + CLS,
-  // not in VisionHParams: (image_size / patch_size)^2 + 1); GLM-4.1V:
+  // Rows of the learned position table. EVA2-CLIP: num_positions (patches +
+  // CLS: (image_size / patch_size)^2 + 1); GLM-4.1V:
   // (image_size / patch_size)^2, a square table resampled to each grid.
   int64_t n_positions = 0;
   int64_t out_hidden_size = 0;  // text hidden size: width of the tokens handed over
@@ -37,13 +35,12 @@ struct VisionConfig {
   // (HParams.ffn_hidden_size); GLM-4.1V merger = vision intermediate_size.
   int64_t merger_size = 0;
   double norm_eps = 0;            // ViT norms: EVA2-CLIP LayerNorm, GLM-4.1V RMSNorm
-  double merger_norm_eps = 1e-5;  // projector LayerNorm: torch's default (not in VisionHParams)
-  // EVA2-CLIP divides cat(boi, tokens, eoi) by it (config scaling_factor,
-  // not in VisionHParams); 1 for GLM-4.1V.
+  double merger_norm_eps = 1e-5;  // projector LayerNorm: torch's default
+  // EVA2-CLIP divides cat(boi, tokens, eoi) by it (config scaling_factor); 1 for GLM-4.1V.
   double scaling_factor = 1;
   double rope_theta = 10000;  // GLM-4.1V 2-D RoPE base (hard-coded upstream)
   // Bias on the qkv projection: EVA2-CLIP always; GLM-4.1V vision_config
-  // attention_bias (not in VisionHParams; false in the released config).
+  // attention_bias (false in the released config).
   bool qkv_bias = false;
 
   int64_t head_dim() const { return n_heads > 0 ? hidden_size / n_heads : 0; }
@@ -53,9 +50,8 @@ struct VisionConfig {
   }
 };
 
-// The config of hp's vision tower: VisionHParams plus the real models'
-// values for what it lacks (see the fields). Error if hp is not a vision
-// layout or the result fails CheckVisionConfig.
+// The config of hp's vision tower. Error if hp is not a vision layout, fails
+// ValidateHParams or the result fails CheckVisionConfig.
 absl::StatusOr<VisionConfig> VisionConfigFromHParams(const pb::HParams& hp);
 
 // Positive sizes, hidden_size divisible by n_heads, an even head_dim

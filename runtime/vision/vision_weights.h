@@ -1,15 +1,14 @@
-// The weights of a GLM-4 vision tower as views into a WeightSource: linear
-// and convolution matrices stay in their stored encoding (bf16, q8, ...) and
-// go through Backend::MatMul; norms, biases and the small learned vectors are
-// converted to f32 at load. Every tensor's shape is checked at load and a
-// mismatch names the tensor. Tensor names (Hugging Face names for now) live
-// in one table in vision_weights.cc.
+// The weights of a GLM-4 vision tower as views into a WeightSource, found by
+// the canonical names of the tensor table (schema/tensors.h, rows "v.*"):
+// linear and convolution matrices stay in their stored encoding (bf16, q8,
+// ...) and go through Backend::MatMul; norms, biases and the small learned
+// vectors are converted to f32 at load. Every shape is checked against the
+// table at load and a mismatch names the tensor.
 //
-// Convolutions are stored as matrices over their receptive field: a Conv2d
-// weight [out, in, kh, kw] is the matrix [out, in * kh * kw] (columns in
-// (in, kh, kw) order), a Conv3d [out, C, T, p, p] is [out, C * T * p * p]. The
-// source may hold them with the Hugging Face 4-D / 5-D shape (dense encodings)
-// or already flattened to 2-D (any encoding, quantized included).
+// Convolutions are stored as matrices over their receptive field (the
+// table's canonical shape): a Conv2d weight [out, in, kh, kw] is the matrix
+// [out, in * kh * kw] (columns in (in, kh, kw) order), a Conv3d
+// [out, C, T, p, p] is [out, C * T * p * p].
 #pragma once
 
 #include <cstdint>
@@ -20,6 +19,7 @@
 #include "runtime/backend.h"
 #include "runtime/vision/vision_config.h"
 #include "runtime/weights.h"
+#include "schema/tensors.h"
 
 namespace glmq {
 
@@ -61,27 +61,27 @@ struct VisionWeights {
   std::vector<float> boi, eoi;          // [out_hidden], EVA2-CLIP only
 };
 
-// Loads every tensor of c.layout's tower from `source` (checked against c;
-// CheckVisionConfig(c) must hold). Views stay valid while `source` lives.
-// Errors name the tensor and the source.
+// Loads every vision tensor the table lists for source.hparams() (which must
+// describe the same tower as c; CheckVisionConfig(c) must hold). Views stay
+// valid while `source` lives. Errors name the tensor and the source.
 absl::StatusOr<VisionWeights> LoadVisionWeights(const WeightSource& source, const VisionConfig& c);
 
 // A dense (f32 / f16 / bf16) view as f32 values [rows * cols]; empty for a
 // quantized view. LoadVisionWeights checks that pos_embed is dense.
 std::vector<float> DenseToF32(const WeightView& w);
 
-// One tensor LoadVisionWeights reads: its name, its Hugging Face shape, and
-// how the tower uses it (matrix: any encoding, may be stored flattened to
-// [shape[0], rest]; vector: dense, converted to f32; neither: the dense
-// position table).
-struct VisionTensorSpec {
-  std::string name;
-  std::vector<int64_t> shape;
-  bool matrix = false;
-  bool vector = false;
+// How the tower uses a vision tensor of the table.
+enum class VisionUse : uint8_t {
+  kMatrix,  // multiplied through Backend::MatMul: any encoding
+  kTable,   // the position table, read row by row: dense
+  kVector,  // norms, biases, CLS, boi / eoi: dense, converted to f32
 };
-// Every tensor of c's tower in load order (tests, synthetic towers, the
-// converter's mapping).
-std::vector<VisionTensorSpec> VisionTensors(const VisionConfig& c);
+struct VisionTensor {
+  ModelTensor tensor;
+  VisionUse use;
+};
+// Every vision tensor of hp's tower in file order, with its use (tests,
+// synthetic towers, quantization rules).
+absl::StatusOr<std::vector<VisionTensor>> VisionTensors(const pb::HParams& hp);
 
 }  // namespace glmq
