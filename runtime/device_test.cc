@@ -17,7 +17,9 @@ TEST(DeviceTest, ParsesCpuCudaAndIndex) {
   for (const char* bad : {"gpu", "cuda:", "cuda:-1", "cuda:x", "cuda:+1", "CPU", ""}) {
     const auto d = ParseDevice(bad);
     EXPECT_FALSE(d.ok()) << bad;
-    if (!d.ok()) EXPECT_THAT(d.status().message(), testing::HasSubstr("cpu, cuda or cuda:N"));
+    if (!d.ok()) {
+      EXPECT_THAT(d.status().message(), testing::HasSubstr("cpu, cuda or cuda:N"));
+    }
   }
 }
 
