@@ -38,10 +38,10 @@ absl::StatusOr<std::vector<NamedBuffer>> LanguageBuffers(const pb::HParams& hp,
 // Vision encoder, one image at a time, f32 activations; attention uses the
 // same key tiling as kAttnKeyTile. The image embeddings of all images stay
 // alive until the prefill consumed them.
-void AddVisionBuffers(const pb::HParams& hp, const PlanOptions& o, std::vector<NamedBuffer>* out) {
+void AddVisionBuffers(const pb::HParams& hp, const PlanOptions& o, const ImageCost& image,
+                      std::vector<NamedBuffer>* out) {
   const pb::VisionHParams& v = hp.vision();
-  const uint64_t side = v.image_size() / v.patch_size();
-  const uint64_t patches = side * side;
+  const uint64_t patches = image.patches;
   const uint64_t h = v.hidden_size();
   const uint64_t mlp = hp.layout() == pb::LAYOUT_GLM4V ? v.out_hidden_size() : v.ffn_hidden_size();
   const uint64_t glu = hp.layout() == pb::LAYOUT_GLM4V ? 2 : 1;
@@ -54,7 +54,7 @@ void AddVisionBuffers(const pb::HParams& hp, const PlanOptions& o, std::vector<N
                   static_cast<uint64_t>(v.n_heads()) * patches * tile * kF32});
   out->push_back({"vit_mlp", "[patches, (1|2)*vision.mlp] f32", patches * glu * mlp * kF32});
   out->push_back({"image_embeddings", "[batch*images*image_tokens, hidden] f32",
-                  static_cast<uint64_t>(o.batch * o.images * v.image_tokens()) *
+                  static_cast<uint64_t>(o.batch * o.images * image.tokens) *
                       hp.hidden_size() * kF32});
 }
 
@@ -90,10 +90,14 @@ absl::Status ValidateOptions(const pb::HParams& hp, const PlanOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("--images ", o.images, ": model has no vision tower (layout ",
                      static_cast<int>(hp.layout()), ")"));
-  if (o.images > 0 && o.images * hp.vision().image_tokens() > hp.max_context())
-    return absl::InvalidArgumentError(
-        absl::StrCat("--images ", o.images, " needs ", o.images * hp.vision().image_tokens(),
-                     " tokens, more than max_context ", hp.max_context()));
+  if (o.images > 0) {
+    GLMQ_ASSIGN_OR_RETURN(ImageCost c, PlanImage(hp, o.image_height, o.image_width));
+    if (o.images * c.tokens > hp.max_context())
+      return absl::InvalidArgumentError(absl::StrCat("--images ", o.images, " needs ",
+                                                     o.images * c.tokens,
+                                                     " tokens, more than max_context ",
+                                                     hp.max_context()));
+  }
   if (o.n_threads <= 0) return absl::InvalidArgumentError("n_threads must be positive");
   return absl::OkStatus();
 }
@@ -103,7 +107,10 @@ absl::StatusOr<std::vector<NamedBuffer>> WorkingBuffers(const pb::HParams& hp,
   GLMQ_RETURN_IF_ERROR(ValidateHParams(hp));
   GLMQ_RETURN_IF_ERROR(ValidateOptions(hp, o));
   GLMQ_ASSIGN_OR_RETURN(std::vector<NamedBuffer> out, LanguageBuffers(hp, o, context));
-  if (o.images > 0) AddVisionBuffers(hp, o, &out);
+  if (o.images > 0) {
+    GLMQ_ASSIGN_OR_RETURN(ImageCost c, PlanImage(hp, o.image_height, o.image_width));
+    AddVisionBuffers(hp, o, c, &out);
+  }
   return out;
 }
 
@@ -157,7 +164,10 @@ absl::StatusOr<Plan> MakePlan(const pb::HParams& hp, const PlanOptions& options,
   for (const KvTypeInfo& k : AllKvTypes()) {
     plan.kv_per_token.push_back(KvBytesPerToken(plan.gpu_hp, k.type));
   }
-  plan.image_tokens = options.images * (hp.has_vision() ? hp.vision().image_tokens() : 0);
+  if (options.images > 0) {
+    GLMQ_ASSIGN_OR_RETURN(plan.image, PlanImage(hp, options.image_height, options.image_width));
+    plan.image_tokens = options.images * plan.image.tokens;
+  }
   plan.contexts = ContextRows(hp.max_context(), std::max<int64_t>(plan.image_tokens, 1));
   GLMQ_ASSIGN_OR_RETURN(plan.buffers, WorkingBuffers(plan.gpu_hp, options, plan.contexts.back()));
   return plan;

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "schema/glmq.pb.h"
 #include "plan/schemes.h"
+#include "plan/images.h"
 #include "plan/tp.h"
 
 namespace glmq::plan {
@@ -43,6 +44,8 @@ struct PlanOptions {
   int64_t batch = 1;            // sequences decoded together
   int64_t prefill_chunk = 256;  // tokens per prefill step (runtime/buffers.h default)
   int64_t images = 0;           // images in the context (vision models)
+  int64_t image_height = 0;     // input image size (GLM-4.1V; 0 = the model's image_size)
+  int64_t image_width = 0;
   int n_threads = 1;            // runtime threads with their own attention scratch
   bool all_logits = true;       // logits for every chunk token (perplexity), else last only
   int tp = 1;                   // tensor-parallel GPUs (plan/tp.h): figures are per GPU
@@ -84,7 +87,8 @@ struct Plan {
   std::vector<uint64_t> kv_per_token;  // indexed like AllKvTypes()
   std::vector<NamedBuffer> buffers;    // at the largest row's context
   uint64_t cuda_context_bytes = kCudaContextBytes;
-  int64_t image_tokens = 0;            // options.images * vision.image_tokens
+  int64_t image_tokens = 0;            // options.images * image.tokens
+  ImageCost image;                     // one image (plan/images.h), when options.images > 0
   std::vector<int64_t> contexts;       // row context lengths (tokens in the KV cache)
   // tp > 1: shards of a scheme that vLLM's AWQ/GPTQ kernels cannot run
   // ("int4-g128: ffn_down: 6848 input columns per GPU, ...").

@@ -173,12 +173,42 @@ TEST(PlanImages, ImageTokensUseContextAndAddBuffers) {
   absl::StatusOr<Plan> p = MakePlan(Config("glm-4v-9b"), o);
   absl::StatusOr<Plan> p0 = MakePlan(Config("glm-4v-9b"), PlanOptions());
   ASSERT_TRUE(p.ok() && p0.ok()) << p.status();
-  EXPECT_EQ(p->image_tokens, 3200);  // (1120/14/2)^2 = 1600 per image
+  EXPECT_EQ(p->image_tokens, 3204);  // (1120/14/2)^2 = 1600 + boi + eoi per image
+  EXPECT_EQ(p->image.patches, 6400);
   EXPECT_EQ(p->contexts.front(), 4096);
   EXPECT_GT(BuffersBytes(*p, 8192), BuffersBytes(*p0, 8192));
   EXPECT_EQ(MaxContextThatFits(*p, 0, 0, 1ull << 30), -1);
   o.images = 6;  // 9600 tokens > seq_length 8192
   EXPECT_FALSE(MakePlan(Config("glm-4v-9b"), o).ok());
+}
+
+TEST(PlanImages, Glm41vImagesKeepTheirSize) {
+  PlanOptions o;
+  o.images = 1;
+  o.image_width = 1920;
+  o.image_height = 1080;
+  absl::StatusOr<Plan> p = MakePlan(Config("GLM-4.1V-9B-Thinking"), o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  // smart_resize to multiples of 28: 1080 -> 39 * 28 = 1092, 1920 -> 69 * 28 = 1932;
+  // (1092 / 14) * (1932 / 14) = 78 * 138 patches, / 4 merged, + image start/end.
+  EXPECT_EQ(p->image.height, 1092);
+  EXPECT_EQ(p->image.width, 1932);
+  EXPECT_EQ(p->image.patches, 10764);
+  EXPECT_EQ(p->image_tokens, 2693);
+  o.image_width = 1920 * 4;  // a larger image costs more, up to max_pixels
+  absl::StatusOr<Plan> big = MakePlan(Config("GLM-4.1V-9B-Thinking"), o);
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_GT(big->image_tokens, p->image_tokens);
+  EXPECT_GT(BuffersBytes(*big, 16384), BuffersBytes(*p, 16384));
+  o.image_width = 1080 * 201;  // aspect ratio over 200
+  EXPECT_FALSE(MakePlan(Config("GLM-4.1V-9B-Thinking"), o).ok());
+  int64_t w = 0, h = 0;
+  EXPECT_TRUE(ParseImageSize("1920x1080", &w, &h).ok());
+  EXPECT_EQ(w, 1920);
+  EXPECT_EQ(h, 1080);
+  EXPECT_FALSE(ParseImageSize("1920", &w, &h).ok());
+  EXPECT_FALSE(ParseImageSize("0x5", &w, &h).ok());
+  EXPECT_FALSE(ParseImageSize("100001x5", &w, &h).ok());
 }
 
 TEST(PlanUnits, ParseByteSize) {

@@ -54,7 +54,9 @@ std::string RenderText(const Plan& plan, const std::string& title) {
                   hp.max_context(), "; batch ", plan.options.batch, ", prefill chunk ",
                   plan.options.prefill_chunk);
   if (plan.image_tokens > 0)
-    absl::StrAppend(&out, ", images ", plan.options.images, " (", plan.image_tokens, " tokens)");
+    absl::StrAppend(&out, ", images ", plan.options.images, " of ", plan.image.width, "x",
+                    plan.image.height, " px (", plan.image.patches, " patches, ",
+                    plan.image_tokens, " tokens)");
   absl::StrAppend(&out, TpSummary(plan));
   absl::StrAppend(&out, "\nbf16 checkpoint (source, incl. unused tensors): ",
                   plan.checkpoint_bf16_bytes, " bytes\n");
@@ -120,6 +122,8 @@ std::string RenderJson(const Plan& plan, const std::string& title) {
   j["prefill_chunk"] = plan.options.prefill_chunk;
   j["images"] = plan.options.images;
   j["image_tokens"] = plan.image_tokens;
+  j["image_patches"] = plan.image.patches;
+  j["image_size"] = {plan.image.width, plan.image.height};
   j["checkpoint_bf16_bytes"] = plan.checkpoint_bf16_bytes;
   j["cuda_context_bytes"] = plan.cuda_context_bytes;
   j["buffers_source"] = std::string(BuffersSource());

@@ -24,6 +24,7 @@ struct PlanArgs {
   int64_t batch = 1;
   int64_t prefill_chunk = plan::PlanOptions().prefill_chunk;
   int64_t images = 0;
+  std::string image_size;
   int tp = 1;
 };
 
@@ -33,6 +34,10 @@ absl::Status RunPlan(const PlanArgs& a) {
   options.batch = a.batch;
   options.prefill_chunk = a.prefill_chunk;
   options.images = a.images;
+  if (!a.image_size.empty()) {
+    GLMQ_RETURN_IF_ERROR(plan::ParseImageSize(a.image_size, &options.image_width,
+                                              &options.image_height));
+  }
   options.tp = a.tp;
   if (a.tp > 1 && src.file_weights) {  // the file's own tensors, sharded
     GLMQ_ASSIGN_OR_RETURN(plan::TpLayout tp, plan::MakeTpLayout(src.hparams, a.tp));
@@ -73,6 +78,9 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--batch", a->batch, "sequences at once (multiplies KV and buffers)");
   sub->add_option("--prefill-chunk", a->prefill_chunk, "tokens per prefill step");
   sub->add_option("--images", a->images, "images in the context (vision models)");
+  sub->add_option("--image-size", a->image_size,
+                  "WxH of the input images (GLM-4.1V keeps their size; default image_size "
+                  "square)");
   sub->add_option("--tp", a->tp,
                   "tensor-parallel GPUs (vLLM-style split): every figure becomes per GPU");
   return [a] { return RunPlan(*a); };
