@@ -14,7 +14,7 @@
 #include "benchmark/benchmark.h"
 #include "quant/calib/activations.h"
 #include "quant/calib/awq.h"
-#include "quant/calib/gemm.h"
+#include "quant/gemm.h"
 #include "quant/calib/gptq.h"
 #include "schema/encodings.h"
 #include "quant/quantize.h"
@@ -66,7 +66,7 @@ void SubMatMulLoop(benchmark::State& state) {
   std::vector<float> af = Randn(m * k, 1), bf = Randn(k * n, 2);
   std::vector<T> a(af.begin(), af.end()), b(bf.begin(), bf.end()), c(m * n, T{0});
   for (auto _ : state) {
-    calib::SubMatMul(m, n, k, a.data(), k, b.data(), n, c.data(), n);
+    gemm::SubMatMul(m, n, k, a.data(), k, b.data(), n, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GMAC/s"] = benchmark::Counter(

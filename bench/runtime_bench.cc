@@ -11,9 +11,12 @@
 // Threads: GLMQ_BENCH_THREADS (default 2).
 // Bandwidth: BM_Triad (STREAM triad) and BM_ReadBandwidth (read-only, the
 // access pattern of decode); BM_Gemv/<level> one 9B-width bf16 GEMV
-// ([27392, 4096], ffn_gate_up) per SIMD level (0 scalar, 1 avx2, 2 avx512).
+// ([27392, 4096], ffn_gate_up) per SIMD level (0 scalar, 1 avx2, 2 avx512);
+// BM_DenseGemm/<tokens>/<level> the bf16 prefill GEMM on a 9B layer's shapes;
+// BM_Peak/<0 fma, 1 vnni> the CPU's peak vector arithmetic (for "% of peak").
 #include <omp.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -101,6 +104,96 @@ void BM_Gemv(benchmark::State& state) {
                                               benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Gemv)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+
+// The dense prefill GEMM (MatMul of n tokens, quant/gemm.h) on the four bf16
+// matrices of a GLM-4-9B layer through the CPU backend (its threads):
+// GFLOP/s = 2 rows cols tokens / s per shape (counters qkv, o, gate_up,
+// down; "all" over the layer). Args: tokens, SIMD level.
+void BM_DenseGemm(benchmark::State& state) {
+  const int64_t n_tokens = state.range(0);
+  const auto level = static_cast<SimdLevel>(state.range(1));
+  const cpu::DenseKernels& k = cpu::GetDenseKernels(level);
+  if (k.level != level) return state.SkipWithError("SIMD level not available on this CPU");
+  const int64_t shapes[4][2] = {{4608, 4096}, {4096, 4096}, {27392, 4096}, {4096, 13696}};
+  std::vector<std::string> w;
+  std::vector<WeightView> views;
+  for (int i = 0; i < 4; ++i) w.push_back(RandomBf16(shapes[i][0] * shapes[i][1], 0.02f, 11 + i));
+  for (int i = 0; i < 4; ++i)
+    views.push_back(*MakeWeightView("w", pb::ENCODING_BF16, 0, {shapes[i][0], shapes[i][1]},
+                                    w[i].data(), w[i].size()));
+  std::vector<float> x(n_tokens * 13696, 0.25f), y(n_tokens * 27392);
+  CpuBackend backend(Threads(), &k);
+  double sec[4] = {};
+  for (auto _ : state) {
+    for (int i = 0; i < 4; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (!backend.MatMul(views[i], x.data(), n_tokens, y.data()).ok())
+        return state.SkipWithError("matmul");
+      sec[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+  }
+  const char* names[4] = {"qkv", "o", "gate_up", "down"};
+  double flop = 0, all = 0;
+  for (int i = 0; i < 4; ++i) {
+    const double f = 2.0 * shapes[i][0] * shapes[i][1] * n_tokens * state.iterations();
+    state.counters[names[i]] = f / sec[i] / 1e9;
+    flop += f;
+    all += sec[i];
+  }
+  state.counters["all"] = flop / all / 1e9;
+  state.SetLabel(SimdLevelName(level) + " GFLOP/s");
+}
+BENCHMARK(BM_DenseGemm)
+    ->Args({512, 2})
+    ->Args({128, 2})
+    ->Args({16, 2})
+    ->Args({512, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The CPU's peak arithmetic, for the GEMMs' "share of peak": 12 independent
+// 512-bit vfmadd231ps (32 flop each) or vpdpbusd (64 int8 multiply-adds =
+// 128 op each) per loop, no memory operands, on every thread at once.
+// Counter: G op/s over all threads. Arg: 0 FMA, 1 VNNI. AVX-512 only.
+void BM_Peak(benchmark::State& state) {
+  const CpuFeatures& f = GetCpuFeatures();
+  const bool vnni = state.range(0) == 1;
+  if (!f.avx512 || (vnni && !f.avx512_vnni)) return state.SkipWithError("needs AVX-512 (VNNI)");
+  constexpr int64_t kLoops = 20000000;
+#define GLMQ_Z(r) "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n"
+#define GLMQ_ZERO GLMQ_Z(0) GLMQ_Z(1) GLMQ_Z(2) GLMQ_Z(3) GLMQ_Z(4) GLMQ_Z(5) GLMQ_Z(6) \
+    GLMQ_Z(7) GLMQ_Z(8) GLMQ_Z(9) GLMQ_Z(10) GLMQ_Z(11) GLMQ_Z(12) GLMQ_Z(13)
+#define GLMQ_12(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) op(8) op(9) op(10) op(11)
+#define GLMQ_DP(r) "vpdpbusd %%zmm12, %%zmm13, %%zmm" #r "\n"
+#define GLMQ_FMA(r) "vfmadd231ps %%zmm12, %%zmm13, %%zmm" #r "\n"
+#define GLMQ_CLOBBERS "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+    "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "cc"
+  for (auto _ : state) {
+#pragma omp parallel num_threads(Threads())
+    {
+      int64_t n = kLoops;  // registers zeroed first: no denormal operands
+      if (vnni) {
+        __asm__ volatile(GLMQ_ZERO "1:\n" GLMQ_12(GLMQ_DP) "dec %0\n jnz 1b\n vzeroupper\n"
+                         : "+r"(n) : : GLMQ_CLOBBERS);
+      } else {
+        __asm__ volatile(GLMQ_ZERO "1:\n" GLMQ_12(GLMQ_FMA) "dec %0\n jnz 1b\n vzeroupper\n"
+                         : "+r"(n) : : GLMQ_CLOBBERS);
+      }
+    }
+  }
+#undef GLMQ_Z
+#undef GLMQ_ZERO
+#undef GLMQ_12
+#undef GLMQ_DP
+#undef GLMQ_FMA
+#undef GLMQ_CLOBBERS
+  const double ops_per_instr = vnni ? 128.0 : 32.0;
+  state.counters["Gop/s"] = benchmark::Counter(
+      12.0 * kLoops * Threads() * ops_per_instr * state.iterations() / 1e9,
+      benchmark::Counter::kIsRate);
+  state.SetLabel(vnni ? "vpdpbusd zmm (int8 op)" : "vfmadd231ps zmm (flop)");
+}
+BENCHMARK(BM_Peak)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 std::unique_ptr<Model> SyntheticGlm4_9b(int layers) {
   pb::HParams hp;

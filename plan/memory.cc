@@ -25,7 +25,7 @@ absl::StatusOr<std::vector<NamedBuffer>> LanguageBuffers(const pb::HParams& hp,
   cfg.max_context = context;
   cfg.prefill_chunk = o.prefill_chunk;
   cfg.batch = o.batch;
-  cfg.kv_type = DType::kBF16;
+  cfg.kv_type = KvType::kBF16;
   cfg.n_threads = o.n_threads;
   cfg.all_logits = o.all_logits;
   GLMQ_ASSIGN_OR_RETURN(BufferSizes sizes, ComputeBufferSizes(hp, cfg));
@@ -63,20 +63,14 @@ void AddVisionBuffers(const pb::HParams& hp, const PlanOptions& o, const ImageCo
 absl::string_view BuffersSource() { return "runtime/buffers.h (ComputeBufferSizes)"; }
 
 const std::vector<KvTypeInfo>& AllKvTypes() {
-  static const std::vector<KvTypeInfo> table = {{KvType::kBf16, "bf16"}, {KvType::kInt8, "int8"}};
+  static const std::vector<KvTypeInfo> table = {{KvType::kBF16, Traits(KvType::kBF16).name},
+                                                {KvType::kInt8, Traits(KvType::kInt8).name}};
   return table;
 }
 
 uint64_t KvBytesPerToken(const pb::HParams& hp, KvType type) {
-  const uint64_t heads = static_cast<uint64_t>(hp.n_layers()) * hp.n_kv_heads();
-  const uint64_t hd = hp.head_dim();
-  switch (type) {
-    case KvType::kBf16:
-      return 2 * heads * hd * 2;
-    case KvType::kInt8:
-      return 2 * heads * (hd + 2);  // int8 values + f16 scale per (token, kv head)
-  }
-  return 0;
+  absl::StatusOr<KvLayout> l = MakeKvLayout(hp, type);
+  return l.ok() ? l->BytesPerToken() : 0;
 }
 
 absl::Status ValidateOptions(const pb::HParams& hp, const PlanOptions& o) {
@@ -99,6 +93,10 @@ absl::Status ValidateOptions(const pb::HParams& hp, const PlanOptions& o) {
                                                      hp.max_context()));
   }
   if (o.n_threads <= 0) return absl::InvalidArgumentError("n_threads must be positive");
+  for (int64_t c : o.contexts)
+    if (c <= 0 || c > hp.max_context())
+      return absl::InvalidArgumentError(
+          absl::StrCat("--context ", c, " is outside 1..", hp.max_context(), " (max_context)"));
   return absl::OkStatus();
 }
 
@@ -162,20 +160,23 @@ absl::StatusOr<Plan> MakePlan(const pb::HParams& hp, const PlanOptions& options,
     plan.checkpoint_bf16_bytes += n;
   }
   for (const KvTypeInfo& k : AllKvTypes()) {
-    plan.kv_per_token.push_back(KvBytesPerToken(plan.gpu_hp, k.type));
+    GLMQ_ASSIGN_OR_RETURN(KvLayout layout, MakeKvLayout(plan.gpu_hp, k.type));
+    plan.kv_layouts.push_back(layout);
+    plan.kv_per_token.push_back(layout.BytesPerToken());
   }
   if (options.images > 0) {
     GLMQ_ASSIGN_OR_RETURN(plan.image, PlanImage(hp, options.image_height, options.image_width));
     plan.image_tokens = options.images * plan.image.tokens;
   }
-  plan.contexts = ContextRows(hp.max_context(), std::max<int64_t>(plan.image_tokens, 1));
+  plan.contexts = options.contexts.empty()
+                      ? ContextRows(hp.max_context(), std::max<int64_t>(plan.image_tokens, 1))
+                      : options.contexts;
   GLMQ_ASSIGN_OR_RETURN(plan.buffers, WorkingBuffers(plan.gpu_hp, options, plan.contexts.back()));
   return plan;
 }
 
 uint64_t KvBytes(const Plan& plan, size_t kv_index, int64_t context) {
-  return plan.kv_per_token[kv_index] * static_cast<uint64_t>(context) *
-         static_cast<uint64_t>(plan.options.batch);
+  return plan.kv_layouts[kv_index].BytesFor(context) * static_cast<uint64_t>(plan.options.batch);
 }
 
 uint64_t BuffersBytes(const Plan& plan, int64_t context) {

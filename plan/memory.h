@@ -12,6 +12,7 @@
 #include "schema/glmq.pb.h"
 #include "plan/schemes.h"
 #include "plan/images.h"
+#include "runtime/kv_layout.h"
 #include "plan/tp.h"
 
 namespace glmq::plan {
@@ -27,14 +28,15 @@ inline constexpr uint64_t kCudaContextBytes = uint64_t{640} << 20;
 // scratch does not grow with the context.
 inline constexpr int64_t kAttnKeyTile = 256;
 
-enum class KvType { kBf16, kInt8 };
+// The KV types the plan tabulates (bf16, int8), with their --kv names.
 struct KvTypeInfo {
-  KvType type;
+  KvType type;             // runtime/kv_layout.h
   absl::string_view name;  // "bf16", "int8"
 };
 const std::vector<KvTypeInfo>& AllKvTypes();
 
-// Bytes of K and V for one token over all layers:
+// Bytes of K and V for one token over all layers (runtime/kv_layout.h
+// KvLayout::BytesPerToken; 0 for hyperparameters it refuses):
 //   bf16: 2 (K,V) * n_layers * n_kv_heads * head_dim * 2
 //   int8: 2 (K,V) * n_layers * n_kv_heads * (head_dim + 2)  (int8 values +
 //         one f16 scale per (token, kv head), specs/vram.md)
@@ -48,6 +50,8 @@ struct PlanOptions {
   int64_t image_width = 0;
   int n_threads = 1;            // runtime threads with their own attention scratch
   bool all_logits = true;       // logits for every chunk token (perplexity), else last only
+  // Rows at these contexts (each 1..max_context) instead of 1K, 2K, ... max.
+  std::vector<int64_t> contexts;
   int tp = 1;                   // tensor-parallel GPUs (plan/tp.h): figures are per GPU
 };
 
@@ -85,6 +89,7 @@ struct Plan {
   std::vector<SchemeWeights> weights;
   uint64_t checkpoint_bf16_bytes = 0;  // model tensors + SourceOnlyHfTensors, bf16
   std::vector<uint64_t> kv_per_token;  // indexed like AllKvTypes()
+  std::vector<KvLayout> kv_layouts;    // indexed like AllKvTypes(): the runtime's blocks
   std::vector<NamedBuffer> buffers;    // at the largest row's context
   uint64_t cuda_context_bytes = kCudaContextBytes;
   int64_t image_tokens = 0;            // options.images * image.tokens
@@ -103,7 +108,9 @@ absl::StatusOr<Plan> MakePlan(const pb::HParams& hp, const PlanOptions& options,
 // a power of two); rows shorter than `min_context` are dropped.
 std::vector<int64_t> ContextRows(int64_t max_context, int64_t min_context);
 
-uint64_t KvBytes(const Plan& plan, size_t kv_index, int64_t context);  // all sequences
+// The runtime's KV allocation for `context` positions, all sequences:
+// whole blocks (kv_layouts[kv_index].BytesFor(context) * batch).
+uint64_t KvBytes(const Plan& plan, size_t kv_index, int64_t context);
 uint64_t BuffersBytes(const Plan& plan, int64_t context);              // all sequences
 uint64_t TotalBytes(const Plan& plan, size_t weights_index, size_t kv_index, int64_t context);
 

@@ -9,6 +9,7 @@
 #include "schema/tensors.h"
 #include "plan/report.h"
 #include "plan/svg.h"
+#include "runtime/attention_tiling.h"
 
 namespace glmq::plan {
 namespace {
@@ -25,18 +26,18 @@ TEST(PlanKv, Glm4_9bIs40960BytesPerTokenAnd5GiBAt128K) {
   for (const char* m : {"glm-4-9b", "glm-4-9b-chat", "glm-4-9b-chat-hf", "GLM-4-9B-0414"}) {
     SCOPED_TRACE(m);
     const pb::HParams hp = Config(m);
-    EXPECT_EQ(KvBytesPerToken(hp, KvType::kBf16), 40960u);  // 2*40*2*128*2
-    EXPECT_EQ(KvBytesPerToken(hp, KvType::kBf16) * 131072, 5ull << 30);
+    EXPECT_EQ(KvBytesPerToken(hp, KvType::kBF16), 40960u);  // 2*40*2*128*2
+    EXPECT_EQ(KvBytesPerToken(hp, KvType::kBF16) * 131072, 5ull << 30);
     EXPECT_EQ(KvBytesPerToken(hp, KvType::kInt8), 20800u);  // 2*40*2*(128+2)
   }
 }
 
 TEST(PlanKv, Chat1mAnd32bFromTheirConfigs) {
   // glm-4-9b-chat-1m: multi_query_group_num 4 -> 2*40*4*128*2.
-  EXPECT_EQ(KvBytesPerToken(Config("glm-4-9b-chat-1m"), KvType::kBf16), 81920u);
+  EXPECT_EQ(KvBytesPerToken(Config("glm-4-9b-chat-1m"), KvType::kBF16), 81920u);
   EXPECT_EQ(KvBytesPerToken(Config("glm-4-9b-chat-1m"), KvType::kInt8), 41600u);
   // GLM-4-32B-0414: 61 layers, 2 kv heads of 128 -> 2*61*2*128*2.
-  EXPECT_EQ(KvBytesPerToken(Config("GLM-4-32B-0414"), KvType::kBf16), 62464u);
+  EXPECT_EQ(KvBytesPerToken(Config("GLM-4-32B-0414"), KvType::kBF16), 62464u);
   EXPECT_EQ(KvBytesPerToken(Config("GLM-4-32B-0414"), KvType::kInt8), 2u * 61 * 2 * 130);
 }
 
@@ -80,15 +81,32 @@ TEST(PlanTotals, TermsAddUpAndBatchMultiplies) {
   const int64_t c = 131072;
   EXPECT_EQ(KvBytes(*p1, 0, c), 5ull << 30);
   EXPECT_EQ(KvBytes(*p4, 0, c), 20ull << 30);
-  EXPECT_EQ(BuffersBytes(*p4, c), 4 * BuffersBytes(*p1, c) - 3 * uint64_t{c} * 4);
+  // The attention scratch is per thread, not per sequence (runtime/attention_tiling.h).
+  const uint64_t attn = 4 * AttentionScratchFloats({32, 2, 128}, 1);
+  EXPECT_EQ(BuffersBytes(*p4, c), 4 * BuffersBytes(*p1, c) - 3 * attn);
   EXPECT_EQ(TotalBytes(*p1, 0, 0, c), p1->weights[0].bytes.total() + (5ull << 30) +
                                           BuffersBytes(*p1, c) + kCudaContextBytes);
   // Runtime working buffers at chunk 256 (runtime/buffers.h): residual,
   // normed, proj_out [256,4096] + qkv [256,4608] + attn_out [256,4096] +
-  // gate_up [256,27392] + act [256,13696] + scores [1,ctx] + logits
-  // [256,151552], all f32.
+  // gate_up [256,27392] + act [256,13696] + logits [256,151552] + the
+  // attention tiles, all f32; none of them grows with the context.
   const uint64_t t = 256 * 4;
-  EXPECT_EQ(BuffersBytes(*p1, c), t * (4 * 4096 + 4608 + 27392 + 13696 + 151552) + c * 4);
+  EXPECT_EQ(BuffersBytes(*p1, c), t * (4 * 4096 + 4608 + 27392 + 13696 + 151552) + attn);
+  EXPECT_EQ(BuffersBytes(*p1, 1024), BuffersBytes(*p1, c));
+}
+
+TEST(PlanKv, WholeBlocksOf256PositionsAsTheRuntimeAllocates) {
+  PlanOptions o;
+  o.contexts = {1000, 1024, 1025, 4096};
+  absl::StatusOr<Plan> p = MakePlan(Config("glm-4-9b-chat-1m"), o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->contexts, o.contexts);
+  EXPECT_EQ(KvBytes(*p, 0, 1000), 1024u * 81920);
+  EXPECT_EQ(KvBytes(*p, 0, 1024), 1024u * 81920);
+  EXPECT_EQ(KvBytes(*p, 1, 1025), 1280u * 41600);
+  EXPECT_EQ(p->kv_layouts[0].block_tokens, 256);
+  o.contexts = {(1 << 20) + 1};
+  EXPECT_FALSE(MakePlan(Config("glm-4-9b-chat-1m"), o).ok());
 }
 
 TEST(PlanGpu, MaxContextIsConsistentWithTheTableAndMonotone) {
@@ -107,7 +125,9 @@ TEST(PlanGpu, MaxContextIsConsistentWithTheTableAndMonotone) {
           continue;
         }
         EXPECT_LE(TotalBytes(*p, w, k, c), gpu);
-        if (c < p->hp.max_context()) EXPECT_GT(TotalBytes(*p, w, k, c + 1), gpu);
+        if (c < p->hp.max_context()) {
+          EXPECT_GT(TotalBytes(*p, w, k, c + 1), gpu);
+        }
         for (int64_t row : p->contexts)  // a table row fits iff it is <= the answer
           EXPECT_EQ(TotalBytes(*p, w, k, row) <= gpu, row <= c) << row;
       }

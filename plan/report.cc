@@ -66,7 +66,9 @@ std::string RenderText(const Plan& plan, const std::string& title) {
                     w.bytes.vision ? absl::StrCat(", vision ", w.bytes.vision) : "", ")\n");
   for (size_t k = 0; k < AllKvTypes().size(); ++k)
     absl::StrAppend(&out, "KV ", AllKvTypes()[k].name, ": ", plan.kv_per_token[k],
-                    " bytes/token/sequence\n");
+                    " bytes/token/sequence, allocated in blocks of ",
+                    plan.kv_layouts[k].block_tokens, " positions (",
+                    plan.kv_layouts[k].BlockBytes(), " bytes)\n");
   absl::StrAppend(&out, "working buffers: ", BuffersSource(), "; CUDA context allowance ",
                   GiB(plan.cuda_context_bytes), " GiB\n\n");
   absl::StrAppend(&out, absl::StrFormat("%8s %9s %9s %8s %6s", "context", "kv-bf16", "kv-int8",
@@ -131,8 +133,11 @@ std::string RenderJson(const Plan& plan, const std::string& title) {
     j["weights"][w.name] = {{"bytes", w.bytes.total()},
                             {"language_bytes", w.bytes.language},
                             {"vision_bytes", w.bytes.vision}};
-  for (size_t k = 0; k < AllKvTypes().size(); ++k)
+  for (size_t k = 0; k < AllKvTypes().size(); ++k) {
     j["kv_bytes_per_token"][std::string(AllKvTypes()[k].name)] = plan.kv_per_token[k];
+    j["kv_block_bytes"][std::string(AllKvTypes()[k].name)] = plan.kv_layouts[k].BlockBytes();
+  }
+  j["kv_block_tokens"] = kKvBlockTokens;
   for (const NamedBuffer& b : plan.buffers)
     j["buffers_at_max_context"].push_back({{"name", b.name}, {"shape", b.shape}, {"bytes", b.bytes}});
   j["rows"] = Json::array();

@@ -16,6 +16,8 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/dtype.h"
+#include "runtime/attention_tiling.h"
+#include "runtime/kv_layout.h"
 #include "schema/glmq.pb.h"
 #include "schema/weight.h"
 
@@ -28,13 +30,15 @@ struct AttentionShape {
   int64_t head_dim = 0;
 };
 
-// One layer's cache of one sequence: K and V each [n_kv_heads, max_context,
-// head_dim] in `type`, positions [0, filled) valid.
+// One layer of one sequence's KV cache (runtime/kv_cache.h): blocks of
+// layout->block_tokens positions, each allocated by the backend that reads
+// it (AllocateKvBlock: host memory for the CPU, device memory for a GPU) and
+// laid out as runtime/kv_layout.h says. The view itself is host data.
 struct KvCacheView {
-  void* k = nullptr;
-  void* v = nullptr;
-  DType type = DType::kF32;
-  int64_t max_context = 0;
+  const KvLayout* layout = nullptr;
+  void* const* blocks = nullptr;  // [n_blocks]; block b: positions [b B, (b + 1) B)
+  int64_t n_blocks = 0;
+  int64_t layer = 0;
 };
 
 class Backend {
@@ -72,16 +76,29 @@ class Backend {
   virtual void RopePositions(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
                              int64_t head_dim, int64_t rope_dims, const int64_t* positions,
                              absl::Span<const int64_t> sections, double base) = 0;
-  // Stores K and V rows of n_tokens tokens at positions [pos0, pos0 + n):
-  // k, v: rows of `row_stride` floats holding n_kv_heads * head_dim values.
+  // KV cache memory: one zero-filled block of `bytes` in this backend's
+  // memory, aligned for vector loads; ResourceExhausted (naming the bytes)
+  // when it cannot allocate. Blocks go back through FreeKvBlock with the
+  // same size.
+  virtual absl::StatusOr<void*> AllocateKvBlock(uint64_t bytes) = 0;
+  virtual void FreeKvBlock(void* block, uint64_t bytes) = 0;
+  // Bytes this backend could still allocate now (the CPU: MemAvailable of
+  // /proc/meminfo; a GPU: free device memory); 0 if it cannot tell.
+  virtual uint64_t AvailableMemoryBytes() const = 0;
+  // Stores K and V rows of n_tokens tokens at positions [pos0, pos0 + n)
+  // of cache (whose blocks must cover them), converted to the layout's type
+  // (int8: QuantizeKvInt8 per vector). k, v: rows of `row_stride` floats
+  // holding n_kv_heads * head_dim values.
   virtual void WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
-                       const AttentionShape& shape, int64_t pos0, KvCacheView cache) = 0;
+                       const AttentionShape& shape, int64_t pos0, const KvCacheView& cache) = 0;
   // Causal attention for queries at positions [pos0, pos0 + n_tokens) over
-  // cache positions [0, pos0 + t]: softmax(q k / sqrt(head_dim)) v in f32.
-  // q: rows of `q_stride` floats, [n_heads, head_dim] each; out: [n_tokens,
-  // n_heads * head_dim]. `scratch`: n_threads() * cache.max_context floats.
+  // cache positions [0, pos0 + t]: softmax(q k / sqrt(head_dim)) v, f32
+  // arithmetic. q: rows of `q_stride` floats, [n_heads, head_dim] each; out:
+  // [n_tokens, n_heads * head_dim]. `scratch`: AttentionScratchFloats(
+  // {n_heads, n_kv_heads, head_dim}, n_threads()) floats
+  // (runtime/attention_tiling.h), whatever the context length.
   virtual void Attention(const float* q, int64_t q_stride, int64_t n_tokens,
-                         const AttentionShape& shape, int64_t pos0, KvCacheView cache,
+                         const AttentionShape& shape, int64_t pos0, const KvCacheView& cache,
                          float* scratch, float* out) = 0;
   // out[t, i] = silu(gu[t, i]) * gu[t, ffn + i]; gu: [n_tokens, 2 ffn] rows
   // gate|up, out: [n_tokens, ffn].

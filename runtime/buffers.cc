@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "runtime/attention_tiling.h"
 
 namespace glmq {
 
@@ -41,11 +42,6 @@ absl::StatusOr<BufferSizes> ComputeBufferSizes(const pb::HParams& hp, const Buff
                                                    " is not a multiple of n_kv_heads ",
                                                    hp.n_kv_heads()));
   }
-  if (cfg.kv_type != DType::kF32 && cfg.kv_type != DType::kF16 && cfg.kv_type != DType::kBF16) {
-    return absl::InvalidArgumentError(absl::StrCat("buffer sizes: KV type ",
-                                                   std::string(Traits(cfg.kv_type).name),
-                                                   " is not f32, f16 or bf16"));
-  }
   const uint64_t f = sizeof(float);
   const uint64_t tokens = static_cast<uint64_t>(cfg.batch * cfg.prefill_chunk);
   const uint64_t hidden = hp.hidden_size();
@@ -55,9 +51,12 @@ absl::StatusOr<BufferSizes> ComputeBufferSizes(const pb::HParams& hp, const Buff
   const uint64_t logit_rows = cfg.all_logits ? tokens : static_cast<uint64_t>(cfg.batch);
 
   BufferSizes s;
-  s.kv_cache_bytes = static_cast<uint64_t>(hp.n_layers()) * 2 * cfg.batch * hp.n_kv_heads() *
-                     cfg.max_context * hp.head_dim() * DTypeSize(cfg.kv_type);
-  s.buffers.push_back({"kv_cache", "[n_layers, 2, batch, n_kv_heads, max_context, head_dim]",
+  GLMQ_ASSIGN_OR_RETURN(s.kv_layout, MakeKvLayout(hp, cfg.kv_type));
+  s.kv_cache_bytes = s.kv_layout.BytesFor(cfg.max_context) * cfg.batch;
+  s.buffers.push_back({"kv_cache",
+                       absl::StrCat("[batch, ceil(max_context / ", s.kv_layout.block_tokens,
+                                    ") blocks, ", s.kv_layout.BlockBytes(),
+                                    " bytes] (runtime/kv_layout.h)"),
                        s.kv_cache_bytes});
   auto add = [&](const char* name, const char* shape, uint64_t bytes) {
     s.buffers.push_back({name, shape, bytes});
@@ -70,8 +69,9 @@ absl::StatusOr<BufferSizes> ComputeBufferSizes(const pb::HParams& hp, const Buff
   add("proj_out", "[batch*chunk, hidden]", tokens * hidden * f);
   add("ffn_gate_up", "[batch*chunk, 2*ffn]", tokens * 2 * ffn * f);
   add("ffn_act", "[batch*chunk, ffn]", tokens * ffn * f);
-  add("attn_scores", "[n_threads, max_context]",
-      static_cast<uint64_t>(cfg.n_threads) * cfg.max_context * f);
+  const AttentionTiling tiling{hp.n_heads(), hp.n_kv_heads(), hp.head_dim()};
+  add("attn_scratch", "[n_threads, tiles] + [64 splits, n_heads, head_dim + 2] (attention_tiling.h)",
+      static_cast<uint64_t>(AttentionScratchFloats(tiling, cfg.n_threads)) * f);
   add("logits", "[logit rows, padded_vocab]", logit_rows * hp.padded_vocab_size() * f);
   return s;
 }

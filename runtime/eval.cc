@@ -62,16 +62,20 @@ bool AllFinite(absl::Span<const float> v) {
   return true;
 }
 
-// Logits of window w's scored rows: [w.len - w.first_target, vocab].
-absl::StatusOr<std::vector<float>> WindowLogits(Session& s, absl::Span<const int32_t> tokens,
-                                                const Window& w) {
+// Runs window w from position 0 and hands its scored rows (first_target - 1
+// ... len - 2) to fn a chunk at a time, `row` counted from the first of them.
+absl::Status WindowLogits(Session& s, absl::Span<const int32_t> tokens, const Window& w,
+                          const std::function<absl::Status(int64_t row, int64_t n,
+                                                           const float* logits)>& fn) {
   s.Reset();
-  std::vector<float> logits;
   const int64_t vocab = s.model().hparams().padded_vocab_size();
-  GLMQ_RETURN_IF_ERROR(s.Forward(tokens.subspan(w.begin, w.len), ForwardOutput::kAllLogits, &logits));
-  logits.erase(logits.begin(), logits.begin() + (w.first_target - 1) * vocab);
-  logits.resize((w.len - w.first_target) * vocab);
-  return logits;
+  const int64_t first = w.first_target - 1, last = w.len - 2;  // scored rows
+  return s.ForwardLogits(tokens.subspan(w.begin, w.len), first,
+                         [&](int64_t row0, absl::Span<const float> l) -> absl::Status {
+                           const int64_t n = std::min<int64_t>(l.size() / vocab, last + 1 - row0);
+                           if (n <= 0) return absl::OkStatus();
+                           return fn(row0 - first, n, l.data());
+                         });
 }
 
 }  // namespace
@@ -85,13 +89,16 @@ absl::StatusOr<PplResult> Perplexity(Session& session, absl::Span<const int32_t>
   r.tokens = static_cast<int64_t>(tokens.size());
   std::vector<double> lp;
   for (const Window& w : windows) {
-    GLMQ_ASSIGN_OR_RETURN(std::vector<float> logits, WindowLogits(session, tokens, w));
-    if (!AllFinite(logits)) r.non_finite = true;
-    for (int64_t j = w.first_target; j < w.len; ++j) {
-      LogSoftmax(logits.data() + (j - w.first_target) * vocab, vocab, &lp);
-      r.nll.Add(-lp[tokens[w.begin + j]]);
-    }
-    if (sink) GLMQ_RETURN_IF_ERROR(sink(w, logits));
+    auto score = [&](int64_t row, int64_t n, const float* logits) -> absl::Status {
+      if (!AllFinite({logits, static_cast<size_t>(n * vocab)})) r.non_finite = true;
+      for (int64_t i = 0; i < n; ++i) {
+        LogSoftmax(logits + i * vocab, vocab, &lp);
+        r.nll.Add(-lp[tokens[w.begin + w.first_target + row + i]]);
+      }
+      if (!sink) return absl::OkStatus();
+      return sink(w, row, absl::Span<const float>(logits, n * vocab));
+    };
+    GLMQ_RETURN_IF_ERROR(WindowLogits(session, tokens, w, score));
     ++r.windows;
     if (progress) progress(r.windows, windows.size(), r);
   }
@@ -146,11 +153,22 @@ absl::StatusOr<KldResult> KlDivergence(Session& ref, Session& model,
   GLMQ_ASSIGN_OR_RETURN(std::vector<Window> windows, PlanWindows(tokens.size(), opts));
   KldAccumulator acc;
   int64_t done = 0;
+  std::vector<float> a, b;
   for (const Window& w : windows) {
-    GLMQ_ASSIGN_OR_RETURN(std::vector<float> a, WindowLogits(ref, tokens, w));
-    GLMQ_ASSIGN_OR_RETURN(std::vector<float> b, WindowLogits(model, tokens, w));
-    acc.Add(a.data(), b.data(), w.len - w.first_target, vocab,
-            tokens.data() + w.begin + w.first_target);
+    ref.Reset();
+    model.Reset();
+    const int64_t step = ref.prefill_chunk();
+    for (int64_t c0 = 0; c0 < w.len; c0 += step) {
+      const auto part = tokens.subspan(w.begin + c0, std::min(step, w.len - c0));
+      GLMQ_RETURN_IF_ERROR(ref.Forward(part, ForwardOutput::kAllLogits, &a));
+      GLMQ_RETURN_IF_ERROR(model.Forward(part, ForwardOutput::kAllLogits, &b));
+      // Scored rows of this part: window rows [max(c0, first_target - 1), min(end, len - 1)).
+      const int64_t r0 = std::max(c0, w.first_target - 1);
+      const int64_t r1 = std::min<int64_t>(c0 + part.size(), w.len - 1);
+      if (r1 > r0)
+        acc.Add(a.data() + (r0 - c0) * vocab, b.data() + (r0 - c0) * vocab, r1 - r0, vocab,
+                tokens.data() + w.begin + r0 + 1);
+    }
     if (progress) progress(++done, windows.size(), acc);
   }
   return acc.Finish();

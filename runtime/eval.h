@@ -63,10 +63,15 @@ void LogSoftmax(const float* x, int64_t n, std::vector<double>* out);
 
 // Called after each window with (windows done, total, running result).
 using PplProgress = std::function<void(int64_t, int64_t, const PplResult&)>;
-// Receives the scored logit rows of each window ([len - first_target,
-// vocab], rows first_target - 1 ... len - 2), e.g. LogitsWriter.
-using LogitsSink = std::function<absl::Status(const Window&, absl::Span<const float>)>;
+// Receives the scored logit rows of each window (rows first_target - 1 ...
+// len - 2 of the window, [len - first_target, vocab] in all) a prefill
+// chunk at a time: `row` counts from the window's first scored row. E.g.
+// LogitsWriter::AddRows.
+using LogitsSink =
+    std::function<absl::Status(const Window&, int64_t row, absl::Span<const float> logits)>;
 
+// Each window runs from position 0 in `session` (max_context >= ctx); its
+// logits are scored a chunk at a time, never held whole.
 absl::StatusOr<PplResult> Perplexity(Session& session, absl::Span<const int32_t> tokens,
                                      const PplOptions& opts, const PplProgress& progress = {},
                                      const LogitsSink& sink = {});
@@ -97,7 +102,8 @@ class KldAccumulator {
 // Called with (windows done, total, accumulator) after each window.
 using KldProgress = std::function<void(int64_t, int64_t, const KldAccumulator&)>;
 
-// Both models on the same windows in one pass.
+// Both models on the same windows in one pass, in lockstep a prefill chunk
+// of `ref` at a time (memory: two chunks' logits).
 absl::StatusOr<KldResult> KlDivergence(Session& ref, Session& model,
                                        absl::Span<const int32_t> tokens, const PplOptions& opts,
                                        const KldProgress& progress = {});

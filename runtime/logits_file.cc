@@ -39,26 +39,61 @@ absl::StatusOr<std::unique_ptr<LogitsWriter>> LogitsWriter::Create(const std::st
   return w;
 }
 
-absl::Status LogitsWriter::Add(const Window& w, absl::Span<const float> logits) {
-  if (logits.size() != static_cast<size_t>(w.len - w.first_target) * header_.vocab) {
-    return absl::InvalidArgumentError("logits writer: window size does not match its logits");
-  }
+absl::Status LogitsWriter::CheckWindowComplete() const {
+  if (rows_written_ != rows_expected_)
+    return absl::FailedPreconditionError(absl::StrCat("logits writer: window ", windows_, " has ",
+                                                      rows_written_, " of its ", rows_expected_,
+                                                      " rows"));
+  return absl::OkStatus();
+}
+
+absl::Status LogitsWriter::BeginWindow(const Window& w) {
+  GLMQ_RETURN_IF_ERROR(CheckWindowComplete());
   std::string rec;
   PutU64(&rec, w.begin);
   PutU64(&rec, w.len);
   PutU64(&rec, w.first_target);
   GLMQ_RETURN_IF_ERROR(out_->Write(rec));
   ++windows_;
+  rows_expected_ = w.len - w.first_target;
+  rows_written_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status LogitsWriter::AddRows(int64_t row, absl::Span<const float> logits) {
+  const int64_t rows = static_cast<int64_t>(logits.size() / header_.vocab);
+  if (row != rows_written_ || logits.size() % header_.vocab != 0 ||
+      rows_written_ + rows > rows_expected_) {
+    return absl::InvalidArgumentError(absl::StrCat("logits writer: rows ", row, " + ", rows,
+                                                   " do not continue window ", windows_, " (",
+                                                   rows_written_, " of ", rows_expected_, ")"));
+  }
+  rows_written_ += rows;
   return out_->Write(logits.data(), logits.size() * sizeof(float));
 }
 
+absl::Status LogitsWriter::Add(const Window& w, absl::Span<const float> logits) {
+  if (logits.size() != static_cast<size_t>(w.len - w.first_target) * header_.vocab) {
+    return absl::InvalidArgumentError("logits writer: window size does not match its logits");
+  }
+  GLMQ_RETURN_IF_ERROR(BeginWindow(w));
+  return AddRows(0, logits);
+}
+
 absl::Status LogitsWriter::Finish() {
+  GLMQ_RETURN_IF_ERROR(CheckWindowComplete());
   if (windows_ != header_.n_windows) {
     return absl::FailedPreconditionError(absl::StrCat("logits writer: ", windows_,
                                                       " windows written, header says ",
                                                       header_.n_windows));
   }
   return out_->Commit();
+}
+
+void LogitsReader::Release(const Record& r, int64_t row0, int64_t n) const {
+  const uint64_t offset = reinterpret_cast<const uint8_t*>(r.logits) - file_->data() +
+                          static_cast<uint64_t>(row0) * header_.vocab * sizeof(float);
+  file_->DropRange(offset, static_cast<uint64_t>(n) * header_.vocab * sizeof(float));
 }
 
 absl::StatusOr<std::unique_ptr<LogitsReader>> LogitsReader::Open(const std::string& path) {

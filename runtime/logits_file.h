@@ -33,17 +33,25 @@ struct LogitsHeader {
 uint64_t TokensXxh64(absl::Span<const int32_t> tokens);
 
 // Not thread-safe. The file appears under its name only after Finish().
+// A window is written as BeginWindow then its rows (any number of AddRows,
+// e.g. one per prefill chunk); Add does both at once.
 class LogitsWriter {
  public:
   static absl::StatusOr<std::unique_ptr<LogitsWriter>> Create(const std::string& path,
                                                               const LogitsHeader& header);
+  absl::Status BeginWindow(const Window& w);
+  // The window's next rows, [rows, vocab]; `row` (the first one's index among
+  // the window's scored rows) must follow the rows written so far.
+  absl::Status AddRows(int64_t row, absl::Span<const float> logits);
   absl::Status Add(const Window& w, absl::Span<const float> logits);
   absl::Status Finish();
 
  private:
+  absl::Status CheckWindowComplete() const;
   std::unique_ptr<AtomicOutputFile> out_;
   LogitsHeader header_;
   uint64_t windows_ = 0;
+  int64_t rows_expected_ = 0, rows_written_ = 0;  // of the current window
 };
 
 // Validates the header and every window record before use.
@@ -56,6 +64,9 @@ class LogitsReader {
     const float* logits;  // [len - first_target, vocab], valid while the reader lives
   };
   const std::vector<Record>& records() const { return records_; }
+  // Drops rows [row0, row0 + n) of a record from this process's memory
+  // (MappedFile::DropRange), so streaming a long window keeps RSS flat.
+  void Release(const Record& r, int64_t row0, int64_t n) const;
 
  private:
   std::unique_ptr<MappedFile> file_;

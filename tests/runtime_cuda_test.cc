@@ -2,7 +2,7 @@
 // in bf16, int8, int4-g128, int4a-g32 and a GPTQ int4-g128 file, on
 // valid.txt: perplexity within 0.1 %, mean KL(CUDA || CPU) <= 1e-4, top-1
 // agreement >= 99.5 %; greedy generation of 32 tokens identical; chunked
-// prefill equal to one-shot prefill. Label `cuda`: skips when no device is
+// prefill equal to one-shot prefill; int8 KV within mean KL 1e-3 of bf16 KV. Label `cuda`: skips when no device is
 // present (bench/cuda_check.sh runs it on a GPU machine).
 #include <cmath>
 #include <map>
@@ -41,10 +41,12 @@ std::string ModelFile(const std::string& fixture, const std::string& scheme) {
   return made[key] = out;
 }
 
-std::unique_ptr<Session> NewSession(const Model& m, int64_t ctx, int64_t chunk) {
+std::unique_ptr<Session> NewSession(const Model& m, int64_t ctx, int64_t chunk,
+                                    KvType kv = KvType::kF32) {
   SessionOptions so;
   so.max_context = ctx;
   so.prefill_chunk = chunk;
+  so.kv_type = kv;
   auto s = Session::Create(&m, so);
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? std::move(*s) : nullptr;
@@ -124,6 +126,16 @@ TEST_P(CudaParityTest, ChunkedPrefillEqualsOneShot) {
   double worst = 0;
   for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
   EXPECT_LT(worst, 1e-3) << "max |one-shot - chunked| logit";
+}
+
+TEST_P(CudaParityTest, Int8KvStaysCloseToBf16Kv) {
+  PplOptions opt;
+  opt.ctx = 256;
+  auto bf16 = NewSession(*gpu_.model, opt.ctx, opt.ctx, KvType::kBF16);
+  auto int8 = NewSession(*gpu_.model, opt.ctx, opt.ctx, KvType::kInt8);
+  auto r = KlDivergence(*bf16, *int8, tokens_, opt);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LE(r->mean_kld, 1e-3);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -126,7 +126,7 @@ TEST(RealParity, KvCacheInHalfPrecisionStaysClose) {
   Reference ref = LoadReference(*bytes);
   auto model = Model::Load(std::move(ref.weights));
   ASSERT_TRUE(model.ok()) << model.status();
-  for (DType kv : {DType::kF16, DType::kBF16}) {
+  for (KvType kv : {KvType::kF16, KvType::kBF16}) {
     SessionOptions opt;
     opt.max_context = 8;
     opt.kv_type = kv;
@@ -138,7 +138,7 @@ TEST(RealParity, KvCacheInHalfPrecisionStaysClose) {
     float worst = 0.f;
     for (int i = 0; i < kHidden; ++i) worst = std::max(worst, std::abs(h[4 * kHidden + i] - ref.y3[i]));
     // bf16 keeps 8 significant bits: K/V rounding moves outputs by ~1e-2.
-    EXPECT_LE(worst, kv == DType::kF16 ? 5e-3f : 5e-2f) << Traits(kv).name;
+    EXPECT_LE(worst, kv == KvType::kF16 ? 5e-3f : 5e-2f) << Traits(kv).name;
     EXPECT_GT(worst, 0.f) << "a lossy KV cache cannot be exact";
   }
 }

@@ -22,6 +22,7 @@ RunFn Setup(CLI::App* sub) {
                   "record K layers per pass over the text (bounds memory; 0 = as many as keep "
                   "the statistics of a pass within 4 GiB)");
   sub->add_option("--seed", a->seed, "seed of the activation sample");
+  sub->add_option("-t,--threads", a->threads, "threads (default: all)");
   sub->add_option("--tokenizer", a->tokenizer,
                   "tokenizer to use (HF folder, tokenizer.model, tokenizer.json or .glmq), e.g. "
                   "for a .glmq without one (glmq synth output); its ids must be < the model's "

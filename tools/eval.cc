@@ -12,16 +12,19 @@
 #include "runtime/loaded_model.h"
 #include "runtime/logits_file.h"
 #include "tools/command.h"
+#include "tools/session_flags.h"
 
 namespace glmq::tools {
 namespace {
 
 struct EvalArgs {
   std::string model, ref, text, save_logits, ref_logits, score = "all", tokenizer;
-  std::string device = "cpu", ref_device;  // ref_device empty: --device
+  std::string ref_kv;  // kld --ref: the reference's KV type (default: --kv)
+  std::string ref_device;  // kld --ref: where the reference runs (default: --device)
   int64_t ctx = 256, stride = 0, max_windows = 0;
   int threads = 0;
   bool json = false, special = false;
+  SessionFlags session;
 };
 
 absl::StatusOr<PplOptions> Options(const EvalArgs& a) {
@@ -38,26 +41,20 @@ absl::StatusOr<PplOptions> Options(const EvalArgs& a) {
   return o;
 }
 
-absl::StatusOr<std::unique_ptr<Session>> NewSession(const Model& m, int64_t ctx) {
-  SessionOptions so;
-  GLMQ_ASSIGN_OR_RETURN(so.max_context, ContextForFlag(m.hparams(), ctx, ctx, "--ctx"));
-  so.prefill_chunk = ctx;
-  return Session::Create(&m, so);
-}
-
-absl::StatusOr<LoadedModel> Load(const EvalArgs& a, const std::string& path,
-                                 const std::string& device) {
+absl::StatusOr<LoadedModel> LoadModel(const EvalArgs& a, const std::string& path,
+                                      const std::string& device) {
   GLMQ_ASSIGN_OR_RETURN(const DeviceSpec d, ParseDevice(device));
   return LoadGlmqModel(path, a.threads, a.tokenizer, d);
 }
 
 absl::Status RunPpl(const EvalArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, Load(a, a.model, a.device));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadModel(a, a.model, a.session.device));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
   const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   GLMQ_ASSIGN_OR_RETURN(std::vector<Window> windows, PlanWindows(tokens.size(), opt));
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, NewSession(*lm.model, opt.ctx));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s,
+                        NewSession(*lm.model, a.session, opt.ctx, "--ctx"));
   std::unique_ptr<LogitsWriter> writer;
   if (!a.save_logits.empty()) {
     LogitsHeader h;
@@ -75,7 +72,12 @@ absl::Status RunPpl(const EvalArgs& a) {
                  static_cast<long long>(total), r.nll.ppl(), r.nll.ppl_stderr());
   };
   LogitsSink sink;
-  if (writer) sink = [&](const Window& w, absl::Span<const float> l) { return writer->Add(w, l); };
+  if (writer) {
+    sink = [&](const Window& w, int64_t row, absl::Span<const float> l) {
+      if (row == 0) GLMQ_RETURN_IF_ERROR(writer->BeginWindow(w));
+      return writer->AddRows(row, l);
+    };
+  }
   GLMQ_ASSIGN_OR_RETURN(PplResult r, Perplexity(*s, tokens, opt, progress, sink));
   if (writer) GLMQ_RETURN_IF_ERROR(writer->Finish());
   if (a.json) {
@@ -83,7 +85,8 @@ absl::Status RunPpl(const EvalArgs& a) {
               {"windows", r.windows}, {"scored_tokens", r.nll.count}, {"ctx", opt.ctx},
               {"stride", opt.stride}, {"score", a.score}, {"mean_nll", r.nll.mean()},
               {"mean_nll_stderr", r.nll.stderr_mean()}, {"ppl", r.nll.ppl()},
-              {"ppl_stderr", r.nll.ppl_stderr()}, {"non_finite", r.non_finite}};
+              {"ppl_stderr", r.nll.ppl_stderr()}, {"non_finite", r.non_finite},
+              {"kv", a.session.kv}, {"kv_cache_bytes", s->kv_cache().allocated_bytes()}};
     std::printf("%s\n", j.dump(1).c_str());
   } else {
     std::printf("PPL = %.4f +/- %.4f  (mean NLL %.6f +/- %.6f; %lld scored of %lld tokens, "
@@ -120,7 +123,7 @@ absl::Status RunKld(const EvalArgs& a) {
     return absl::InvalidArgumentError("give exactly one of --ref and --ref-logits");
   }
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, Load(a, a.model, a.device));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadModel(a, a.model, a.session.device));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text));
   const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   auto progress = [](int64_t done, int64_t total, const KldAccumulator& acc) {
@@ -129,10 +132,13 @@ absl::Status RunKld(const EvalArgs& a) {
                  static_cast<long long>(total), r.mean_kld, r.top1_agreement);
   };
   if (!a.ref.empty()) {
-    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref,
-                          Load(a, a.ref, a.ref_device.empty() ? a.device : a.ref_device));
-    GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> rs, NewSession(*ref.model, opt.ctx));
-    GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> ms, NewSession(*lm.model, opt.ctx));
+    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadModel(a, a.ref, a.ref_device.empty() ? a.session.device : a.ref_device));
+    SessionFlags ref_flags = a.session;
+    if (!a.ref_kv.empty()) ref_flags.kv = a.ref_kv;
+    GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> rs,
+                          NewSession(*ref.model, ref_flags, opt.ctx, "--ctx"));
+    GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> ms,
+                          NewSession(*lm.model, a.session, opt.ctx, "--ctx"));
     GLMQ_ASSIGN_OR_RETURN(KldResult r, KlDivergence(*rs, *ms, tokens, opt, progress));
     PrintKld(a, r);
     return absl::OkStatus();
@@ -147,17 +153,25 @@ absl::Status RunKld(const EvalArgs& a) {
     return absl::InvalidArgumentError(a.ref_logits + ": vocabulary size differs from the model's");
   }
   opt.ctx = h.ctx;
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> ms, NewSession(*lm.model, opt.ctx));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> ms,
+                        NewSession(*lm.model, a.session, opt.ctx, "the saved --ctx"));
   KldAccumulator acc;
   int64_t done = 0;
   for (const LogitsReader::Record& rec : reader->records()) {
     const Window& w = rec.window;
-    std::vector<float> logits;
+    const int64_t first = w.first_target - 1, n_rows = w.len - w.first_target;
     ms->Reset();
-    GLMQ_RETURN_IF_ERROR(ms->Forward(absl::Span<const int32_t>(tokens).subspan(w.begin, w.len),
-                                     ForwardOutput::kAllLogits, &logits));
-    acc.Add(rec.logits, logits.data() + (w.first_target - 1) * vocab, w.len - w.first_target,
-            vocab, tokens.data() + w.begin + w.first_target);
+    GLMQ_RETURN_IF_ERROR(ms->ForwardLogits(
+        absl::Span<const int32_t>(tokens).subspan(w.begin, w.len), first,
+        [&](int64_t row0, absl::Span<const float> l) {
+          const int64_t r = row0 - first;
+          const int64_t n = std::min<int64_t>(l.size() / vocab, n_rows - r);
+          if (n <= 0) return absl::OkStatus();
+          acc.Add(rec.logits + r * vocab, l.data(), n, vocab,
+                  tokens.data() + w.begin + w.first_target + r);
+          reader->Release(rec, r, n);
+          return absl::OkStatus();
+        }));
     progress(++done, reader->records().size(), acc);
   }
   PrintKld(a, acc.Finish());
@@ -173,7 +187,7 @@ void CommonOptions(CLI::App* c, EvalArgs* a) {
                 "second-half: llama-perplexity");
   c->add_option("--max-windows", a->max_windows, "stop after N windows");
   c->add_option("-t,--threads", a->threads, "threads (default: all)");
-  c->add_option("--device", a->device, "where the model runs: cpu (default), cuda or cuda:N");
+  AddSessionFlags(c, &a->session);
   c->add_flag("--json", a->json, "print the result as JSON");
   c->add_flag("--special", a->special,
               "special-token strings in the text become special tokens (default: plain text)");
@@ -195,6 +209,7 @@ RunFn Setup(CLI::App* sub) {
   kld->add_option("--ref-logits", a->ref_logits, "logits saved by eval ppl --save-logits");
   kld->add_option("--ref-device", a->ref_device,
                   "where --ref runs: cpu, cuda or cuda:N (default: --device)");
+  kld->add_option("--ref-kv", a->ref_kv, "KV cache type of the --ref model (default: --kv)");
   CommonOptions(kld, a.get());
   return [a, ppl]() { return ppl->parsed() ? RunPpl(*a) : RunKld(*a); };
 }

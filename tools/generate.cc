@@ -22,6 +22,7 @@
 #include "runtime/loaded_model.h"
 #include "runtime/vision/multimodal.h"
 #include "tools/command.h"
+#include "tools/session_flags.h"
 
 namespace glmq::tools {
 namespace {
@@ -34,7 +35,7 @@ struct GenArgs {
   SamplerOptions sampler;
   int64_t n = 128, ctx = 0;
   int threads = 0;
-  std::string device = "cpu";
+  SessionFlags session;
   // Set after parsing: --system/--user/--assistant/--prompt in command-line order.
   std::vector<std::pair<std::string, std::string>> turns;
 };
@@ -230,12 +231,11 @@ absl::Status Run(GenArgs& a) {
     return absl::InvalidArgumentError(
         "--no-prefix is for plain --prompt text; a chat template writes its own prefix");
   }
-  GLMQ_ASSIGN_OR_RETURN(const DeviceSpec device, ParseDevice(a.device));
+  GLMQ_ASSIGN_OR_RETURN(const DeviceSpec device, ParseDevice(a.session.device));
   GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer, device));
-  SessionOptions so;
-  GLMQ_ASSIGN_OR_RETURN(so.max_context, ContextForFlag(lm.model->hparams(), a.ctx, 4096, "--ctx"));
-  so.all_logits = false;
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::Create(lm.model.get(), so));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s,
+                        NewSession(*lm.model, a.session, a.ctx, "--ctx", /*all_logits=*/false,
+                                   /*fallback=*/4096));
   return chat ? RunChat(a, lm, *s) : RunPlain(a, lm, *s);
 }
 
@@ -272,9 +272,10 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("-n", a->n, "maximum new tokens per reply (default 128)");
   sub->add_option("--seed", a->sampler.seed, "random seed for sampling");
   sub->add_option("--ctx", a->ctx,
-                  "context size (default: 4096, or the model's if smaller; at most the model's)");
+                  "context size (default: 4096, or the model's if smaller; at most the model's "
+                  "without --ctx-override); the KV cache grows with the tokens up to it");
+  AddSessionFlags(sub, &a->session);
   sub->add_option("-t,--threads", a->threads, "threads (default: all)");
-  sub->add_option("--device", a->device, "where the model runs: cpu (default), cuda or cuda:N");
   return [a, sub, prompt, system, user, assistant]() {
     // The turns in command-line order: parse_order() lists each value's option.
     size_t next[4] = {0, 0, 0, 0};

@@ -1,6 +1,8 @@
 // glmq logits MODEL --ids IDS.npy [--image FILE | --pixels PIXELS.npy]
 // [--last N] -o OUT.npy: float32 logits [rows, padded_vocab] of every row the
-// model sees (after image splicing), for parity checks.
+// model sees (after image splicing), for parity checks. Text-only sequences
+// stream chunk by chunk (runtime/sequence_logits.h), so long contexts need
+// only the KV cache and one chunk's logits.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -10,8 +12,11 @@
 #include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "runtime/loaded_model.h"
+#include "runtime/npy.h"
+#include "runtime/sequence_logits.h"
 #include "runtime/vision/multimodal.h"
 #include "tools/command.h"
+#include "tools/session_flags.h"
 
 namespace glmq::tools {
 namespace {
@@ -21,6 +26,7 @@ struct LogitsArgs {
   std::vector<std::string> images;
   int64_t last = 0;
   int threads = 0;
+  SessionFlags session;
 };
 
 absl::StatusOr<std::vector<ImageEmbeds>> Images(const LogitsArgs& a, const Model& model) {
@@ -45,14 +51,22 @@ absl::StatusOr<std::vector<ImageEmbeds>> Images(const LogitsArgs& a, const Model
 }
 
 absl::Status RunLogits(const LogitsArgs& a) {
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads));
+  GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, ReadNpyInt32(a.ids));
+  if (ids.empty()) return absl::InvalidArgumentError(a.ids + ": no token ids");
+  GLMQ_ASSIGN_OR_RETURN(const DeviceSpec device, ParseDevice(a.session.device));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, "", device));
   const pb::HParams& hp = lm.model->hparams();
-  GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, ReadNpyI32(a.ids));
   GLMQ_ASSIGN_OR_RETURN(std::vector<ImageEmbeds> images, Images(a, *lm.model));
+  if (images.empty()) {
+    GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s,
+                          NewSession(*lm.model, a.session, static_cast<int64_t>(ids.size()),
+                                     "the sequence length"));
+    return WriteSequenceLogits(*s, ids, a.last, a.output);
+  }
   GLMQ_ASSIGN_OR_RETURN(SplicedSequence seq, BuildSequence(hp, ids, images));
-  SessionOptions so;
-  so.max_context = std::max<int64_t>(seq.size(), 1);
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Create(lm.model.get(), so));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
+                        NewSession(*lm.model, a.session, std::max<int64_t>(seq.size(), 1),
+                                   "the sequence length"));
   GLMQ_ASSIGN_OR_RETURN(std::vector<float> logits,
                         RunSequence(session.get(), seq, ForwardOutput::kAllLogits));
   const int64_t vocab = hp.padded_vocab_size(), rows = seq.size();
@@ -67,16 +81,18 @@ absl::Status RunLogits(const LogitsArgs& a) {
 RunFn Setup(CLI::App* sub) {
   auto a = std::make_shared<LogitsArgs>();
   sub->add_option("model", a->model, ".glmq model")->required();
-  sub->add_option("--ids", a->ids, "input ids (.npy, int32, 1-D)")->required();
+  sub->add_option("--ids", a->ids, "input ids (.npy, int32, 1-D), run as one sequence")
+      ->required();
   CLI::Option* image =
       sub->add_option("--image", a->images, "PNG or JPEG for the prompt's image slot (repeatable)");
   sub->add_option("--pixels", a->pixels, "preprocessed pixels (.npy float32) instead of --image")
       ->excludes(image);
   sub->add_option("--grid", a->grid, "GLM-4.1V --pixels: the patch grid HxW (e.g. 6x8)");
-  sub->add_option("--last", a->last, "keep only the last N rows");
+  sub->add_option("--last", a->last, "keep only the last N rows (default: every row)");
   sub->add_option("-o,--output", a->output, "output .npy (float32 [rows, padded_vocab])")
       ->required();
   sub->add_option("-t,--threads", a->threads, "threads (default: all)");
+  AddSessionFlags(sub, &a->session);
   return [a] { return RunLogits(*a); };
 }
 

@@ -25,6 +25,7 @@ struct PlanArgs {
   int64_t prefill_chunk = plan::PlanOptions().prefill_chunk;
   int64_t images = 0;
   std::string image_size;
+  std::vector<int64_t> contexts;
   int tp = 1;
 };
 
@@ -38,6 +39,7 @@ absl::Status RunPlan(const PlanArgs& a) {
     GLMQ_RETURN_IF_ERROR(plan::ParseImageSize(a.image_size, &options.image_width,
                                               &options.image_height));
   }
+  options.contexts = a.contexts;
   options.tp = a.tp;
   if (a.tp > 1 && src.file_weights) {  // the file's own tensors, sharded
     GLMQ_ASSIGN_OR_RETURN(plan::TpLayout tp, plan::MakeTpLayout(src.hparams, a.tp));
@@ -81,6 +83,9 @@ RunFn Setup(CLI::App* sub) {
   sub->add_option("--image-size", a->image_size,
                   "WxH of the input images (GLM-4.1V keeps their size; default image_size "
                   "square)");
+  sub->add_option("--context", a->contexts,
+                  "rows at these contexts (tokens, comma-separated) instead of 1K, 2K, ...")
+      ->delimiter(',');
   sub->add_option("--tp", a->tp,
                   "tensor-parallel GPUs (vLLM-style split): every figure becomes per GPU");
   return [a] { return RunPlan(*a); };

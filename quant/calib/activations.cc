@@ -4,7 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "quant/calib/gemm.h"
+#include "quant/calib/quad_form.h"
+#include "quant/gemm.h"
 
 namespace glmq::calib {
 namespace {
@@ -174,7 +175,7 @@ double ActivationModel::RowsError(const float* d, int64_t rows) const {
   for (int64_t task = 0; task < n_tasks; ++task) {
     const int64_t r0 = task * kRowsPerTask, m = std::min(kRowsPerTask, rows - r0);
     std::vector<float> p(static_cast<size_t>(m * n_), 0.f);
-    SubMatMul(m, n_, cols_, d + r0 * cols_, cols_, xt_.data(), n_, p.data(), n_);
+    gemm::SubMatMul(m, n_, cols_, d + r0 * cols_, cols_, xt_.data(), n_, p.data(), n_);
     double e = 0;
     for (float v : p) e += static_cast<double>(v) * v;
     total += e / static_cast<double>(n_);

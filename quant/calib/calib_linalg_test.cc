@@ -1,6 +1,6 @@
-// GPTQ's blocked linear algebra: SubMatMul (the dispatched SIMD level) against
-// a plain triple loop, the in-place Cholesky and triangular inverse against
-// their definitions, on sizes that cross every block boundary.
+// GPTQ's blocked linear algebra: the in-place Cholesky and triangular inverse
+// against their definitions, on sizes that cross every block boundary, and
+// AWQ's QuadForm. (SubMatMul: quant/gemm_test.cc.)
 #include <cmath>
 #include <random>
 #include <string>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "quant/calib/gemm.h"
+#include "quant/calib/quad_form.h"
 #include "quant/calib/linalg.h"
 
 namespace glmq::calib {
@@ -23,46 +23,7 @@ std::vector<T> Uniform(int64_t n, uint32_t seed) {
   return v;
 }
 
-template <typename T>
-void CheckSubMatMul(double tol) {
-  // m, n, k not multiples of the register tile (AVX-512 12 x 2 vectors, AVX2
-  // 6 x 2; then 4- and 1-row tiles), k > kGemmKc; exact tiles too.
-  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
-                         {7, 45, 3},
-                         {133, 70, 300},
-                         {64, 257, 128},
-                         {12, 32, 256},
-                         {25, 96, 513},
-                         {141, 64, 37}}) {
-    const int64_t lda = k + 3, ldb = n + 5, ldc = n + 1;
-    std::vector<T> a = Uniform<T>(m * lda, 1), b = Uniform<T>(k * ldb, 2),
-                   c = Uniform<T>(m * ldc, 3);
-    std::vector<T> want = c;
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        double s = 0;
-        for (int64_t p = 0; p < k; ++p) s += double{a[i * lda + p]} * b[p * ldb + j];
-        want[i * ldc + j] = static_cast<T>(want[i * ldc + j] - s);
-      }
-    SubMatMul(m, n, k, a.data(), lda, b.data(), ldb, c.data(), ldc);
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < ldc; ++j) {
-        if (j >= n) {
-          EXPECT_EQ(c[i * ldc + j], want[i * ldc + j]) << "padding written";
-          continue;
-        }
-        ASSERT_NEAR(c[i * ldc + j], want[i * ldc + j], tol * std::sqrt(double(k)))
-            << m << "x" << n << "x" << k << " at " << i << "," << j;
-      }
-  }
-}
-
-TEST(CalibGemm, SubMatMulMatchesTripleLoop) {
-  CheckSubMatMul<float>(1e-5);
-  CheckSubMatMul<double>(1e-13);
-}
-
-TEST(CalibGemm, QuadFormMatchesDefinition) {
+TEST(CalibQuadForm, QuadFormMatchesDefinition) {
   for (int64_t n : {1, 5, 32, 128, 131}) {
     const int64_t ld = n + 3;
     std::vector<double> g = Uniform<double>(n * ld, 7);
@@ -80,7 +41,7 @@ TEST(CalibGemm, QuadFormMatchesDefinition) {
 // The batched form gives each vector exactly QuadForm's value, whatever the
 // batch size (full blocks and the remainder), with zeros in d and a partial
 // last chunk (n = 131).
-TEST(CalibGemm, QuadFormsEqualsQuadFormPerVector) {
+TEST(CalibQuadForm, QuadFormsEqualsQuadFormPerVector) {
   for (int64_t n : {5, 32, 128, 131}) {
     const int64_t ld = n + 3;
     std::vector<double> g = Uniform<double>(n * ld, 9);

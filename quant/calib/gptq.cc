@@ -6,7 +6,7 @@
 #include <numeric>
 
 #include "core/status.h"
-#include "quant/calib/gemm.h"
+#include "quant/gemm.h"
 #include "quant/calib/group_fit.h"
 #include "quant/calib/linalg.h"
 #include "schema/encodings.h"
@@ -172,7 +172,7 @@ void SweepTile(const SweepContext& c, float* w, int64_t n, int8_t* codes, GroupF
       }
     }
     // Lazy batch update of the columns after the block: W[:, b1:] -= E U[b0:b1, b1:].
-    SubMatMul(n, cols - b1, bw, err.data(), c.block, u + b0 * cols + b1, cols, w + b1, cols);
+    gemm::SubMatMul(n, cols - b1, bw, err.data(), c.block, u + b0 * cols + b1, cols, w + b1, cols);
   }
 }
 

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "quant/calib/gemm.h"
+#include "quant/gemm.h"
 
 namespace glmq::calib {
 namespace {
@@ -56,7 +56,7 @@ void UpdateTrailing(double* a, int64_t n, int64_t k0, int64_t k1, std::vector<do
   for (int64_t blk = n_blocks - 1; blk >= 0; --blk) {
     const int64_t i0 = k1 + blk * kRowBlock, i1 = std::min(n, i0 + kRowBlock);
     // Columns left of the block: a rectangle, all in the lower triangle.
-    SubMatMul(i1 - i0, i0 - k1, kb, a + i0 * n + k0, n, pt.data(), m, a + i0 * n + k1, n);
+    gemm::SubMatMul(i1 - i0, i0 - k1, kb, a + i0 * n + k0, n, pt.data(), m, a + i0 * n + k1, n);
     for (int64_t i = i0; i < i1; ++i)
       for (int64_t j = i0; j <= i; ++j) a[i * n + j] -= Dot(a + i * n + k0, a + j * n + k0, kb);
   }
@@ -86,11 +86,11 @@ void InvertLowerInPlace(double* a, int64_t n) {
     t.assign(static_cast<size_t>(mb * w), 0.0);
     for (int64_t r = 0; r < mb; ++r) t[r * w + i0 + r] = 1.0;
     // X[:i0, :i0] is lower: column chunk [c0, c1) only meets rows >= c0.
-    const int64_t n_chunks = (i0 + kGemmKc - 1) / kGemmKc;
+    const int64_t n_chunks = (i0 + gemm::kGemmKc - 1) / gemm::kGemmKc;
 #pragma omp parallel for schedule(dynamic) if (i0 > 512)
     for (int64_t ch = 0; ch < n_chunks; ++ch) {
-      const int64_t c0 = ch * kGemmKc, c1 = std::min(i0, c0 + kGemmKc);
-      SubMatMul(mb, c1 - c0, i0 - c0, a + i0 * n + c0, n, a + c0 * n + c0, n, t.data() + c0, w);
+      const int64_t c0 = ch * gemm::kGemmKc, c1 = std::min(i0, c0 + gemm::kGemmKc);
+      gemm::SubMatMul(mb, c1 - c0, i0 - c0, a + i0 * n + c0, n, a + c0 * n + c0, n, t.data() + c0, w);
     }
     // t holds -L[I, :i0] X (and the identity); now solve L_II X[I, :] = t.
     for (int64_t r = 0; r < mb; ++r) {

@@ -1,5 +1,5 @@
 // Dense symmetric linear algebra for GPTQ (f64, row-major, n x n), blocked
-// so that almost all flops run in SubMatMul (gemm.h), in place so that a
+// so that almost all flops run in SubMatMul (quant/gemm.h), in place so that a
 // 13696^2 Hessian (1.5 GB) is held once. OpenMP inside.
 #pragma once
 

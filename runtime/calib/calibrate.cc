@@ -16,6 +16,7 @@
 #include "format/reader.h"
 #include "format/stats_file.h"
 #include "runtime/calib/stats.h"
+#include "runtime/cpu/cpu_backend.h"
 #include "runtime/loaded_model.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
@@ -95,7 +96,8 @@ absl::StatusOr<Run> Open(const CalibrateOptions& a) {
     GLMQ_ASSIGN_OR_RETURN(tok, LoadTokenizer(a.tokenizer));
   }
   r.file = &src->file();
-  GLMQ_ASSIGN_OR_RETURN(r.model, Model::Load(std::move(src)));
+  GLMQ_ASSIGN_OR_RETURN(r.model,
+                        Model::Load(std::move(src), std::make_unique<CpuBackend>(a.threads)));
   GLMQ_ASSIGN_OR_RETURN(r.text, ReadFileToString(a.text));
   r.ids = tok->Encode(r.text, /*allow_special=*/false);
   if (a.ctx <= 1) return absl::InvalidArgumentError(absl::StrCat("--ctx ", a.ctx));

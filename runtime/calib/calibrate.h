@@ -26,6 +26,7 @@ struct CalibrateOptions {
   std::string layers;       // "FIRST:END": record only these layers (benchmarks)
   std::string tokenizer;    // instead of the file's (runtime/tokenizer_source.h)
   uint64_t seed = 1;        // of the activation sample
+  int threads = 0;          // CPU threads; 0 = OpenMP's default (all)
   std::string command_line;  // for the file's metadata
 };
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "quant/calib/gemm.h"
+#include "quant/gemm.h"
 
 namespace glmq {
 
@@ -29,7 +29,7 @@ void AccumulateXtxUpper(const float* x, int64_t n, int64_t cols, std::vector<dou
         const int64_t i0 = tile * kRows, mb = std::min(kRows, cols - i0), w = cols - i0;
         tmp.assign(static_cast<size_t>(mb * w), 0.f);
         // tmp = -x_b[:, i0:i0+mb]^T x_b[:, i0:]
-        calib::SubMatMul(mb, w, kb, xt.data() + i0 * kb, kb, x + t0 * cols + i0, cols, tmp.data(),
+        gemm::SubMatMul(mb, w, kb, xt.data() + i0 * kb, kb, x + t0 * cols + i0, cols, tmp.data(),
                          w);
         for (int64_t i = 0; i < mb; ++i) {
           double* ai = a + (i0 + i) * cols + i0;

@@ -1,15 +1,19 @@
 #include "runtime/cpu/cpu_backend.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "quant/dequantize.h"
 #include "schema/encodings.h"
+#include "runtime/cpu/kv_attention.h"
 #include "runtime/cpu/qmatmul.h"
 
 namespace glmq {
@@ -32,14 +36,14 @@ absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_t
   DType dt;
   if (DenseDType(w.encoding, &dt)) {
     const cpu::DenseKernels* k = k_;
-    // Rows split evenly between threads in pairs (the 2-row microkernel).
+    // Rows split evenly between threads in blocks of 32 (the GEMM's panel).
     const bool parallel = w.rows * w.cols * n_tokens >= kMinParallelMacs;
 #pragma omp parallel num_threads(n_threads_) if (parallel)
     {
       const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t pairs = (w.rows + 1) / 2;
-      const int64_t r0 = std::min(w.rows, pairs * id / nt * 2);
-      const int64_t r1 = std::min(w.rows, pairs * (id + 1) / nt * 2);
+      const int64_t blocks = (w.rows + 31) / 32;
+      const int64_t r0 = std::min(w.rows, blocks * id / nt * 32);
+      const int64_t r1 = std::min(w.rows, blocks * (id + 1) / nt * 32);
       if (r0 < r1) k->matmul_rows(dt, w.data, w.cols, x, n_tokens, y, w.rows, r0, r1);
     }
     return absl::OkStatus();
@@ -165,68 +169,41 @@ void CpuBackend::Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_
   }
 }
 
-void CpuBackend::WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
-                         const AttentionShape& s, int64_t pos0, KvCacheView cache) {
-  const size_t es = DTypeSize(cache.type);
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    for (int64_t g = 0; g < s.n_kv_heads; ++g) {
-      const int64_t dst = ((g * cache.max_context) + pos0 + t) * s.head_dim;
-      ConvertFromF32(cache.type, k + t * row_stride + g * s.head_dim,
-                     static_cast<uint8_t*>(cache.k) + dst * es, s.head_dim);
-      ConvertFromF32(cache.type, v + t * row_stride + g * s.head_dim,
-                     static_cast<uint8_t*>(cache.v) + dst * es, s.head_dim);
-    }
+absl::StatusOr<void*> CpuBackend::AllocateKvBlock(uint64_t bytes) {
+  // A private anonymous mapping per block: page-aligned and zero-filled by
+  // the kernel, its pages resident once written (so the process's RSS
+  // follows the positions written, at most one block ahead of them), and
+  // unmapped, not kept in a malloc arena, when the block is freed.
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return absl::ResourceExhaustedError(
+        absl::StrCat("KV cache: cannot map a block of ", bytes, " bytes"));
+  return p;
+}
+
+void CpuBackend::FreeKvBlock(void* block, uint64_t bytes) { ::munmap(block, bytes); }
+
+uint64_t CpuBackend::AvailableMemoryBytes() const {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
   }
+  return 0;
 }
 
-namespace {
-
-// Row `pos` of kv head g as f32: a pointer into the cache when it is f32,
-// else converted into `tmp` ([head_dim]).
-inline const float* KvRow(const void* base, DType type, int64_t max_context, int64_t head_dim,
-                          int64_t g, int64_t pos, float* tmp) {
-  const int64_t off = (g * max_context + pos) * head_dim;
-  if (type == DType::kF32) return static_cast<const float*>(base) + off;
-  ConvertToF32(type, static_cast<const uint8_t*>(base) + off * DTypeSize(type), tmp, head_dim);
-  return tmp;
+void CpuBackend::WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
+                         const AttentionShape& s, int64_t pos0, const KvCacheView& cache) {
+  cpu::WriteKvRows(k, v, row_stride, n_tokens, s, pos0, cache);
 }
-
-}  // namespace
 
 void CpuBackend::Attention(const float* q, int64_t q_stride, int64_t n_tokens,
-                           const AttentionShape& s, int64_t pos0, KvCacheView cache,
+                           const AttentionShape& s, int64_t pos0, const KvCacheView& cache,
                            float* scratch, float* out) {
-  const int64_t group = s.n_heads / s.n_kv_heads;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-  const cpu::DenseKernels* k = k_;
-  const int64_t jobs = n_tokens * s.n_heads;
-  const bool parallel = jobs * (pos0 + n_tokens) * s.head_dim >= kMinParallelMacs;
-#pragma omp parallel for num_threads(n_threads_) schedule(dynamic, 1) if (parallel)
-  for (int64_t job = 0; job < jobs; ++job) {
-    const int64_t t = job / s.n_heads, h = job % s.n_heads, g = h / group;
-    const int64_t n_pos = pos0 + t + 1;  // causal: positions [0, pos0 + t]
-    float* sc = scratch + static_cast<int64_t>(omp_get_thread_num()) * cache.max_context;
-    std::vector<float> tmp(cache.type == DType::kF32 ? 0 : s.head_dim);
-    const float* qh = q + t * q_stride + h * s.head_dim;
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < n_pos; ++j) {
-      const float* kr = KvRow(cache.k, cache.type, cache.max_context, s.head_dim, g, j, tmp.data());
-      sc[j] = k->dot(qh, kr, s.head_dim) * scale;
-      mx = std::max(mx, sc[j]);
-    }
-    float sum = 0.f;
-    for (int64_t j = 0; j < n_pos; ++j) {
-      sc[j] = std::exp(sc[j] - mx);
-      sum += sc[j];
-    }
-    float* o = out + t * s.n_heads * s.head_dim + h * s.head_dim;
-    std::fill(o, o + s.head_dim, 0.f);
-    const float inv = 1.0f / sum;
-    for (int64_t j = 0; j < n_pos; ++j) {
-      const float* vr = KvRow(cache.v, cache.type, cache.max_context, s.head_dim, g, j, tmp.data());
-      k->axpy(sc[j] * inv, vr, o, s.head_dim);
-    }
-  }
+  cpu::GetKvAttention(k_->level, s.head_dim)(q, q_stride, n_tokens, s, pos0, cache, scratch, out,
+                                             n_threads_);
 }
 
 void CpuBackend::SwiGlu(const float* gu, int64_t n_tokens, int64_t ffn, float* out) {

@@ -8,6 +8,7 @@ namespace {
 
 struct Avx2 {
   using Vec = __m256;
+  static constexpr SimdLevel kLevel = SimdLevel::kAvx2;
   static constexpr int64_t kWidth = 8;
   static constexpr int kGemvRows = 8;  // decode GEMV row streams (16 ymm: one accumulator each)
   // Prefill micro-kernel rows: 2 rows x 4 tokens = 8 accumulators + 4 activations + 1 weight of 16 ymm registers.

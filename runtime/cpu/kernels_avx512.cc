@@ -9,6 +9,7 @@ namespace {
 
 struct Avx512 {
   using Vec = __m512;
+  static constexpr SimdLevel kLevel = SimdLevel::kAvx512;
   static constexpr int64_t kWidth = 16;
   static constexpr int kGemvRows = 12;  // decode GEMV row streams (BM_Gemv: 12 > 8 > 4)
   // Prefill micro-kernel rows: 4 rows x 4 tokens = 16 accumulators + 4 activations + 1 weight of 32 zmm registers.

@@ -12,6 +12,7 @@
 #include "runtime/buffers.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/cpu/kernels.h"
+#include "runtime/kv_cache.h"
 
 namespace glmq {
 namespace {
@@ -122,13 +123,13 @@ TEST(CpuBackend, AttentionIsCausalSoftmaxWithGqaGroups) {
   CpuBackend be(2);
   const AttentionShape s{4, 2, 3};  // heads 0,1 -> kv 0; heads 2,3 -> kv 1
   const int64_t ctx = 5, n = 3;
-  std::vector<float> k(2 * ctx * 3), v(2 * ctx * 3);
   const std::vector<float> kv_rows = Random(n * 2 * 2 * 3, 7);  // [n, (k|v), kv_heads*3]
-  KvCacheView cache{k.data(), v.data(), DType::kF32, ctx};
-  be.WriteKv(kv_rows.data(), kv_rows.data() + 6, 12, n, s, 0, cache);
+  KvCache kv(&be, KvLayout{KvType::kF32, 1, 2, 3});
+  ASSERT_TRUE(kv.Reserve(ctx).ok());
+  be.WriteKv(kv_rows.data(), kv_rows.data() + 6, 12, n, s, 0, kv.View(0));
   const std::vector<float> q = Random(n * 12, 8);
-  std::vector<float> out(n * 12), scratch(2 * ctx);
-  be.Attention(q.data(), 12, n, s, 0, cache, scratch.data(), out.data());
+  std::vector<float> out(n * 12), scratch(AttentionScratchFloats({4, 2, 3}, be.n_threads()));
+  be.Attention(q.data(), 12, n, s, 0, kv.View(0), scratch.data(), out.data());
   for (int64_t t = 0; t < n; ++t) {
     for (int64_t h = 0; h < 4; ++h) {
       const int64_t g = h / 2;
@@ -172,20 +173,27 @@ TEST(Buffers, SizesFollowTheHyperparameters) {
   BufferConfig c;
   c.max_context = 8192;
   c.prefill_chunk = 512;
-  c.kv_type = DType::kF16;
+  c.kv_type = KvType::kF16;
   c.n_threads = 2;
   auto s = ComputeBufferSizes(hp, c);
   ASSERT_TRUE(s.ok()) << s.status();
   // glm-4-9b: 40 layers * 2 * 2 kv heads * 8192 * 128 * 2 bytes = 320 MiB.
   EXPECT_EQ(s->kv_cache_bytes, 40ull * 2 * 2 * 8192 * 128 * 2);
+  // No buffer but the KV cache depends on the context length.
+  EXPECT_EQ(s->Get("attn_scratch"),
+            4u * AttentionScratchFloats({32, 2, 128}, 2));
   EXPECT_EQ(s->Get("ffn_gate_up"), 512ull * 2 * 13696 * 4);
   EXPECT_EQ(s->Get("logits"), 512ull * 151552 * 4);
   uint64_t sum = 0;
   for (const NamedBuffer& b : s->buffers) sum += b.bytes;
   EXPECT_EQ(sum, s->total_bytes());
-  c.kv_type = DType::kI8;
-  EXPECT_FALSE(ComputeBufferSizes(hp, c).ok());
-  c.kv_type = DType::kF32;
+  c.max_context = 1000;  // 4 blocks of 256 positions
+  c.kv_type = KvType::kInt8;
+  auto s8 = ComputeBufferSizes(hp, c);
+  ASSERT_TRUE(s8.ok()) << s8.status();
+  EXPECT_EQ(s8->kv_cache_bytes, 40ull * 2 * 2 * (128 + 2) * 1024);
+  EXPECT_EQ(s8->working_bytes, s->working_bytes);
+  c.kv_type = KvType::kF32;
   hp.set_n_kv_heads(3);
   EXPECT_FALSE(ComputeBufferSizes(hp, c).ok());
 }

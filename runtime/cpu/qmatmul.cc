@@ -1,6 +1,7 @@
 // QuantMatMul dispatch: checks the encoding, quantizes the activations once,
 // then splits the rows over OpenMP threads and runs the kernel of the
-// active SIMD level (scalar when the group geometry is not SIMD-friendly).
+// active SIMD level: the GEMM (qgemm_impl.h) for two or more tokens, the
+// GEMV for one, scalar when the group geometry is not SIMD-friendly.
 #include "runtime/cpu/qmatmul.h"
 
 #include <omp.h>
@@ -23,6 +24,30 @@ SimdLevel Usable(SimdLevel want) {
   return SimdLevel::kScalar;
 }
 
+// n_tokens >= 2 with whole 32-value groups: the GEMM (qgemm_impl.h). The
+// threads quantize disjoint token ranges, meet, then each takes one
+// contiguous range of whole weight panels.
+SimdLevel RunGemm(SimdLevel level, const WeightView& w, const GroupGeometry& geo,
+                  const float* x, int64_t n_tokens, float* y, int n_threads) {
+  thread_local qk::ActQ act;
+  qk::PrepareActivations(geo, w.cols, n_tokens, qk::kQGemmKc, &act);
+  const qk::QuantizeTokensFn quantize =
+      level == SimdLevel::kAvx512 ? qk::QuantizeTokensAvx512 : qk::QuantizeTokensAvx2;
+  const qk::RowsKernel gemm = level == SimdLevel::kAvx512 ? qk::QGemmAvx512 : qk::QGemmAvx2;
+  const int64_t panel = qk::QGemmPanelRows(level);
+  const int64_t n_panels = (w.rows + panel - 1) / panel;
+  qk::ActQ* a = &act;
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+  {
+    const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+    quantize(geo, x, w.cols, n_tokens * id / nt, n_tokens * (id + 1) / nt, a);
+#pragma omp barrier
+    const int64_t p0 = n_panels * id / nt, p1 = n_panels * (id + 1) / nt;
+    if (p0 < p1) gemm(w, geo, *a, p0 * panel, std::min(w.rows, p1 * panel), y);
+  }
+  return level;
+}
+
 }  // namespace
 
 absl::StatusOr<SimdLevel> QuantMatMulAtLevel(SimdLevel level, const WeightView& w, const float* x,
@@ -31,16 +56,23 @@ absl::StatusOr<SimdLevel> QuantMatMulAtLevel(SimdLevel level, const WeightView& 
   if (!g.ok()) return Annotate(g.status(), absl::StrCat("matmul of tensor '", w.name, "'"));
   if (n_tokens <= 0) return SimdLevel::kScalar;
   const GroupGeometry& geo = *g;
+  if (n_threads <= 0) n_threads = omp_get_max_threads();
+  level = Usable(level);
+  if (n_tokens >= 2 && level != SimdLevel::kScalar && qk::QGemmGeometryOk(geo))
+    return RunGemm(level, w, geo, x, n_tokens, y, n_threads);
   thread_local qk::ActQ act;  // reused across calls: no allocation per decode step
-  qk::QuantizeActivations(geo, x, w.cols, n_tokens, &act);
-  level = qk::SimdGeometryOk(geo) ? Usable(level) : SimdLevel::kScalar;
+  qk::PrepareActivations(geo, w.cols, n_tokens, 0, &act);
+  const qk::QuantizeTokensFn quantize = level == SimdLevel::kAvx512 ? qk::QuantizeTokensAvx512
+                                        : level == SimdLevel::kAvx2 ? qk::QuantizeTokensAvx2
+                                                                    : qk::QuantizeTokensScalar;
+  quantize(geo, x, w.cols, 0, n_tokens, &act);
+  level = qk::SimdGeometryOk(geo) ? level : SimdLevel::kScalar;
   qk::RowsKernel kernel = level == SimdLevel::kAvx512 ? qk::RowsAvx512
                           : level == SimdLevel::kAvx2 ? qk::RowsAvx2
                                                       : qk::RowsScalar;
   constexpr int64_t kRowChunk = 16;
   const int64_t n_chunks = (w.rows + kRowChunk - 1) / kRowChunk;
   const qk::ActQ& a = act;
-  if (n_threads <= 0) n_threads = omp_get_max_threads();
   // One contiguous range of whole chunks per thread, in one kernel call (the
   // GEMV streams each cover a part of it: qmatmul_avx512.cc).
 #pragma omp parallel num_threads(n_threads) if (n_chunks > 1 && n_threads > 1)

@@ -9,48 +9,69 @@
 
 namespace glmq::qk {
 
-void QuantizeActivations(const GroupGeometry& geo, const float* x, int64_t cols,
-                         int64_t n_tokens, ActQ* a) {
+void PrepareActivations(const GroupGeometry& geo, int64_t cols, int64_t n_tokens, int64_t kc,
+                        ActQ* a) {
   a->n_tokens = n_tokens;
   a->n_groups = geo.n_groups;
   const int64_t need = std::max(cols, geo.n_groups * geo.g);
   a->padded = (need + 2 * kActBlock - 1) / (2 * kActBlock) * (2 * kActBlock);
   a->n_blocks = a->padded / kActBlock;
-  a->q.assign(n_tokens * a->padded, 0);
-  a->scale.assign(n_tokens * a->n_blocks, 0.f);
-  a->group_sum.assign(n_tokens * a->n_groups, 0.f);
+  a->lanes = kc == 0;
+  a->kc = kc == 0 ? a->padded : kc;
+  const int64_t k_blocks = (a->padded + a->kc - 1) / a->kc;
+  // resize, not assign: every value is written by the quantizer.
+  a->q.resize(k_blocks * n_tokens * a->kc);
+  a->scale.resize(k_blocks * n_tokens * a->kc / kActBlock);
+  a->block_bias.resize(a->scale.size());
+  a->block_fsum.resize(a->scale.size());
+  a->group_sum.resize(n_tokens * a->n_groups);
+  const int64_t n_lanes = a->lanes ? n_tokens * a->padded / 4 : 0;
+  a->lane_scale.resize(n_lanes);
+  a->lane_neg_sum.resize(n_lanes);
+}
+
+void QuantizeTokensScalar(const GroupGeometry& geo, const float* x, int64_t cols, int64_t t0,
+                          int64_t t1, ActQ* a) {
   const int64_t lanes = a->padded / 4;
-  a->lane_scale.resize(n_tokens * lanes);
-  a->lane_neg_sum.resize(n_tokens * lanes);
-  std::vector<float> block_sum(a->n_blocks);
-  for (int64_t t = 0; t < n_tokens; ++t) {
+  const int32_t bias = StoredBias(*geo.traits);
+  for (int64_t t = t0; t < t1; ++t) {
     const float* xt = x + t * cols;
-    int8_t* qt = a->q.data() + t * a->padded;
-    float* st = a->scale.data() + t * a->n_blocks;
+    float* gs = a->group_sum.data() + t * a->n_groups;
+    std::fill(gs, gs + a->n_groups, 0.f);
     for (int64_t b = 0; b < a->n_blocks; ++b) {
       const int64_t begin = b * kActBlock, end = std::min(cols, begin + kActBlock);
+      int8_t* qt = a->q.data() + a->QIndex(t, begin) - begin;  // qt[i], i in the block
+      const int64_t bi = a->BIndex(t, b);
       float amax = 0.f;
       for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(xt[i]));
       const float d = amax / 127.f, id = amax > 0.f ? 127.f / amax : 0.f;
       int32_t sum = 0;
-      for (int64_t i = begin; i < end; ++i) {
-        const float r = std::clamp(std::nearbyint(xt[i] * id), -127.f, 127.f);
+      for (int64_t i = begin; i < begin + kActBlock; ++i) {
+        const float r = i < end ? std::clamp(std::nearbyint(xt[i] * id), -127.f, 127.f) : 0.f;
         qt[i] = static_cast<int8_t>(r);
         sum += qt[i];
       }
-      st[b] = d;
-      block_sum[b] = d * static_cast<float>(sum);
+      a->scale[bi] = d;
+      a->block_bias[bi] = -bias * sum;
+      a->block_fsum[bi] = d * static_cast<float>(sum);
+      // F_g: blocks lie inside one group, or the row is one group.
+      gs[std::min(b * kActBlock / geo.g, a->n_groups - 1)] += a->block_fsum[bi];
     }
-    for (int64_t j = 0; j < lanes; ++j) {
-      const int8_t* l = qt + 4 * j;
-      a->lane_scale[t * lanes + j] = st[4 * j / kActBlock];
-      a->lane_neg_sum[t * lanes + j] = -(l[0] + l[1] + l[2] + l[3]);
+    if (a->lanes) {
+      const int8_t* qt = a->q.data() + t * a->padded;
+      for (int64_t j = 0; j < lanes; ++j) {
+        const int8_t* l = qt + 4 * j;
+        a->lane_scale[t * lanes + j] = a->scale[t * a->n_blocks + 4 * j / kActBlock];
+        a->lane_neg_sum[t * lanes + j] = -(l[0] + l[1] + l[2] + l[3]);
+      }
     }
-    // F_g: blocks lie inside one group, or the row is one group.
-    float* gs = a->group_sum.data() + t * a->n_groups;
-    for (int64_t b = 0; b < a->n_blocks; ++b)
-      gs[std::min(b * kActBlock / geo.g, a->n_groups - 1)] += block_sum[b];
   }
+}
+
+void QuantizeActivations(const GroupGeometry& geo, const float* x, int64_t cols,
+                         int64_t n_tokens, ActQ* a) {
+  PrepareActivations(geo, cols, n_tokens, 0, a);
+  QuantizeTokensScalar(geo, x, cols, 0, n_tokens, a);
 }
 
 bool SimdGeometryOk(const GroupGeometry& geo) {

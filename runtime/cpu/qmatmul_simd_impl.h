@@ -3,9 +3,9 @@
 // flags). `Ops` supplies the 32-value integer dot products:
 //   Ops::DotU(w_u8, a_s8)  sum of u8 x s8 products (q4/q4a nibbles)
 //   Ops::DotS(w_s8, a_s8)  sum of s8 x s8 products (q8)
-// each returning 8 int32 partial sums. Weights are read once per tile of
-// up to 4 tokens; rows are independent (the caller splits them over
-// threads). Requires SimdGeometryOk(geo).
+// each returning 8 int32 partial sums. One token at a time (two or more
+// run the GEMM, qgemm_impl.h); rows are independent (the caller splits them
+// over threads). Requires SimdGeometryOk(geo).
 #pragma once
 
 #include <immintrin.h>
@@ -113,16 +113,8 @@ inline void RowTile(const WeightView& w, const GroupGeometry& geo, const ActQ& a
 template <class Ops>
 void Rows(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
           int64_t r1, float* y) {
-  for (int64_t r = r0; r < r1; ++r) {
-    int64_t t = 0;
-    for (; t + 4 <= a.n_tokens; t += 4) RowTile<Ops, 4>(w, geo, a, r, t, y);
-    switch (a.n_tokens - t) {
-      case 3: RowTile<Ops, 3>(w, geo, a, r, t, y); break;
-      case 2: RowTile<Ops, 2>(w, geo, a, r, t, y); break;
-      case 1: RowTile<Ops, 1>(w, geo, a, r, t, y); break;
-      default: break;
-    }
-  }
+  for (int64_t t = 0; t < a.n_tokens; ++t)
+    for (int64_t r = r0; r < r1; ++r) RowTile<Ops, 1>(w, geo, a, r, t, y);
 }
 
 }  // namespace simd

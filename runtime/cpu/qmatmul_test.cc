@@ -1,7 +1,8 @@
 // QuantMatMul: every SIMD level the CPU has against the scalar reference,
 // and the scalar reference against an f64 product of the dequantized
 // weights. Budgets: SIMD vs scalar differ only in f32 summation order
-// (int32 block products are exact): |dy| <= 2e-6 * sum|w x| + 1e-7.
+// (int32 block products are exact, the activations are quantized to the
+// same bits): |dy| <= 2e-6 * sum|w x| + 1e-7.
 // Scalar vs exact: activation rounding, |dy| <= sum_c |w_c| amax_b(c)/254
 // plus f32 slack.
 #include <cmath>
@@ -13,6 +14,7 @@
 #include "quant/dequantize.h"
 #include "quant/quantize.h"
 #include "runtime/cpu/qmatmul.h"
+#include "runtime/cpu/qmatmul_internal.h"
 
 namespace glmq {
 namespace {
@@ -132,6 +134,98 @@ TEST(QuantMatMul, GemvRowStreamsAndLeftovers) {
       const Problem p = Make(e, g, rows, 256, ++seed);
       for (int threads : {1, 2, 3})
         for (int64_t n : {1, 5}) Check(p, n, ++seed, threads);
+    }
+}
+
+// SIMD levels against the scalar reference only (the reference itself is
+// checked against the exact product above): y of the SIMD level vs y of
+// the scalar kernel within the f32-order budget.
+void CheckLevels(const Problem& p, int64_t n_tokens, uint32_t seed, int n_threads) {
+  SCOPED_TRACE(testing::Message() << "enc " << p.spec.encoding << " g" << p.spec.group_size
+                                  << " rows " << p.rows << " cols " << p.cols << " tokens "
+                                  << n_tokens << " threads " << n_threads);
+  const std::vector<float> x = Activations(n_tokens, p.cols, seed);
+  std::vector<float> ys(n_tokens * p.rows);
+  ASSERT_TRUE(QuantMatMulAtLevel(SimdLevel::kScalar, p.view(), x.data(), n_tokens, ys.data()).ok());
+  std::vector<double> abs_sum(n_tokens * p.rows);
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t r = 0; r < p.rows; ++r)
+      for (int64_t c = 0; c < p.cols; ++c)
+        abs_sum[t * p.rows + r] +=
+            std::fabs(static_cast<double>(p.deq[r * p.cols + c]) * x[t * p.cols + c]);
+  const CpuFeatures& f = GetCpuFeatures();
+  for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (level == SimdLevel::kAvx2 && !f.avx2) continue;
+    if (level == SimdLevel::kAvx512 && !(f.avx512 && f.avx512_vnni)) continue;
+    std::vector<float> yv(n_tokens * p.rows, -1.f);
+    ASSERT_EQ(*QuantMatMulAtLevel(level, p.view(), x.data(), n_tokens, yv.data(), n_threads),
+              level);
+    for (int64_t i = 0; i < n_tokens * p.rows; ++i)
+      ASSERT_NEAR(yv[i], ys[i], 2e-6 * abs_sum[i] + 1e-7)
+          << SimdLevelName(level) << " t " << i / p.rows << " r " << i % p.rows;
+  }
+}
+
+// The prefill GEMM (two or more tokens): every encoding and group size glmq
+// writes, token counts around its tiles (6 on AVX-512, 4 on AVX2), row
+// counts around its panels (32 / 8 rows), widths of one and of several
+// 512-value K blocks (and one group across them), padded last groups, 1-3
+// threads.
+TEST(QuantMatMul, GemmEveryEncodingTokensRowsAndThreads) {
+  const std::pair<pb::Encoding, int> cases[] = {
+      {pb::ENCODING_Q8_SYM, 32},  {pb::ENCODING_Q8_SYM, 128}, {pb::ENCODING_Q4_SYM, 32},
+      {pb::ENCODING_Q4_SYM, 64},  {pb::ENCODING_Q4_SYM, 128}, {pb::ENCODING_Q4_ASYM, 32},
+      {pb::ENCODING_Q4_ASYM, 64}, {pb::ENCODING_Q4_ASYM, 128}, {pb::ENCODING_Q8_SYM, 256},
+      {pb::ENCODING_Q4_SYM, 0}};
+  uint32_t seed = 900;
+  for (const auto& [e, g] : cases)
+    for (int64_t cols : {96, 1120}) {
+      if (g == 0) cols += 32;  // one group of 128 / 1152 (SIMD needs g % 64 == 0 for q4)
+      for (int64_t rows : {1, 7, 33, 70}) {
+        const Problem p = Make(e, g, rows, cols, ++seed);
+        for (int64_t n : {2, 3, 7, 16, 64, 257}) {
+          if (n == 257 && rows < 33) continue;
+          CheckLevels(p, n, ++seed, n == 7 ? 3 : n == 16 ? 1 : 2);
+        }
+      }
+    }
+}
+
+// The AVX2 and AVX-512 activation quantizers write the scalar reference's
+// bits (q, block scales and sums, group sums, GEMV lanes), in the GEMV's
+// layout and in the GEMM's K blocks.
+TEST(QuantMatMul, SimdActivationQuantizersMatchReference) {
+  const CpuFeatures& f = GetCpuFeatures();
+  for (int64_t kc : {int64_t{0}, qk::kQGemmKc})
+    for (int64_t cols : {1, 31, 33, 64, 100, 4096, 13696}) {
+      for (int g : {0, 32, 128}) {
+        SCOPED_TRACE(testing::Message() << "kc " << kc << " cols " << cols << " g" << g);
+        absl::StatusOr<GroupGeometry> geo = GetGroupGeometry(pb::ENCODING_Q4_SYM, g, cols);
+        ASSERT_TRUE(geo.ok());
+        std::vector<float> x = Activations(3, cols, static_cast<uint32_t>(cols + g));
+        if (cols > 44) {  // block 1: signed zeros; amax 127, so x * 127 / amax = x: ties
+          x[35] = 0.f, x[36] = -0.f, x[40] = 127.f, x[41] = 2.5f, x[42] = -3.5f, x[43] = 0.5f;
+        }
+        qk::ActQ ref, simd;
+        qk::PrepareActivations(*geo, cols, 3, kc, &ref);
+        std::fill(ref.q.begin(), ref.q.end(), 0);  // the unused tail of the last K block
+        qk::QuantizeTokensScalar(*geo, x.data(), cols, 0, 3, &ref);
+        for (qk::QuantizeTokensFn fn : {qk::QuantizeTokensAvx2, qk::QuantizeTokensAvx512}) {
+          if (fn == qk::QuantizeTokensAvx2 && !f.avx2) continue;
+          if (fn == qk::QuantizeTokensAvx512 && !f.avx512) continue;
+          qk::PrepareActivations(*geo, cols, 3, kc, &simd);
+          std::fill(simd.q.begin(), simd.q.end(), 0);
+          fn(*geo, x.data(), cols, 0, 2, &simd);
+          fn(*geo, x.data(), cols, 2, 3, &simd);
+          EXPECT_EQ(simd.q, ref.q);
+          EXPECT_EQ(simd.scale, ref.scale);
+          EXPECT_EQ(simd.block_bias, ref.block_bias);
+          EXPECT_EQ(simd.block_fsum, ref.block_fsum);
+          EXPECT_EQ(simd.group_sum, ref.group_sum);
+          EXPECT_EQ(simd.lane_scale, ref.lane_scale);
+          EXPECT_EQ(simd.lane_neg_sum, ref.lane_neg_sum);
+        }
+      }
     }
 }
 

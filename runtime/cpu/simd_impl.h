@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "quant/gemm.h"
 #include "runtime/cpu/kernels.h"
 
 namespace glmq::cpu {
@@ -153,12 +154,19 @@ inline void RowsXTokens(const void* w, int64_t r, int64_t cols, const float* x, 
   }
 }
 
+// From this many tokens on, the weights are converted to f32 once per call
+// into packed panels (quant/gemm.h) instead of once per 4 tokens.
+constexpr int64_t kGemmMinTokens = 8;
+
 template <class V, DType D>
 void MatMulRowsTyped(const void* w, int64_t cols, const float* x, int64_t n_tokens, float* y,
                      int64_t y_stride, int64_t r0, int64_t r1) {
   if (n_tokens < 4) {  // decode: bandwidth-bound GEMV per token
     for (int64_t t = 0; t < n_tokens; ++t) GemvRows<V, D>(w, cols, x + t * cols, y + t * y_stride, r0, r1);
     return;
+  }
+  if (n_tokens >= kGemmMinTokens) {
+    return gemm::MatMulWeightsT(V::kLevel, n_tokens, cols, x, cols, D, w, r0, r1, y, y_stride);
   }
   constexpr int R = V::kGemmRows;
   for (int64_t tb = 0; tb < n_tokens; tb += kTokenBlock) {

@@ -37,10 +37,13 @@ class CudaBackend final : public Backend {
   void RopePositions(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_heads,
                      int64_t head_dim, int64_t rope_dims, const int64_t* positions,
                      absl::Span<const int64_t> sections, double base) override;
+  absl::StatusOr<void*> AllocateKvBlock(uint64_t bytes) override;
+  void FreeKvBlock(void* block, uint64_t bytes) override;
+  uint64_t AvailableMemoryBytes() const override;
   void WriteKv(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
-               const AttentionShape& shape, int64_t pos0, KvCacheView cache) override;
+               const AttentionShape& shape, int64_t pos0, const KvCacheView& cache) override;
   void Attention(const float* q, int64_t q_stride, int64_t n_tokens, const AttentionShape& shape,
-                 int64_t pos0, KvCacheView cache, float* scratch, float* out) override;
+                 int64_t pos0, const KvCacheView& cache, float* scratch, float* out) override;
   void SwiGlu(const float* gate_up, int64_t n_tokens, int64_t ffn, float* out) override;
   int n_threads() const override { return 1; }
 

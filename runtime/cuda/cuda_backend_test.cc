@@ -8,7 +8,9 @@
 
 #include "gtest/gtest.h"
 #include "quant/reference.h"
+#include "runtime/attention_tiling.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/kv_cache.h"
 #include "runtime/cuda/cuda_backend.h"
 #include "schema/encodings.h"
 
@@ -164,28 +166,33 @@ TEST_F(CudaOpsTest, EmbeddingMatchesCpu) {
 TEST_F(CudaOpsTest, AttentionMatchesCpuForDecodeAndPrefill) {
   const AttentionShape s{8, 2, 64};
   const int64_t ctx = 700, qkv = (s.n_heads + 2 * s.n_kv_heads) * s.head_dim;
-  for (DType kv : {DType::kF32, DType::kBF16}) {
-    const int64_t half = s.n_kv_heads * ctx * s.head_dim * DTypeSize(kv);
-    std::vector<uint8_t> host_kv(2 * half, 0);
-    float* dev_kv = Zeros((2 * half + 3) / 4);
-    const KvCacheView hv{host_kv.data(), host_kv.data() + half, kv, ctx};
-    const KvCacheView dv{dev_kv, reinterpret_cast<uint8_t*>(dev_kv) + half, kv, ctx};
-    std::vector<float> scratch(ctx);
+  pb::HParams hp;
+  hp.set_n_layers(2);
+  hp.set_n_heads(s.n_heads);
+  hp.set_n_kv_heads(s.n_kv_heads);
+  hp.set_head_dim(s.head_dim);
+  std::vector<float> scratch(
+      AttentionScratchFloats(AttentionTiling{s.n_heads, s.n_kv_heads, s.head_dim}, 1));
+  for (KvType type : {KvType::kF32, KvType::kBF16, KvType::kInt8}) {
+    auto layout = MakeKvLayout(hp, type);
+    ASSERT_TRUE(layout.ok()) << layout.status();
+    KvCache host(&cpu_, *layout), dev(gpu_.get(), *layout);
+    ASSERT_TRUE(host.Reserve(ctx).ok());
+    ASSERT_TRUE(dev.Reserve(ctx).ok());
     int64_t pos = 0;
     for (int64_t n : {300, 1, 37, 1}) {  // prefill, decode, a chunk, decode
       const std::vector<float> rows = Random(n * qkv, 100 + pos);
       const float* q = rows.data();
-      cpu_.WriteKv(q + s.n_heads * s.head_dim, q + (s.n_heads + s.n_kv_heads) * s.head_dim, qkv,
-                   n, s, pos, hv);
+      const int64_t k_off = s.n_heads * s.head_dim, v_off = k_off + s.n_kv_heads * s.head_dim;
+      cpu_.WriteKv(q + k_off, q + v_off, qkv, n, s, pos, host.View(1));
       std::vector<float> want(n * s.n_heads * s.head_dim);
-      cpu_.Attention(q, qkv, n, s, pos, hv, scratch.data(), want.data());
+      cpu_.Attention(q, qkv, n, s, pos, host.View(1), scratch.data(), want.data());
       float* dq = Up(rows);
-      gpu_->WriteKv(dq + s.n_heads * s.head_dim, dq + (s.n_heads + s.n_kv_heads) * s.head_dim,
-                    qkv, n, s, pos, dv);
+      gpu_->WriteKv(dq + k_off, dq + v_off, qkv, n, s, pos, dev.View(1));
       float* out = Zeros(want.size());
-      gpu_->Attention(dq, qkv, n, s, pos, dv, nullptr, out);
-      ExpectNear(Down(out, want.size()), want, 1e-4f,
-                 absl::StrCat(Traits(kv).name, " n ", n, " at ", pos));
+      gpu_->Attention(dq, qkv, n, s, pos, dev.View(1), nullptr, out);
+      ExpectNear(Down(out, want.size()), want, type == KvType::kInt8 ? 1e-3f : 1e-4f,
+                 absl::StrCat(Traits(type).name, " n ", n, " at ", pos));
       pos += n;
     }
   }

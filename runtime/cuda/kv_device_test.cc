@@ -4,6 +4,7 @@
 #include "runtime/cuda/kv_device.h"
 
 #include "gtest/gtest.h"
+#include "runtime/kv_layout.h"
 
 namespace glmq::cuda {
 namespace {
@@ -24,6 +25,34 @@ TEST(KvDeviceTest, BlockLayoutOfGlm4_9bInt8) {
   // K is stored transposed [D, B], V row-major [B, D].
   EXPECT_EQ(first.KIndex(3, 5), 5 * B + 3);
   EXPECT_EQ(first.VIndex(3, 5), 3 * D + 5);
+}
+
+TEST(KvDeviceTest, OffsetsAreKvLayouts) {
+  pb::HParams hp;
+  hp.set_n_layers(3);
+  hp.set_n_heads(8);
+  hp.set_n_kv_heads(2);
+  hp.set_head_dim(64);
+  for (KvType t : {KvType::kF32, KvType::kF16, KvType::kBF16, KvType::kInt8}) {
+    const KvLayout l = MakeKvLayout(hp, t).value();
+    for (int64_t layer = 0; layer < 3; ++layer) {
+      const DevKv kv = ForBlockLayout(static_cast<KvElem>(static_cast<int>(t)), l.n_layers,
+                                      l.n_kv_heads, l.head_dim, l.block_tokens, layer);
+      EXPECT_EQ(KvElemBytes(kv.elem), l.value_bytes());
+      for (int64_t h = 0; h < 2; ++h) {
+        EXPECT_EQ(kv.KHead(h), l.ValuesOffset(layer, 0, h));
+        EXPECT_EQ(kv.VHead(h), l.ValuesOffset(layer, 1, h));
+        if (l.scaled()) {
+          EXPECT_EQ(kv.KScale(h, 5), l.ScalesOffset(layer, 0, h) + 10);
+          EXPECT_EQ(kv.VScale(h, 0), l.ScalesOffset(layer, 1, h));
+        }
+      }
+    }
+    EXPECT_EQ(ForBlockLayout(static_cast<KvElem>(static_cast<int>(t)), 3, 2, 64, 256, 2)
+                      .VHead(1) + 256 * 64 * l.value_bytes() +
+                  (l.scaled() ? 2u * 3 * 2 * 256 * 2 : 0u),
+              l.BlockBytes());
+  }
 }
 
 TEST(KvDeviceTest, Bf16BlocksHaveNoScales) {

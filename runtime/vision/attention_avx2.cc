@@ -2,7 +2,7 @@
 // -mavx2 -mfma).
 #include <immintrin.h>
 
-#include "runtime/vision/attention_simd_exp.h"
+#include "runtime/cpu/simd_exp.h"
 #include "runtime/vision/attention_tiled.h"
 
 namespace glmq::vision {
@@ -42,7 +42,7 @@ struct Avx2 {
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
-  static Vec Exp(Vec x) { return ExpCephes<Avx2>(x); }
+  static Vec Exp(Vec x) { return cpu::ExpPoly<Avx2>(x); }
 };
 
 }  // namespace

@@ -2,7 +2,7 @@
 // -mavx512f -mavx512dq -mavx2 -mfma).
 #include <immintrin.h>
 
-#include "runtime/vision/attention_simd_exp.h"
+#include "runtime/cpu/simd_exp.h"
 #include "runtime/vision/attention_tiled.h"
 
 namespace glmq::vision {
@@ -31,7 +31,7 @@ struct Avx512 {
   }
   static float ReduceAdd(Vec v) { return _mm512_reduce_add_ps(v); }
   static float ReduceMax(Vec v) { return _mm512_reduce_max_ps(v); }
-  static Vec Exp(Vec x) { return ExpCephes<Avx512>(x); }
+  static Vec Exp(Vec x) { return cpu::ExpPoly<Avx512>(x); }
 };
 
 }  // namespace

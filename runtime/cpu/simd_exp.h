@@ -1,16 +1,16 @@
-// exp(x) for the SIMD attention kernels, one template over the vector
-// traits: Cephes' expf (range reduction by n = round(x log2 e) in two parts of
-// ln 2, a degree-6 polynomial, scaling by 2^n through the exponent bits),
-// within 2 ulp of std::exp over the clamped range. Inputs are clamped to
-// [-87, 88] so 2^n stays a normal float; the attention only exponentiates
-// x <= 0, where exp(-87) ~ 1.6e-38 stands for 0.
+// exp(x) over a vector-traits struct V for the SIMD attention kernels:
+// Cephes' expf (x = n ln2 + r with n = round(x log2 e) and ln2 in two parts,
+// a degree-6 polynomial in r, 2^n through the exponent bits). Within 2 ulp
+// of std::exp for x in [-87, 88]; inputs are clamped to that range so 2^n
+// stays a normal float (the attention exponentiates x <= 0 only, where
+// exp(-87) ~ 1.6e-38 stands for 0).
 #pragma once
 
-namespace glmq::vision {
+namespace glmq::cpu {
 namespace {
 
 template <class V>
-inline typename V::Vec ExpCephes(typename V::Vec x) {
+inline typename V::Vec ExpPoly(typename V::Vec x) {
   x = V::Min(V::Max(x, V::Set1(-87.0f)), V::Set1(88.0f));
   const typename V::Vec n = V::Round(V::Mul(x, V::Set1(1.44269504088896341f)));
   typename V::Vec r = V::Fma(n, V::Set1(-0.693359375f), x);
@@ -26,4 +26,4 @@ inline typename V::Vec ExpCephes(typename V::Vec x) {
 }
 
 }  // namespace
-}  // namespace glmq::vision
+}  // namespace glmq::cpu

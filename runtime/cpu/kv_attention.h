@@ -1,0 +1,53 @@
+// Causal attention over the block KV cache (runtime/kv_layout.h) on the CPU,
+// and the writes into it. KvAttentionReference is the plain definition (one
+// query row at a time, two passes over its keys); the tiled version
+// (kv_attention_tiled.h: scalar, AVX2, AVX-512, chosen with the dense kernels'
+// level) holds no score row: a work item is one kv head x a tile of query
+// positions (all heads of the group) x a range of key tiles, walking the keys
+// kAttnKeyTile at a time with an online softmax, reading K and V in their
+// stored type straight from the blocks. When too few items exist for the
+// threads (decode), the keys are split into ranges whose partial (max, sum,
+// output) are merged at the end (flash-decoding). Scratch: runtime/
+// attention_tiling.h. Tested against the reference in kv_attention_test.cc.
+#pragma once
+
+#include <cstdint>
+
+#include "core/cpu_features.h"
+#include "runtime/backend.h"
+
+namespace glmq::cpu {
+
+// Value d of position pos of kv head `head`, kind 0 = K / 1 = V, as f32
+// (int8: q * scale), from the view's layer. pos < n_blocks * block_tokens.
+float KvValue(const KvCacheView& cache, int kind, int64_t head, int64_t pos, int64_t d);
+
+// Writes K and V rows (Backend::WriteKv's contract) with the scalar
+// conversions (int8: QuantizeKvInt8, the spec's reference quantizer).
+void WriteKvRows(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
+                 const AttentionShape& shape, int64_t pos0, const KvCacheView& cache);
+
+// Backend::Attention's contract, single-threaded, holding one score row per
+// query: the definition the tiled kernels are tested against.
+void KvAttentionReference(const float* q, int64_t q_stride, int64_t n_tokens,
+                          const AttentionShape& shape, int64_t pos0, const KvCacheView& cache,
+                          float* out);
+
+// Backend::Attention's contract on up to n_threads OpenMP threads; scratch:
+// AttentionScratchFloats(tiling, n_threads) floats.
+using KvAttentionFn = void (*)(const float* q, int64_t q_stride, int64_t n_tokens,
+                               const AttentionShape& shape, int64_t pos0, const KvCacheView& cache,
+                               float* scratch, float* out, int n_threads);
+
+// The tiled kernel of `level` (falls back to the best level the CPU has
+// below it). Head sizes that are not a multiple of 16 run the scalar level.
+KvAttentionFn GetKvAttention(SimdLevel level, int64_t head_dim);
+
+namespace internal {
+// Defined in kv_attention_{scalar,avx2,avx512}.cc.
+KvAttentionFn ScalarKvAttention();
+KvAttentionFn Avx2KvAttention();
+KvAttentionFn Avx512KvAttention();
+}  // namespace internal
+
+}  // namespace glmq::cpu
