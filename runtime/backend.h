@@ -7,7 +7,9 @@
 // (GLM-4 overflows f16 accumulators).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <new>
 #include <string>
 
 #include "absl/status/status.h"
@@ -102,6 +104,36 @@ class Backend {
   // gate|up, out: [n_tokens, ffn].
   virtual void SwiGlu(const float* gate_up, int64_t n_tokens, int64_t ffn, float* out) = 0;
   virtual int n_threads() const = 0;
+
+  // --- Where the forward pass computes. The CPU keeps these defaults (host
+  // memory, nothing to upload); a device backend (runtime/cuda/) owns device
+  // buffers: the session allocates its working buffers here and moves data
+  // in and out with the copies, and every pointer the ops above receive
+  // (activations, KV) is then device memory, except weights and the f32
+  // norm/bias vectors, which stay host data the backend mirrors.
+  virtual bool host_memory() const { return true; }
+  // n zero-initialised floats in this backend's memory; ResourceExhausted
+  // (naming the bytes) when it cannot allocate. Freed with FreeFloats.
+  virtual absl::StatusOr<float*> AllocateFloats(int64_t n) {
+    return new (std::nothrow) float[n > 0 ? n : 1]();
+  }
+  virtual void FreeFloats(float* p) { delete[] p; }
+  // dst[i] = src[i], i < n; src or dst is this backend's memory.
+  virtual absl::Status CopyToHost(const float* src, int64_t n, float* dst) {
+    std::copy(src, src + n, dst);
+    return absl::OkStatus();
+  }
+  virtual absl::Status CopyFromHost(const float* src, int64_t n, float* dst) {
+    std::copy(src, src + n, dst);
+    return absl::OkStatus();
+  }
+  // Waits for the queued work and returns the first error of the void ops
+  // since the last call (a device fault, a shape a kernel cannot take),
+  // naming the op and its shapes. OK on the CPU.
+  virtual absl::Status Sync() { return absl::OkStatus(); }
+  // Called once per matrix or table by Model::Load: a device backend uploads
+  // it (in its own layout) here; the CPU reads the mapped file directly.
+  virtual absl::Status PrepareWeight(const WeightView& w) { return absl::OkStatus(); }
 };
 
 }  // namespace glmq

@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "format/reader.h"
-#include "runtime/cpu/cpu_backend.h"
 #include "runtime/tokenizer_source.h"
 
 namespace glmq {
@@ -17,7 +16,8 @@ absl::Status CheckThreadCount(int n, absl::string_view flag) {
 }
 
 absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads,
-                                          const std::string& tokenizer, bool verify) {
+                                          const std::string& tokenizer,
+                                          const DeviceSpec& device, bool verify) {
   GLMQ_RETURN_IF_ERROR(CheckThreadCount(n_threads));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWeightSource> src,
                         GlmqWeightSource::Open(path, verify));
@@ -41,8 +41,8 @@ absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads
     GLMQ_ASSIGN_OR_RETURN(out.tokenizer, LoadTokenizer(tokenizer, topt));
     GLMQ_RETURN_IF_ERROR(CheckTokenizerFitsModel(*out.tokenizer, file.hparams(), tokenizer));
   }
-  GLMQ_ASSIGN_OR_RETURN(out.model,
-                        Model::Load(std::move(src), std::make_unique<CpuBackend>(n_threads)));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, MakeBackend(device, n_threads));
+  GLMQ_ASSIGN_OR_RETURN(out.model, Model::Load(std::move(src), std::move(backend)));
   return out;
 }
 

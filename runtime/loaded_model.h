@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "runtime/device.h"
 #include "runtime/model.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -29,12 +30,16 @@ absl::Status CheckThreadCount(int n, absl::string_view flag = "-t");
 // n_threads 0: OpenMP's default. `tokenizer` (optional): a tokenizer to
 // use instead of the embedded one (runtime/tokenizer_source.h: folder,
 // tokenizer.model / .json, or .glmq); the model's eos ids still apply and
-// its ids must fit the embedding. With `verify` (the default) the checksums
-// of every tensor the model uses are recomputed first (GlmqFile::
-// VerifyTensorChecksums; about one read of the weights, which inference
-// needs in memory anyway; --no-verify skips it), so a corrupted file is an
-// error naming the tensor instead of NaN perplexity or garbage text.
+// its ids must fit the embedding. `device`: where the model runs (a CUDA
+// backend uploads the weights while loading). With `verify` (the default)
+// the checksums of every tensor the model uses are recomputed first
+// (GlmqFile::VerifyTensorChecksums; about one read of the weights, which
+// inference needs in memory anyway; --no-verify skips it), so a corrupted
+// file is an error naming the tensor instead of NaN perplexity or garbage
+// text.
 absl::StatusOr<LoadedModel> LoadGlmqModel(const std::string& path, int n_threads = 0,
-                                          const std::string& tokenizer = "", bool verify = true);
+                                          const std::string& tokenizer = "",
+                                          const DeviceSpec& device = DeviceSpec{},
+                                          bool verify = true);
 
 }  // namespace glmq

@@ -71,7 +71,19 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(std::unique_ptr<WeightSource>
   m->layers_.resize(hp.n_layers());
   for (const ModelTensor& t : *tensors) GLMQ_RETURN_IF_ERROR(Annotate(m->LoadTensor(t), where));
   if (hp.tied_embeddings()) m->output_ = m->token_embd_;
+  GLMQ_RETURN_IF_ERROR(Annotate(m->PrepareWeights(), where));
   return m;
+}
+
+absl::Status Model::PrepareWeights() {
+  Backend& be = *backend_;
+  GLMQ_RETURN_IF_ERROR(be.PrepareWeight(token_embd_));
+  for (const LayerWeights& l : layers_) {
+    for (const WeightView* w : {&l.attn_qkv, &l.attn_output, &l.ffn_gate_up, &l.ffn_down}) {
+      GLMQ_RETURN_IF_ERROR(be.PrepareWeight(*w));
+    }
+  }
+  return be.PrepareWeight(output_);
 }
 
 absl::Status Model::LoadTensor(const ModelTensor& t) {

@@ -56,6 +56,9 @@ class Model {
  private:
   Model() = default;
   absl::Status LoadTensor(const ModelTensor& t);
+  // Hands every matrix and table to Backend::PrepareWeight (a device
+  // backend uploads them here, once).
+  absl::Status PrepareWeights();
   std::unique_ptr<WeightSource> source_;
   std::unique_ptr<Backend> backend_;
   WeightView token_embd_;

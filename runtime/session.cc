@@ -92,19 +92,33 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model* model,
   // Every allocation below is sized from sizes_, so the planner's report
   // (same function) is exactly what we hold; the KV cache grows in blocks.
   s->kv_ = std::make_unique<KvCache>(&model->backend(), s->sizes_.kv_layout);
-  auto floats = [&](const char* name, std::vector<float>* v) {
-    v->assign(s->sizes_.Get(name) / sizeof(float), 0.f);
+  Backend* be = &model->backend();
+  if (s->observer_ != nullptr && !be->host_memory()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "an activation observer (calibration) needs the CPU backend, not ", be->name()));
+  }
+  auto floats = [&](const char* name, BackendFloats* v) -> absl::Status {
+    GLMQ_ASSIGN_OR_RETURN(*v, BackendFloats::Allocate(be, s->sizes_.Get(name) / sizeof(float)));
+    return absl::OkStatus();
   };
-  floats("residual", &s->residual_);
-  floats("normed", &s->normed_);
-  floats("qkv", &s->qkv_);
-  floats("attn_out", &s->attn_out_);
-  floats("proj_out", &s->proj_);
-  floats("ffn_gate_up", &s->gate_up_);
-  floats("ffn_act", &s->ffn_act_);
-  floats("attn_scratch", &s->attn_scratch_);
-  floats("logits", &s->logits_);
+  GLMQ_RETURN_IF_ERROR(floats("residual", &s->residual_));
+  GLMQ_RETURN_IF_ERROR(floats("normed", &s->normed_));
+  GLMQ_RETURN_IF_ERROR(floats("qkv", &s->qkv_));
+  GLMQ_RETURN_IF_ERROR(floats("attn_out", &s->attn_out_));
+  GLMQ_RETURN_IF_ERROR(floats("proj_out", &s->proj_));
+  GLMQ_RETURN_IF_ERROR(floats("ffn_gate_up", &s->gate_up_));
+  GLMQ_RETURN_IF_ERROR(floats("ffn_act", &s->ffn_act_));
+  GLMQ_RETURN_IF_ERROR(floats("attn_scratch", &s->attn_scratch_));
+  GLMQ_RETURN_IF_ERROR(floats("logits", &s->logits_));
   return s;
+}
+
+absl::StatusOr<const float*> Session::HostRows(const float* src, int64_t count) {
+  Backend& be = model_->backend();
+  if (be.host_memory()) return src;
+  host_rows_.resize(count);
+  GLMQ_RETURN_IF_ERROR(be.CopyToHost(src, count, host_rows_.data()));
+  return static_cast<const float*>(host_rows_.data());
 }
 
 absl::Status Session::CheckTokens(absl::Span<const int32_t> tokens) const {
@@ -175,7 +189,8 @@ absl::Status Session::RunChunks(const int32_t* ids, int64_t n, const SplicedSequ
     for (int64_t t = 0; seq != nullptr && t < m; ++t) {
       const int64_t r = seq->image_row[c0 + t];
       if (r >= 0)
-        std::copy_n(seq->embeds.data() + r * hidden, hidden, residual_.data() + t * hidden);
+        GLMQ_RETURN_IF_ERROR(
+            be.CopyFromHost(seq->embeds.data() + r * hidden, hidden, residual_.data() + t * hidden));
     }
     GLMQ_RETURN_IF_ERROR(ForwardChunk(m));
     if (observer_) observer_->Observe(-1, LinearInput::kOutput, normed_.data(), m, hidden);
@@ -193,7 +208,8 @@ absl::Status Session::ProjectRows(int64_t c0, int64_t first, int64_t m, const Lo
     const int64_t rows = std::min(cap, m - r);
     GLMQ_RETURN_IF_ERROR(model_->backend().MatMul(model_->output(), normed_.data() + r * hidden,
                                                   rows, logits_.data()));
-    GLMQ_RETURN_IF_ERROR(fn(c0 + r, absl::Span<const float>(logits_.data(), rows * vocab)));
+    GLMQ_ASSIGN_OR_RETURN(const float* l, HostRows(logits_.data(), rows * vocab));
+    GLMQ_RETURN_IF_ERROR(fn(c0 + r, absl::Span<const float>(l, rows * vocab)));
   }
   return absl::OkStatus();
 }
@@ -210,13 +226,15 @@ absl::Status Session::ForwardRows(const int32_t* ids, int64_t n, const SplicedSe
   return RunChunks(ids, n, seq, [&](int64_t c0, int64_t m) -> absl::Status {
     if (out == nullptr || what == ForwardOutput::kNone) return absl::OkStatus();
     if (what == ForwardOutput::kAllHidden) {
-      out->insert(out->end(), normed_.begin(), normed_.begin() + m * hidden);
+      GLMQ_ASSIGN_OR_RETURN(const float* h, HostRows(normed_.data(), m * hidden));
+      out->insert(out->end(), h, h + m * hidden);
     } else if (what == ForwardOutput::kAllLogits) {
       return ProjectRows(c0, 0, m, append);
     } else if (c0 + m == n) {  // kLastLogits
       GLMQ_RETURN_IF_ERROR(model_->backend().MatMul(
           model_->output(), normed_.data() + (m - 1) * hidden, 1, logits_.data()));
-      out->assign(logits_.begin(), logits_.begin() + vocab);
+      GLMQ_ASSIGN_OR_RETURN(const float* l, HostRows(logits_.data(), vocab));
+      out->assign(l, l + vocab);
     }
     return absl::OkStatus();
   });
@@ -252,10 +270,11 @@ absl::Status Session::ForwardLayers(absl::Span<const int32_t> tokens, int first,
       return absl::InvalidArgumentError(
           absl::StrCat("hidden state of ", hidden->size(), " values, expected ", n * width));
     GLMQ_RETURN_IF_ERROR(kv_->Reserve(n));
-    std::copy(hidden->begin(), hidden->end(), residual_.begin());
+    GLMQ_RETURN_IF_ERROR(be.CopyFromHost(hidden->data(), n * width, residual_.data()));
   }
   for (int i = first; i < end; ++i) GLMQ_RETURN_IF_ERROR(Layer(i, n));
-  hidden->assign(residual_.begin(), residual_.begin() + n * width);
+  hidden->resize(n * width);
+  GLMQ_RETURN_IF_ERROR(be.CopyToHost(residual_.data(), n * width, hidden->data()));
   if (end == n_layers) {
     be.RmsNorm(residual_.data(), model_->output_norm().data(), n, width,
                static_cast<float>(hp.norm_eps()), normed_.data());
@@ -276,14 +295,17 @@ absl::Status Session::AppendSyntheticKv(int64_t n, uint64_t seed) {
     const int64_t m = std::min(config_.prefill_chunk, n - c0);
     for (int64_t i = 0; i < hp.n_layers(); ++i) {
       // K rows then V rows, [m, kv_dim] each, in the qkv buffer.
+      host_rows_.resize(2 * m * kv_dim);
       for (int64_t j = 0; j < 2 * m * kv_dim; ++j)
-        qkv_[j] = static_cast<float>(NextRandom(seed) >> 40) * 0x1p-23f - 1.0f;
+        host_rows_[j] = static_cast<float>(NextRandom(seed) >> 40) * 0x1p-23f - 1.0f;
+      GLMQ_RETURN_IF_ERROR(
+          model_->backend().CopyFromHost(host_rows_.data(), 2 * m * kv_dim, qkv_.data()));
       model_->backend().WriteKv(qkv_.data(), qkv_.data() + m * kv_dim, kv_dim, m, shape, pos_,
                                 kv_->View(i));
     }
     pos_ += m;
   }
-  return absl::OkStatus();
+  return model_->backend().Sync();
 }
 
 absl::Status Session::ForwardChunk(int64_t n) {
@@ -292,6 +314,7 @@ absl::Status Session::ForwardChunk(int64_t n) {
   for (int i = 0; i < hp.n_layers(); ++i) GLMQ_RETURN_IF_ERROR(Layer(i, n));
   be.RmsNorm(residual_.data(), model_->output_norm().data(), n, hp.hidden_size(),
              static_cast<float>(hp.norm_eps()), normed_.data());
+  GLMQ_RETURN_IF_ERROR(be.Sync());  // a device backend's errors of the chunk
   pos_ += n;
   return absl::OkStatus();
 }

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "runtime/backend_buffer.h"
 #include "runtime/buffers.h"
 #include "runtime/kv_cache.h"
 #include "runtime/observer.h"
@@ -145,6 +146,9 @@ class Session {
   // The RoPE positions [3, n] of a chunk starting at row0 (use_positions_).
   void ChunkPositions(const SplicedSequence* seq, int64_t row0, int64_t n);
   absl::Status Layer(int i, int64_t n);
+  // `count` floats of a working buffer as host data: the buffer itself on a
+  // host-memory backend, else a copy in host_rows_.
+  absl::StatusOr<const float*> HostRows(const float* src, int64_t count);
 
   const Model* model_ = nullptr;
   ActivationObserver* observer_ = nullptr;
@@ -155,14 +159,16 @@ class Session {
   bool use_positions_ = false;            // this chunk rotates by chunk_positions_
   std::vector<int64_t> chunk_positions_;  // [3, chunk]
   std::unique_ptr<KvCache> kv_;           // blocks of sizes_.kv_layout
-  std::vector<float> residual_, normed_;  // [chunk, hidden]
-  std::vector<float> qkv_;                // [chunk, (n_heads + 2 n_kv) head_dim]
-  std::vector<float> attn_out_;           // [chunk, n_heads head_dim]
-  std::vector<float> proj_;               // [chunk, hidden]
-  std::vector<float> gate_up_;            // [chunk, 2 ffn]
-  std::vector<float> ffn_act_;            // [chunk, ffn]
-  std::vector<float> attn_scratch_;       // AttentionScratchFloats (attention_tiling.h)
-  std::vector<float> logits_;             // [chunk or 1, padded_vocab]
+  // Working buffers in the backend's memory (device memory for CUDA).
+  BackendFloats residual_, normed_;  // [chunk, hidden]
+  BackendFloats qkv_;                // [chunk, (n_heads + 2 n_kv) head_dim]
+  BackendFloats attn_out_;           // [chunk, n_heads head_dim]
+  BackendFloats proj_;               // [chunk, hidden]
+  BackendFloats gate_up_;            // [chunk, 2 ffn]
+  BackendFloats ffn_act_;            // [chunk, ffn]
+  BackendFloats attn_scratch_;       // AttentionScratchFloats (attention_tiling.h)
+  BackendFloats logits_;             // [chunk or 1, padded_vocab]
+  std::vector<float> host_rows_;     // a device backend's rows copied out
 };
 
 // Checks `context` against the model's maximum (hparams.max_context; none

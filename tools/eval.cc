@@ -20,6 +20,7 @@ namespace {
 struct EvalArgs {
   std::string model, ref, text, save_logits, ref_logits, score = "all", tokenizer;
   std::string ref_kv;  // kld --ref: the reference's KV type (default: --kv)
+  std::string ref_device;  // kld --ref: where the reference runs (default: --device)
   int64_t ctx = 256, stride = 0, max_windows = 0;
   int threads = 0;
   bool json = false, special = false, no_verify = false;
@@ -40,9 +41,15 @@ absl::StatusOr<PplOptions> Options(const EvalArgs& a) {
   return o;
 }
 
+absl::StatusOr<LoadedModel> LoadModel(const EvalArgs& a, const std::string& path,
+                                      const std::string& device) {
+  GLMQ_ASSIGN_OR_RETURN(const DeviceSpec d, ParseDevice(device));
+  return LoadGlmqModel(path, a.threads, a.tokenizer, d, !a.no_verify);
+}
+
 absl::Status RunPpl(const EvalArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer, !a.no_verify));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadModel(a, a.model, a.session.device));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text, InputKind::kText));
   const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   GLMQ_ASSIGN_OR_RETURN(std::vector<Window> windows, PlanWindows(tokens.size(), opt));
@@ -116,7 +123,7 @@ absl::Status RunKld(const EvalArgs& a) {
     return absl::InvalidArgumentError("give exactly one of --ref and --ref-logits");
   }
   GLMQ_ASSIGN_OR_RETURN(PplOptions opt, Options(a));
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, a.tokenizer, !a.no_verify));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadModel(a, a.model, a.session.device));
   GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.text, InputKind::kText));
   const std::vector<int32_t> tokens = lm.tokenizer->Encode(text, a.special);
   auto progress = [](int64_t done, int64_t total, const KldAccumulator& acc) {
@@ -125,7 +132,7 @@ absl::Status RunKld(const EvalArgs& a) {
                  static_cast<long long>(total), r.mean_kld, r.top1_agreement);
   };
   if (!a.ref.empty()) {
-    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadGlmqModel(a.ref, a.threads, a.tokenizer, !a.no_verify));
+    GLMQ_ASSIGN_OR_RETURN(LoadedModel ref, LoadModel(a, a.ref, a.ref_device.empty() ? a.session.device : a.ref_device));
     SessionFlags ref_flags = a.session;
     if (!a.ref_kv.empty()) ref_flags.kv = a.ref_kv;
     GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> rs,
@@ -202,6 +209,8 @@ RunFn Setup(CLI::App* sub) {
   kld->add_option("--model", a->model, "model .glmq")->required();
   kld->add_option("--ref", a->ref, "reference .glmq (both run in one pass)");
   kld->add_option("--ref-logits", a->ref_logits, "logits saved by eval ppl --save-logits");
+  kld->add_option("--ref-device", a->ref_device,
+                  "where --ref runs: cpu, cuda or cuda:N (default: --device)");
   kld->add_option("--ref-kv", a->ref_kv, "KV cache type of the --ref model (default: --kv)");
   CommonOptions(kld, a.get());
   return [a, ppl]() { return ppl->parsed() ? RunPpl(*a) : RunKld(*a); };

@@ -53,9 +53,10 @@ void Print(absl::string_view s) {
 
 void PrintStats(const GenerateResult& r, int64_t prompt, int64_t reused, const Model& m) {
   std::fprintf(stderr,
-               "prompt %lld tokens (%lld reused) in %.3f s; %zu tokens generated in %.3f s "
-               "(%.2f tok/s) on %s; stop: %s\n",
+               "prompt %lld tokens (%lld reused) in %.3f s (%.2f tok/s); %zu tokens generated "
+               "in %.3f s (%.2f tok/s) on %s; stop: %s\n",
                static_cast<long long>(prompt), static_cast<long long>(reused), r.prefill_seconds,
+               r.prefill_seconds > 0 ? (prompt - reused) / r.prefill_seconds : 0.0,
                r.tokens.size(), r.decode_seconds,
                r.tokens.empty() ? 0.0 : r.tokens.size() / r.decode_seconds,
                m.backend().name().c_str(), StopReasonName(r.reason));
@@ -248,8 +249,9 @@ absl::Status Run(GenArgs& a) {
         "--no-prefix is for plain --prompt text; a chat template writes its own prefix");
   }
   GLMQ_RETURN_IF_ERROR(CheckSamplerFlags(a));
+  GLMQ_ASSIGN_OR_RETURN(const DeviceSpec device, ParseDevice(a.session.device));
   GLMQ_ASSIGN_OR_RETURN(LoadedModel lm,
-                        LoadGlmqModel(a.model, a.threads, a.tokenizer, !a.no_verify));
+                        LoadGlmqModel(a.model, a.threads, a.tokenizer, device, !a.no_verify));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Session> s,
                         NewSession(*lm.model, a.session, a.ctx, "--ctx", /*all_logits=*/false,
                                    /*fallback=*/4096));
@@ -307,7 +309,7 @@ RunFn Setup(CLI::App* sub) {
   };
 }
 
-GLMQ_COMMAND(generate, "generate", "generate text or chat with the CPU runtime", Setup);
+GLMQ_COMMAND(generate, "generate", "generate text or chat (CPU or CUDA runtime)", Setup);
 
 }  // namespace
 }  // namespace glmq::tools

@@ -53,7 +53,8 @@ absl::StatusOr<std::vector<ImageEmbeds>> Images(const LogitsArgs& a, const Model
 absl::Status RunLogits(const LogitsArgs& a) {
   GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, ReadNpyInt32(a.ids));
   if (ids.empty()) return absl::InvalidArgumentError(a.ids + ": no token ids");
-  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads));
+  GLMQ_ASSIGN_OR_RETURN(const DeviceSpec device, ParseDevice(a.session.device));
+  GLMQ_ASSIGN_OR_RETURN(LoadedModel lm, LoadGlmqModel(a.model, a.threads, "", device));
   const pb::HParams& hp = lm.model->hparams();
   GLMQ_ASSIGN_OR_RETURN(std::vector<ImageEmbeds> images, Images(a, *lm.model));
   if (images.empty()) {

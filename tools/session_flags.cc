@@ -14,6 +14,7 @@ void AddSessionFlags(CLI::App* sub, SessionFlags* f) {
                 "allow a context above the model's maximum (positions it was not configured "
                 "for: RoPE simply continues)");
   sub->add_option("--chunk", f->chunk, "prefill chunk in tokens (default 512)");
+  sub->add_option("--device", f->device, "where the model runs: cpu (default), cuda or cuda:N");
   sub->add_option("--mem-limit", f->mem_limit,
                   "refuse a context whose KV cache and buffers need more (8G, 512MiB; default: "
                   "the memory available now)");

@@ -20,6 +20,7 @@ struct SessionFlags {
   bool ctx_override = false;
   int64_t chunk = 512;
   std::string mem_limit;  // e.g. "8G"; empty: the memory available now
+  std::string device = "cpu";  // --device: cpu, cuda or cuda:N
 };
 
 // Adds --kv, --ctx-override, --chunk and --mem-limit to `sub`.

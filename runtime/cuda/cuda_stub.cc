@@ -1,0 +1,15 @@
+// A build without CUDA (GLMQ_CUDA off): no devices.
+#include "absl/strings/str_cat.h"
+#include "runtime/cuda/cuda_backend.h"
+
+namespace glmq {
+
+int CudaDeviceCount() { return 0; }
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeCudaBackend(int index) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cuda:", index, ": this glmq was built without CUDA (configure with -DGLMQ_CUDA=ON "
+      "where nvcc is installed)"));
+}
+
+}  // namespace glmq
