@@ -11,37 +11,6 @@
 namespace glmq {
 namespace {
 
-// Index of the first non-finite value (NaN or +-Inf) in n values, or -1.
-int64_t FirstNonFinite(DType dtype, const uint8_t* p, int64_t n) {
-  if (dtype == DType::kF32) {
-    for (int64_t i = 0; i < n; ++i) {
-      uint32_t u;
-      std::memcpy(&u, p + 4 * i, 4);
-      if ((u & 0x7f800000u) == 0x7f800000u) return i;
-    }
-    return -1;
-  }
-  const uint16_t mask = dtype == DType::kBF16 ? 0x7f80 : 0x7c00;
-  // Branch-free OR-reduction per block; locate the value only on a hit.
-  constexpr int64_t kBlock = 4096;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = std::min(n, b + kBlock);
-    bool hit = false;
-    for (int64_t i = b; i < e; ++i) {
-      uint16_t h;
-      std::memcpy(&h, p + 2 * i, 2);
-      hit |= (h & mask) == mask;
-    }
-    if (!hit) continue;
-    for (int64_t i = b; i < e; ++i) {
-      uint16_t h;
-      std::memcpy(&h, p + 2 * i, 2);
-      if ((h & mask) == mask) return i;
-    }
-  }
-  return -1;
-}
-
 absl::Status CheckFinite(const pb::TensorEntry& in, DType in_dtype, DType out, const uint8_t* p,
                          int64_t n, int64_t r0, int64_t cols) {
   const int64_t bad = FirstNonFinite(out, p, n);
