@@ -15,6 +15,7 @@
 #include "export/gguf_vocab.h"
 #include "export/gguf_writer.h"
 #include "format/embedded.h"
+#include "format/model_check.h"
 #include "schema/encodings.h"
 
 namespace glmq::gguf {
@@ -206,6 +207,7 @@ absl::StatusOr<GgufExportStats> ExportGguf(const std::string& glmq_path,
   GLMQ_RETURN_IF_ERROR(CheckNotSameFile(glmq_path, out_path));
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<TensorSource> src, OpenGlmqSource(glmq_path, false));
   const pb::ModelMetadata& md = src->metadata();
+  GLMQ_RETURN_IF_ERROR(CheckNoKeptColumns(md, glmq_path, "GGUF"));
   const ArchInfo* arch = ArchForLayout(md.hparams().layout());
   if (arch == nullptr) {
     return absl::InvalidArgumentError(

@@ -16,6 +16,7 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "core/status.h"
+#include "format/model_check.h"
 #include "format/embedded.h"
 #include "schema/encodings.h"
 
@@ -250,6 +251,7 @@ absl::StatusOr<HfQuantExportStats> ExportHfQuant(const std::string& glmq_path,
                                                  uint64_t shard_bytes) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<TensorSource> src, OpenGlmqSource(glmq_path, false));
   const pb::ModelMetadata& md = src->metadata();
+  GLMQ_RETURN_IF_ERROR(CheckNoKeptColumns(md, glmq_path, "AWQ / GPTQ"));
   if (md.source_config_json().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(glmq_path, ": no source config.json recorded"));
   }

@@ -10,6 +10,7 @@
 #include "nlohmann/json.hpp"
 #include "google/protobuf/util/json_util.h"
 #include "schema/encodings.h"
+#include "schema/tensors.h"
 
 namespace glmq {
 
@@ -39,8 +40,15 @@ std::string EncodingName(pb::Encoding encoding) {
 TensorSummary SummarizeTensors(const pb::ModelMetadata& metadata) {
   TensorSummary s;
   for (const pb::TensorEntry& e : metadata.tensors()) {
-    s.all.Add(e);
-    if (e.role() != pb::ROLE_VISION) s.text.Add(e);
+    if (FindCompanion(e.role()) != nullptr) {  // kept columns: bits of their linear's values
+      for (BitsTally* t : {&s.all, &s.text}) {
+        ++t->n_tensors;
+        t->bytes += e.size();
+      }
+    } else {
+      s.all.Add(e);
+      if (e.role() != pb::ROLE_VISION) s.text.Add(e);
+    }
     s.by_role[RoleName(e.role())].Add(e);
     s.by_encoding[EncodingName(e.encoding())].Add(e);
   }

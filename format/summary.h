@@ -27,6 +27,7 @@ struct BitsTally {
 struct TensorSummary {
   BitsTally all;
   BitsTally text;  // role != ROLE_VISION: what QuantRecipe.bits_per_weight covers
+  // (all and text count the bytes of kept-column companions, not their values)
   std::map<std::string, BitsTally> by_role;      // key: RoleName()
   std::map<std::string, BitsTally> by_encoding;  // key: encoding name ("q4")
 };

@@ -70,6 +70,7 @@ absl::StatusOr<ConvertStats> ConvertHfToGlmq(const std::string& hf_dir,
         stats.tensor_bytes_written += r.bytes;
         ++stats.n_tensors;
         progress.Update(src->metadata().tensors(i).name(), stats.tensor_bytes_read);
+        return absl::OkStatus();
       });
   if (hasher.joinable()) hasher.join();
   if (!status.ok()) return Annotate(status, hf_dir);

@@ -8,9 +8,11 @@
 #include "absl/strings/str_replace.h"
 #include "core/progress.h"
 #include "core/status.h"
+#include "format/model_check.h"
 #include "format/reader.h"
 #include "format/writer.h"
 #include "pipeline/calib_data.h"
+#include "pipeline/keep_columns.h"
 #include "pipeline/source.h"
 #include "quant/calib/calib_method.h"
 #include "quant/scheme.h"
@@ -42,6 +44,17 @@ absl::Status CheckNoRequantization(const std::string& input, const pb::TensorEnt
       absl::StrReplaceAll(e.name(), {{".", "\\."}}), src->name, e.group_size()));
 }
 
+// A tensor of `src` as f32, by name.
+calib::WeightFn SourceWeights(const TensorSource& src) {
+  return [&src](const std::string& name) -> absl::StatusOr<std::vector<float>> {
+    const pb::TensorEntry* e = src.FindTensor(name);
+    if (e == nullptr) return absl::NotFoundError(absl::StrCat("no tensor ", name));
+    std::vector<float> w(static_cast<size_t>(TensorRows(*e) * TensorCols(*e)));
+    GLMQ_RETURN_IF_ERROR(src.ReadRowsF32(*e, 0, TensorRows(*e), w.data()));
+    return w;
+  };
+}
+
 // imatrix / awq / gptq / awq+gptq from a statistics file.
 absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibMethod(const QuantizeOptions& o,
                                                              const TensorSource& src,
@@ -49,14 +62,7 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibMethod(const QuantizeOptio
   if (o.calib.empty())
     return absl::InvalidArgumentError(absl::StrCat(
         "--method ", o.method, " needs --calib STATS (written by glmq calibrate)"));
-  calib::WeightFn weights = [&src](const std::string& name)
-      -> absl::StatusOr<std::vector<float>> {
-    const pb::TensorEntry* e = src.FindTensor(name);
-    if (e == nullptr) return absl::NotFoundError(absl::StrCat("no tensor ", name));
-    std::vector<float> w(static_cast<size_t>(TensorRows(*e) * TensorCols(*e)));
-    GLMQ_RETURN_IF_ERROR(src.ReadRowsF32(*e, 0, TensorRows(*e), w.data()));
-    return w;
-  };
+  calib::WeightFn weights = SourceWeights(src);
   calib::SpecFn spec = [&src, &scheme](const std::string& name) -> std::optional<QuantSpec> {
     const pb::TensorEntry* e = src.FindTensor(name);
     if (e == nullptr) return std::nullopt;
@@ -73,6 +79,22 @@ absl::StatusOr<std::unique_ptr<QuantMethod>> MakeCalibMethod(const QuantizeOptio
   GLMQ_ASSIGN_OR_RETURN(CalibData data,
                         OpenCalibData(o.calib, hp, weights, UsesAwqPlan(co)));
   return MakeCalibratedMethod(co, hp, std::move(data), weights, spec);
+}
+
+// `method` wrapped to keep o.keep_outliers columns per linear at f16.
+absl::StatusOr<std::unique_ptr<KeepColumnsMethod>> WrapKeepColumns(const QuantizeOptions& o,
+                                                                   const TensorSource& src,
+                                                                   std::unique_ptr<QuantMethod> m) {
+  if (o.keep_outliers < 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("--keep-outliers ", o.keep_outliers, " is negative"));
+  if (o.calib.empty())
+    return absl::InvalidArgumentError(
+        "--keep-outliers needs --calib STATS (written by glmq calibrate): the statistics choose "
+        "the columns");
+  GLMQ_ASSIGN_OR_RETURN(CalibData data, OpenCalibData(o.calib, src.metadata().hparams(),
+                                                      SourceWeights(src), false));
+  return std::make_unique<KeepColumnsMethod>(std::move(m), src, std::move(data), o.keep_outliers);
 }
 
 // The output's metadata: the input's, with provenance and recipe.
@@ -105,6 +127,7 @@ absl::StatusOr<QuantizeSummary> QuantizeModel(
     GLMQ_ASSIGN_OR_RETURN(src, OpenHfCheckpoint(o.input));
   }
   const pb::ModelMetadata& meta = src->metadata();
+  GLMQ_RETURN_IF_ERROR(CheckNoKeptColumns(meta, o.input, "re-quantization"));
   GLMQ_ASSIGN_OR_RETURN(QuantScheme scheme,
                         QuantScheme::Create(o.scheme, o.tensor_types, meta.hparams().n_layers()));
   GLMQ_RETURN_IF_ERROR(scheme.CheckUserRulesUsed({meta.tensors().begin(), meta.tensors().end()}));
@@ -115,6 +138,13 @@ absl::StatusOr<QuantizeSummary> QuantizeModel(
     method = MakeRtnMethod(o.search_grid);
   } else {
     GLMQ_ASSIGN_OR_RETURN(method, MakeCalibMethod(o, *src, scheme));
+  }
+  KeepColumnsMethod* keep = nullptr;
+  if (o.keep_outliers != 0) {
+    GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<KeepColumnsMethod> k,
+                          WrapKeepColumns(o, *src, std::move(method)));
+    keep = k.get();
+    method = std::move(k);
   }
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWriter> writer, GlmqWriter::Create(o.output));
   // Written once: stream it to disk as it goes (as glmq convert). Filling
@@ -131,7 +161,7 @@ absl::StatusOr<QuantizeSummary> QuantizeModel(
     total += static_cast<uint64_t>(TensorRows(e)) * TensorCols(e);
   }
   Progress progress("quantize", total, "values");
-  double bits = 0, values = 0;
+  double bits = 0, values = 0, kept_bits = 0;
   GLMQ_RETURN_IF_ERROR(
       StreamTensors(*src, plans, *method, *writer, [&](int i, const TensorResult& r) {
         const pb::TensorEntry& e = meta.tensors(i);
@@ -143,12 +173,22 @@ absl::StatusOr<QuantizeSummary> QuantizeModel(
         }
         if (on_tensor) on_tensor(e, scheme.Choose(e), r);  // the rule as asked
         progress.Add(e.name(), static_cast<uint64_t>(n));
+        std::optional<KeptColumns> k = keep ? keep->TakeKept() : std::nullopt;
+        if (!k) return absl::OkStatus();
+        for (CompanionTensor& c : CompanionTensors(*k, e)) {  // counted as bits, not values
+          kept_bits += 8.0 * c.bytes.size();
+          GLMQ_RETURN_IF_ERROR(writer->AddTensor(std::move(c.entry), c.bytes));
+        }
+        return absl::OkStatus();
       }));
+  bits += kept_bits;
   out.mutable_quant()->set_bits_per_weight(values > 0 ? bits / values : 0);
+  out.mutable_quant()->set_keep_outliers(static_cast<int32_t>(o.keep_outliers));
+  out.mutable_quant()->set_kept_bits_per_weight(values > 0 ? kept_bits / values : 0);
   progress.Finish();
   GLMQ_RETURN_IF_ERROR(writer->Finish());
   return QuantizeSummary{scheme.preset(), writer->bytes_written(),
-                         out.quant().bits_per_weight()};
+                         out.quant().bits_per_weight(), out.quant().kept_bits_per_weight()};
 }
 
 }  // namespace glmq

@@ -23,6 +23,9 @@ struct QuantizeOptions {
   std::string calib;                      // statistics file for the calibrated methods
   bool no_equalize = false;               // imatrix, gptq: textbook methods (no folds)
   int search_grid = -1;                   // scale-search override (-1: the encoding's default)
+  // Input columns of every quantized text linear kept at f16 (needs `calib`;
+  // pipeline/keep_columns.h); 0: none.
+  int64_t keep_outliers = 0;
   std::string command_line;               // for provenance
 };
 
@@ -30,6 +33,7 @@ struct QuantizeSummary {
   std::string preset;
   uint64_t file_bytes = 0;
   double bits_per_weight = 0;  // over the tensors with role != VISION
+  double kept_bits_per_weight = 0;  // of which the kept columns' companions
 };
 
 // Quantizes options.input into options.output. After each tensor,

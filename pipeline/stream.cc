@@ -128,7 +128,7 @@ TensorPlan PlanTensor(const pb::TensorEntry& in, const pb::QuantRule& rule,
 
 absl::Status StreamTensors(const TensorSource& src, const std::vector<TensorPlan>& plans,
                            QuantMethod& method, GlmqWriter& writer,
-                           const std::function<void(int, const TensorResult&)>& done) {
+                           const std::function<absl::Status(int, const TensorResult&)>& done) {
   const pb::ModelMetadata& meta = src.metadata();
   if (static_cast<int>(plans.size()) != meta.tensors_size())
     return absl::InternalError("stream: one plan per tensor expected");
@@ -145,7 +145,7 @@ absl::Status StreamTensors(const TensorSource& src, const std::vector<TensorPlan
     const pb::TensorEntry& e = meta.tensors(i);
     auto res = StreamTensor(e, plans[i], method, writer, read_ahead, write_behind, buffers);
     if (!res.ok()) return Annotate(res.status(), absl::StrCat("tensor ", e.name()));
-    if (done) done(i, *res);
+    if (done) GLMQ_RETURN_IF_ERROR(done(i, *res));
   }
   return absl::OkStatus();
 }

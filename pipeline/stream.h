@@ -51,10 +51,11 @@ struct TensorResult {
 // `writer` (BeginTensor/EndTensor per tensor; the caller fills the
 // metadata and calls Finish). Dense outputs are checked for NaN/Inf (the
 // error names the tensor, its source tensor, row and column). After each
-// tensor `done(i, result)` is called, on the calling thread. Errors name
-// the tensor.
+// tensor `done(i, result)` is called, on the calling thread, with the writer
+// between tensors (it may add tensors of its own); its error stops the
+// stream. Errors name the tensor.
 absl::Status StreamTensors(const TensorSource& src, const std::vector<TensorPlan>& plans,
                            QuantMethod& method, GlmqWriter& writer,
-                           const std::function<void(int, const TensorResult&)>& done);
+                           const std::function<absl::Status(int, const TensorResult&)>& done);
 
 }  // namespace glmq

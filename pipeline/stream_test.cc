@@ -76,6 +76,7 @@ absl::StatusOr<std::unique_ptr<GlmqFile>> Stream(const MemorySource& src,
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<GlmqWriter> w, GlmqWriter::Create(path));
   GLMQ_RETURN_IF_ERROR(StreamTensors(src, plans, *rtn, *w, [&](int, const TensorResult& r) {
     if (results) results->push_back(r);
+    return absl::OkStatus();
   }));
   GLMQ_RETURN_IF_ERROR(w->Finish());
   return GlmqFile::Open(path);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/kept_columns.h"
 #include "schema/encodings.h"
 
 namespace glmq {
@@ -32,7 +33,8 @@ constexpr Slot kLayerSlots[] = {
     {pb::ROLE_POST_FFN_NORM, nullptr, &LayerWeights::post_ffn_norm},
 };
 
-// The tensor's checked view, with the shape the table gives it.
+// The tensor's checked view, with the shape the table gives it; a linear's
+// with its kept columns, if the source has them.
 absl::StatusOr<WeightView> LoadView(const WeightSource& src, const ModelTensor& t) {
   GLMQ_ASSIGN_OR_RETURN(WeightView w, src.Find(t.name));
   if (!std::equal(w.shape.begin(), w.shape.end(), t.shape.begin(), t.shape.end())) {
@@ -40,6 +42,8 @@ absl::StatusOr<WeightView> LoadView(const WeightSource& src, const ModelTensor& 
                                                    ShapeString(w.shape), ", expected ",
                                                    ShapeString(t.shape)));
   }
+  if (t.def != nullptr && t.def->input != LinearInput::kNone)
+    GLMQ_RETURN_IF_ERROR(AttachKeptColumns(src, &w));
   return w;
 }
 

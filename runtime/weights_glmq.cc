@@ -18,6 +18,10 @@ absl::StatusOr<std::unique_ptr<GlmqWeightSource>> GlmqWeightSource::Open(
     std::vector<std::string> names;
     for (const ModelTensor& t : used) {
       if (file->FindTensor(t.name) != nullptr) names.push_back(t.name);  // else: Model::Load says
+      for (const CompanionDef& c : CompanionTable()) {  // kept columns of a linear
+        const std::string name = CompanionName(t.name, c.role);
+        if (!name.empty() && file->FindTensor(name) != nullptr) names.push_back(name);
+      }
     }
     GLMQ_RETURN_IF_ERROR(file->VerifyTensorChecksums(names, kVerifyThreads));
   }

@@ -124,11 +124,31 @@ void LayoutTable(pb::Layout layout, std::string* out) {
   }
 }
 
+// The optional companions of every text linear (CompanionTable).
+void CompanionsTable(std::string* out) {
+  absl::StrAppend(out, "\n## Optional companions of a linear (kept input columns)\n\n",
+                  "Any tensor of the table that reads an input (`attn_qkv`, `attn_output`, ",
+                  "`ffn_gate_up`, `ffn_down`, `output`) may carry these, named after it with ",
+                  "`weight` replaced by the suffix (`blk.{i}.attn_qkv.kept_cols`), both or ",
+                  "neither, right after it (`glmq quantize --keep-outliers N`). Its output is ",
+                  "then W·x' + kept_cols·x[idx], x' = x with the columns idx zeroed.\n\n");
+  absl::StrAppend(out, "| suffix | role | encoding | shape | notes |\n|---|---|---|---|---|\n");
+  for (const CompanionDef& c : CompanionTable()) {
+    std::vector<absl::string_view> dims;
+    for (CompanionDim d : c.shape)
+      dims.push_back(d == CompanionDim::kLinearRows ? "rows of the linear" : "n_kept");
+    absl::StrAppend(out, "| `", c.suffix, "` | ", RoleText(c.role), " | ",
+                    pb::Encoding_Name(c.encoding).substr(9), " | [", absl::StrJoin(dims, ", "),
+                    "] | ", Cell(c.note), " |\n");
+  }
+}
+
 }  // namespace
 
 std::string RenderTensorSpec() {
   std::string out = "## Canonical tensors\n\n";
   CanonicalTable(&out);
+  CompanionsTable(&out);
   out += "\n## Hugging Face names per layout\n";
   for (pb::Layout l : kLayouts) LayoutTable(l, &out);
   return out;

@@ -315,6 +315,23 @@ std::vector<TensorDef> Glm4vVitRows() {
 
 }  // namespace
 
+const std::vector<CompanionDef>& CompanionTable() {
+  static const std::vector<CompanionDef>* table = new std::vector<CompanionDef>{
+      {"kept_cols",
+       pb::ROLE_KEPT_COLS,
+       pb::ENCODING_F16,
+       {CompanionDim::kLinearRows, CompanionDim::kKept},
+       "kept input columns of the weight as quantized (after any method's fold), f16; the "
+       "main weight's copy of them is not read"},
+      {"kept_idx",
+       pb::ROLE_KEPT_IDX,
+       pb::ENCODING_I32,
+       {CompanionDim::kKept},
+       "their column indices, distinct, each in [0, columns of the linear)"},
+  };
+  return *table;
+}
+
 const std::vector<TensorDef>& TensorTable() {
   static const std::vector<TensorDef>* table = [] {
     auto* t = new std::vector<TensorDef>(TextRows());

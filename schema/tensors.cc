@@ -213,6 +213,27 @@ bool ParseLinearWeightName(absl::string_view name, int* layer, LinearInput* whic
   return false;
 }
 
+const CompanionDef* FindCompanion(pb::Role role) {
+  for (const CompanionDef& c : CompanionTable())
+    if (c.role == role) return &c;
+  return nullptr;
+}
+
+std::string CompanionName(absl::string_view linear, pb::Role role) {
+  int layer;
+  LinearInput which;
+  const CompanionDef* c = FindCompanion(role);
+  if (c == nullptr || !ParseLinearWeightName(linear, &layer, &which)) return "";
+  const size_t dot = linear.rfind('.');
+  return absl::StrCat(linear.substr(0, dot + 1), c->suffix);
+}
+
+std::vector<int64_t> CompanionShape(const CompanionDef& def, int64_t rows, int64_t n_kept) {
+  std::vector<int64_t> s;
+  for (CompanionDim d : def.shape) s.push_back(d == CompanionDim::kLinearRows ? rows : n_kept);
+  return s;
+}
+
 std::string BlockTensorPattern(absl::string_view layers, const std::vector<pb::Role>& roles) {
   std::vector<std::string> stems;
   std::string prefix, suffix;

@@ -108,6 +108,33 @@ struct TensorDef {
 // Every row, in file order within each scope.
 const std::vector<TensorDef>& TensorTable();
 
+// Optional companions of a text linear weight (a row with an input): the
+// input columns `glmq quantize --keep-outliers N` keeps at f16. The main
+// weight then reads x with those columns zeroed and the runtime adds
+// x[:, idx] · kept_colsᵀ. Named after the linear with its ".weight"
+// replaced by the suffix ("blk.3.attn_qkv.kept_cols"); present together or
+// not at all, right after their linear in the file.
+enum class CompanionDim : uint8_t {
+  kLinearRows,  // the rows (out_features) of its linear
+  kKept,        // n_kept, 1 <= n_kept < the linear's columns
+};
+struct CompanionDef {
+  absl::string_view suffix;  // "kept_cols"
+  pb::Role role;
+  pb::Encoding encoding;
+  std::vector<CompanionDim> shape;
+  absl::string_view note;  // for the spec
+};
+const std::vector<CompanionDef>& CompanionTable();
+// The companion `role` of linear weight `linear` ("blk.3.attn_qkv.weight",
+// ROLE_KEPT_COLS -> "blk.3.attn_qkv.kept_cols"); empty when `linear` reads
+// no input or `role` is no companion.
+std::string CompanionName(absl::string_view linear, pb::Role role);
+// The row of a companion role; nullptr for other roles.
+const CompanionDef* FindCompanion(pb::Role role);
+// Its shape for a linear of `rows` rows with n_kept columns kept.
+std::vector<int64_t> CompanionShape(const CompanionDef& def, int64_t rows, int64_t n_kept);
+
 // The layouts a row exists in (union of its HfSource masks).
 uint32_t RowLayouts(const TensorDef& def);
 

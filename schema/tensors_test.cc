@@ -216,6 +216,20 @@ TEST(TensorTable, InvalidHParamsAreRefused) {
   EXPECT_NE(t.status().message().find("n_kv_heads"), std::string::npos);
 }
 
+// The kept-column companions are named after every text linear, nothing else.
+TEST(TensorTable, CompanionsOfLinears) {
+  EXPECT_EQ(CompanionName("blk.3.attn_qkv.weight", pb::ROLE_KEPT_COLS), "blk.3.attn_qkv.kept_cols");
+  EXPECT_EQ(CompanionName("output.weight", pb::ROLE_KEPT_IDX), "output.kept_idx");
+  EXPECT_EQ(CompanionName("token_embd.weight", pb::ROLE_KEPT_COLS), "");
+  EXPECT_EQ(CompanionName("blk.0.attn_norm.weight", pb::ROLE_KEPT_COLS), "");
+  EXPECT_EQ(CompanionName("blk.0.ffn_down.weight", pb::ROLE_FFN_DOWN), "");
+  const CompanionDef* c = FindCompanion(pb::ROLE_KEPT_COLS);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(CompanionShape(*c, 640, 4), (std::vector<int64_t>{640, 4}));
+  EXPECT_EQ(CompanionShape(*FindCompanion(pb::ROLE_KEPT_IDX), 640, 4), (std::vector<int64_t>{4}));
+  EXPECT_EQ(FindCompanion(pb::ROLE_OUTPUT), nullptr);
+}
+
 // specs/glm4-tensors.md holds the table's rendering between two markers.
 // GLMQ_UPDATE_SPECS=1 rewrites it.
 TEST(TensorTable, SpecIsRenderedFromTheTable) {

@@ -1,5 +1,7 @@
 #include "schema/weight.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status.h"
@@ -52,6 +54,37 @@ absl::StatusOr<uint64_t> RowBytes(const pb::TensorEntry& e) {
 
 std::string ShapeString(absl::Span<const int64_t> shape) {
   return "[" + absl::StrJoin(shape, ", ") + "]";
+}
+
+WeightView MainWeight(const WeightView& w) {
+  WeightView m = w;
+  m.n_kept = 0;
+  m.kept_cols = nullptr;
+  m.kept_idx = nullptr;
+  return m;
+}
+
+WeightView KeptWeight(const WeightView& w) {
+  WeightView k;
+  k.name = w.name;
+  k.encoding = pb::ENCODING_F16;
+  k.shape = {w.rows, w.n_kept};
+  k.rows = w.rows;
+  k.cols = w.n_kept;
+  k.data = reinterpret_cast<const uint8_t*>(w.kept_cols);
+  k.size = static_cast<uint64_t>(w.rows * w.n_kept) * 2;
+  return k;
+}
+
+void SplitKeptColumns(const WeightView& w, const float* x, int64_t n_tokens, float* xz,
+                      float* xg) {
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    std::copy(x + t * w.cols, x + (t + 1) * w.cols, xz + t * w.cols);
+    for (int64_t i = 0; i < w.n_kept; ++i) {
+      xg[t * w.n_kept + i] = x[t * w.cols + w.kept_idx[i]];
+      xz[t * w.cols + w.kept_idx[i]] = 0.f;
+    }
+  }
 }
 
 }  // namespace glmq

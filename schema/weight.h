@@ -28,7 +28,23 @@ struct WeightView {
   int64_t cols = 0;               // the last dim
   const uint8_t* data = nullptr;  // valid while the source lives
   uint64_t size = 0;              // bytes, == EncodedBytes(encoding, group_size, shape)
+  // Input columns kept at f16 beside a quantized linear (schema/tensors.h
+  // CompanionTable); n_kept == 0 when none. The product is then
+  // W·x' + kept_cols·x[kept_idx] with x' = x with the kept columns zeroed.
+  int64_t n_kept = 0;
+  const uint16_t* kept_cols = nullptr;  // f16 [rows, n_kept]
+  const int32_t* kept_idx = nullptr;    // [n_kept], distinct, in [0, cols)
 };
+
+// The main weight of `w` (its kept columns not attached) and the dense f16
+// [rows, n_kept] view of its kept columns.
+WeightView MainWeight(const WeightView& w);
+WeightView KeptWeight(const WeightView& w);
+
+// x' and x[:, idx] of n_tokens rows of x [n_tokens, cols]: xz [n_tokens,
+// cols], xg [n_tokens, n_kept] (the host reference of the backends' gather).
+void SplitKeptColumns(const WeightView& w, const float* x, int64_t n_tokens, float* xz,
+                      float* xg);
 
 // A checked view: a known encoding, a valid group size, positive dims and
 // `size` equal to the bytes the encoding implies for `shape`. The error

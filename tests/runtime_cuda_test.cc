@@ -1,5 +1,6 @@
 // CUDA vs CPU on the three text fixtures (chatglm, glm and glm4 layouts)
-// in bf16, int8, int4-g128, int4a-g32 and a GPTQ int4-g128 file, on
+// in bf16, int8, int4-g128, int4a-g32, a GPTQ int4-g128 file and an int4-g128
+// file with kept columns (--keep-outliers 4), on
 // valid.txt: perplexity within 0.1 %, mean KL(CUDA || CPU) <= 1e-4, top-1
 // agreement >= 99.5 %; greedy generation of 32 tokens identical; chunked
 // prefill equal to one-shot prefill; int8 KV within mean KL 1e-3 of bf16 KV. Label `cuda`: skips when no device is
@@ -22,7 +23,8 @@ namespace {
 using namespace calib_e2e;  // NOLINT
 
 // The fixture converted, then quantized with `scheme` ("bf16": as
-// converted; "gptq": int4-g128 by GPTQ on calibration statistics).
+// converted; "gptq": int4-g128 by GPTQ on calibration statistics; "keep4":
+// int4-g128 rtn with 4 input columns per linear kept at f16).
 std::string ModelFile(const std::string& fixture, const std::string& scheme) {
   static std::map<std::string, std::string> made;
   const std::string key = fixture + "/" + scheme;
@@ -33,6 +35,9 @@ std::string ModelFile(const std::string& fixture, const std::string& scheme) {
   std::string args = "quantize " + bf16 + " -o " + out;
   if (scheme == "gptq") {
     args += " --scheme int4-g128 --method gptq --calib " + Calibrate(bf16, fixture + ".calib");
+  } else if (scheme == "keep4") {
+    args += " --scheme int4-g128 --keep-outliers 4 --calib " +
+            Calibrate(bf16, fixture + ".calib");
   } else {
     args += " --scheme " + scheme;
   }
@@ -141,7 +146,8 @@ TEST_P(CudaParityTest, Int8KvStaysCloseToBf16Kv) {
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, CudaParityTest,
     ::testing::Combine(::testing::Values("glm4-tiny-chat", "glm4-tiny-chat-hf", "glm4-tiny-0414"),
-                       ::testing::Values("bf16", "int8", "int4-g128", "int4a-g32", "gptq")),
+                       ::testing::Values("bf16", "int8", "int4-g128", "int4a-g32", "gptq",
+                                         "keep4")),
     [](const auto& info) {
       std::string s = std::get<0>(info.param) + "_" + std::get<1>(info.param);
       for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';

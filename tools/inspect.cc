@@ -79,6 +79,11 @@ void PrintQuantAndEvals(const pb::ModelMetadata& m) {
     const pb::QuantRecipe& q = m.quant();
     std::printf("quant      preset %s  recorded %.3f bits/weight\n", q.preset().c_str(),
                 q.bits_per_weight());
+    if (q.keep_outliers() > 0)
+      std::printf("           %d kept input columns per linear at f16: %.3f of the bits/weight, "
+                  "%.3f without them\n",
+                  q.keep_outliers(), q.kept_bits_per_weight(),
+                  q.bits_per_weight() - q.kept_bits_per_weight());
     for (const pb::QuantRule& r : q.rules())
       std::printf("           %-40s %s g%d\n", r.pattern().c_str(),
                   EncodingName(r.encoding()).c_str(), r.group_size());

@@ -31,8 +31,24 @@ std::string CpuBackend::name() const {
   return absl::StrCat("cpu-", SimdLevelName(k_->level), "-", n_threads_, "t");
 }
 
+// W·x' + kept·x[idx] (schema/weight.h): the main product on x with the
+// kept columns zeroed, the kept columns' through the dense kernels.
+absl::Status CpuBackend::MatMulKept(const WeightView& w, const float* x, int64_t n_tokens,
+                                    float* y) {
+  thread_local std::vector<float> xz, xg, yk;
+  xz.resize(n_tokens * w.cols);
+  xg.resize(n_tokens * w.n_kept);
+  yk.resize(n_tokens * w.rows);
+  SplitKeptColumns(w, x, n_tokens, xz.data(), xg.data());
+  GLMQ_RETURN_IF_ERROR(MatMul(MainWeight(w), xz.data(), n_tokens, y));
+  GLMQ_RETURN_IF_ERROR(MatMul(KeptWeight(w), xg.data(), n_tokens, yk.data()));
+  Add(y, yk.data(), n_tokens * w.rows);
+  return absl::OkStatus();
+}
+
 absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int64_t n_tokens,
                                 float* y) {
+  if (w.n_kept > 0) return MatMulKept(w, x, n_tokens, y);
   DType dt;
   if (DenseDType(w.encoding, &dt)) {
     const cpu::DenseKernels* k = k_;

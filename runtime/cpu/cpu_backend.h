@@ -42,6 +42,8 @@ class CpuBackend : public Backend {
   int n_threads() const override { return n_threads_; }
 
  private:
+  absl::Status MatMulKept(const WeightView& w, const float* x, int64_t n_tokens, float* y);
+
   int n_threads_;
   const cpu::DenseKernels* k_;
 };

@@ -111,7 +111,8 @@ absl::Status CudaBackend::Sync() {
 
 absl::Status CudaBackend::PrepareWeight(const WeightView& w) {
   Use();
-  return weights_->Get(w).status();
+  if (w.n_kept > 0) GLMQ_RETURN_IF_ERROR(weights_->Get(KeptWeight(w)).status());
+  return weights_->Get(MainWeight(w)).status();
 }
 
 absl::Status CudaBackend::Embedding(const WeightView& table, const int32_t* ids, int64_t n,

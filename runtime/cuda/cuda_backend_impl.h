@@ -73,8 +73,11 @@ class CudaBackend final : public Backend {
     if (!s.ok() && sticky_.ok()) sticky_ = s;
   }
   // A device buffer of at least `bytes` that grows (slot 0: GEMM scratch,
-  // 1: attention partials, 2: token ids, 3: KV block tables, 4: RoPE angles).
+  // 1: attention partials, 2: token ids, 3: KV block tables, 4: RoPE angles,
+  // 5: x split for kept columns, 6: their product).
   absl::StatusOr<void*> Scratch(int slot, uint64_t bytes);
+  // W·x' + kept·x[idx] for a linear with kept columns (schema/weight.h).
+  absl::Status MatMulKept(const WeightView& w, const float* x, int64_t n_tokens, float* y);
   absl::Status Gemm(const DeviceWeight& w, const WeightView& view, const float* x, int64_t n,
                     float* y);
   absl::Status GemmSlice(const void* a, cudaDataType at, const void* b, cudaDataType bt,
@@ -94,7 +97,7 @@ class CudaBackend final : public Backend {
     void* p = nullptr;
     uint64_t bytes = 0;
   };
-  Buf scratch_[5];
+  Buf scratch_[7];
   std::vector<const void*> kv_table_shadow_;  // what the device table holds
 };
 

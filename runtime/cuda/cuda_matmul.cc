@@ -15,10 +15,32 @@ constexpr uint64_t kSliceBytes = 64ull << 20;
 
 }  // namespace
 
+absl::Status CudaBackend::MatMulKept(const WeightView& w, const float* x, int64_t n_tokens,
+                                     float* y) {
+  // The indices go up as a mirrored "vector": the same 4-byte words.
+  GLMQ_ASSIGN_OR_RETURN(const float* idx_words,
+                        weights_->Vector(reinterpret_cast<const float*>(w.kept_idx), w.n_kept));
+  const int32_t* idx = reinterpret_cast<const int32_t*>(idx_words);
+  const uint64_t xz_floats = (n_tokens * w.cols + 63) / 64 * 64;
+  GLMQ_ASSIGN_OR_RETURN(void* split,
+                        Scratch(5, (xz_floats + n_tokens * w.n_kept) * sizeof(float)));
+  GLMQ_ASSIGN_OR_RETURN(void* yk, Scratch(6, n_tokens * w.rows * sizeof(float)));
+  float* xz = static_cast<float*>(split);
+  float* xg = xz + xz_floats;
+  GLMQ_RETURN_IF_ERROR(
+      CudaStatus(LaunchSplitKept(x, n_tokens, w.cols, idx, w.n_kept, xz, xg, stream_),
+                 absl::StrCat("kept columns of '", w.name, "'")));
+  GLMQ_RETURN_IF_ERROR(MatMul(MainWeight(w), xz, n_tokens, y));
+  GLMQ_RETURN_IF_ERROR(MatMul(KeptWeight(w), xg, n_tokens, static_cast<float*>(yk)));
+  return CudaStatus(LaunchAdd(y, static_cast<const float*>(yk), n_tokens * w.rows, stream_),
+                    absl::StrCat("kept columns of '", w.name, "': add"));
+}
+
 absl::Status CudaBackend::MatMul(const WeightView& w, const float* x, int64_t n_tokens,
                                  float* y) {
   Use();
   GLMQ_RETURN_IF_ERROR(TakeSticky());
+  if (w.n_kept > 0) return MatMulKept(w, x, n_tokens, y);
   GLMQ_ASSIGN_OR_RETURN(const DeviceWeight* dw, weights_->Get(w));
   if (n_tokens <= kMaxGemvTokens) {
     const int n = static_cast<int>(n_tokens);

@@ -58,6 +58,10 @@ cudaError_t LaunchRmsNorm(const float* x, const float* weight, int64_t n_tokens,
 cudaError_t LaunchAddBias(float* y, const float* bias, int64_t n_tokens, int64_t dim,
                           cudaStream_t stream);
 cudaError_t LaunchAdd(float* x, const float* y, int64_t n, cudaStream_t stream);
+// Kept input columns (schema/weight.h): xz = x with columns idx zeroed,
+// xg[t, i] = x[t, idx[i]]; x, xz: [n_tokens, cols], xg: [n_tokens, n_kept].
+cudaError_t LaunchSplitKept(const float* x, int64_t n_tokens, int64_t cols, const int32_t* idx,
+                            int64_t n_kept, float* xz, float* xg, cudaStream_t stream);
 cudaError_t LaunchSwiGlu(const float* gate_up, int64_t n_tokens, int64_t ffn, float* out,
                          cudaStream_t stream);
 // inv_freq: rope_dims / 2 <= kMaxRopePairs values (host memory, computed as

@@ -52,6 +52,19 @@ __global__ void AddKernel(float* x, const float* y, int64_t n) {
   GLMQ_GRID_LOOP(i, n) x[i] += y[i];
 }
 
+__global__ void CopyKernel(const float* x, int64_t n, float* out) {
+  GLMQ_GRID_LOOP(i, n) out[i] = x[i];
+}
+
+__global__ void SplitKeptKernel(const float* x, int64_t n_tokens, int64_t cols,
+                                const int32_t* idx, int64_t n_kept, float* xz, float* xg) {
+  GLMQ_GRID_LOOP(i, n_tokens * n_kept) {
+    const int64_t t = i / n_kept, c = idx[i % n_kept];
+    xg[i] = x[t * cols + c];
+    xz[t * cols + c] = 0.f;
+  }
+}
+
 __global__ void SwiGluKernel(const float* gu, int64_t n, int64_t ffn, float* out) {
   GLMQ_GRID_LOOP(i, n * ffn) {
     const int64_t t = i / ffn, c = i % ffn;
@@ -166,6 +179,14 @@ cudaError_t LaunchAddBias(float* y, const float* bias, int64_t n_tokens, int64_t
 
 cudaError_t LaunchAdd(float* x, const float* y, int64_t n, cudaStream_t stream) {
   AddKernel<<<Blocks(n, 256), 256, 0, stream>>>(x, y, n);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchSplitKept(const float* x, int64_t n_tokens, int64_t cols, const int32_t* idx,
+                            int64_t n_kept, float* xz, float* xg, cudaStream_t stream) {
+  CopyKernel<<<Blocks(n_tokens * cols, 256), 256, 0, stream>>>(x, n_tokens * cols, xz);
+  SplitKeptKernel<<<Blocks(n_tokens * n_kept, 256), 256, 0, stream>>>(x, n_tokens, cols, idx,
+                                                                       n_kept, xz, xg);
   return cudaGetLastError();
 }
 
