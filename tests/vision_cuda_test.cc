@@ -117,8 +117,8 @@ absl::StatusOr<Img1Run> RunImg1(const std::string& fixture, std::unique_ptr<Back
 }
 
 struct Parity {
-  double embeds = INFINITY;  // max |diff| of the vision embeddings
-  double logits = INFINITY;  // max |diff| of all logits
+  double embeds = INFINITY;   // max |diff| of the vision embeddings
+  double logits = INFINITY;   // max |diff| of all logits
   double mean_kl = INFINITY;  // mean over rows of KL(reference || run)
   int top1 = 0, rows = 0;     // rows whose argmax agrees, of rows
 };
@@ -152,9 +152,10 @@ Parity AgainstReference(const std::string& fixture, const Img1Run& r) {
 }
 
 void Print(const char* what, const std::string& fixture, const Parity& p) {
-  std::printf("%s img1, %s: embeddings max|diff| %.3g; logits max|diff| %.3g, mean KL %.3g, "
-              "top-1 %d/%d\n",
-              fixture.c_str(), what, p.embeds, p.logits, p.mean_kl, p.top1, p.rows);
+  std::printf(
+      "%s img1, %s: embeddings max|diff| %.3g; logits max|diff| %.3g, mean KL %.3g, "
+      "top-1 %d/%d\n",
+      fixture.c_str(), what, p.embeds, p.logits, p.mean_kl, p.top1, p.rows);
 }
 
 void ExpectWithin(const Parity& p, double slack) {
@@ -165,8 +166,9 @@ void ExpectWithin(const Parity& p, double slack) {
 }
 
 bool HaveDevice() { return CudaDeviceCount() > 0; }
-constexpr char kSkip[] = "no CUDA device present: the `cuda` tests run on a GPU machine "
-                         "(bench/cuda_check.sh)";
+constexpr char kSkip[] =
+    "no CUDA device present: the `cuda` tests run on a GPU machine "
+    "(bench/cuda_check.sh)";
 
 class VisionCuda : public ::testing::TestWithParam<const char*> {};
 

@@ -53,26 +53,25 @@ class CudaVisionKernels final : public VisionKernels {
     be_.Check(LaunchSiluMul(gate, up, n, out, be_.stream_),
               [&] { return absl::StrCat("vision SiluMul [", n, "]"); });
   }
-  void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads,
-                  int64_t head_dim, const float* cos_sin) override {
+  void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads, int64_t head_dim,
+                  const float* cos_sin) override {
     be_.Use();
     be_.Check(LaunchRope2dNeox(x, row_stride, n_rows, n_heads, head_dim, cos_sin, be_.stream_),
               [&] {
-                return absl::StrCat("vision Rope2dNeox [", n_rows, " rows, ", n_heads,
-                                    " heads of ", head_dim, "]");
+                return absl::StrCat("vision Rope2dNeox [", n_rows, " rows, ", n_heads, " heads of ",
+                                    head_dim, "]");
               });
   }
   absl::Status GatherWindows(const float* x, int64_t dim, const int64_t* src_rows,
                              int64_t n_windows, int64_t merge, float* out) override;
   void Attention(const float* qkv, const vision::QkvLayout& s, float* out) override {
     be_.Use();
-    be_.Check(LaunchVisionAttention(qkv, s.n_rows, s.n_heads, s.head_dim, s.row_stride, out,
-                                    be_.stream_),
-              [&] {
-                return absl::StrCat("vision attention [", s.n_rows, " rows, ", s.n_heads,
-                                    " heads of ", s.head_dim, "] (head_dim <= ",
-                                    kMaxVisionHeadDim, ")");
-              });
+    be_.Check(
+        LaunchVisionAttention(qkv, s.n_rows, s.n_heads, s.head_dim, s.row_stride, out, be_.stream_),
+        [&] {
+          return absl::StrCat("vision attention [", s.n_rows, " rows, ", s.n_heads, " heads of ",
+                              s.head_dim, "] (head_dim <= ", kMaxVisionHeadDim, ")");
+        });
   }
 
  private:
@@ -87,9 +86,8 @@ class CudaVisionKernels final : public VisionKernels {
     }
     return *d;
   }
-  void Norm(const float* x, const float* x_bias, int64_t n_rows, int64_t dim,
-            const float* weight, const float* bias, float eps, float* out, float* residual,
-            const char* op) {
+  void Norm(const float* x, const float* x_bias, int64_t n_rows, int64_t dim, const float* weight,
+            const float* bias, float eps, float* out, float* residual, const char* op) {
     be_.Use();
     const float* xb = Mirror(x_bias, dim);
     const float* w = Mirror(weight, dim);
@@ -106,13 +104,12 @@ class CudaVisionKernels final : public VisionKernels {
   int64_t rows_cap_ = 0;
 };
 
-absl::Status CudaVisionKernels::GatherWindows(const float* x, int64_t dim,
-                                              const int64_t* src_rows, int64_t n_windows,
-                                              int64_t merge, float* out) {
+absl::Status CudaVisionKernels::GatherWindows(const float* x, int64_t dim, const int64_t* src_rows,
+                                              int64_t n_windows, int64_t merge, float* out) {
   be_.Use();
   const int64_t n = n_windows * merge * merge;
-  const std::string what = absl::StrCat("vision GatherWindows [", n_windows, " windows of ",
-                                        merge, "x", merge, ", dim ", dim, "]");
+  const std::string what = absl::StrCat("vision GatherWindows [", n_windows, " windows of ", merge,
+                                        "x", merge, ", dim ", dim, "]");
   if (n > rows_cap_) {
     GLMQ_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(be_.stream_), what));
     cudaFree(rows_);
@@ -123,9 +120,9 @@ absl::Status CudaVisionKernels::GatherWindows(const float* x, int64_t dim,
     rows_cap_ = n;
   }
   // Pageable source: the copy is staged before cudaMemcpyAsync returns.
-  GLMQ_RETURN_IF_ERROR(CudaStatus(cudaMemcpyAsync(rows_, src_rows, n * sizeof(int64_t),
-                                                  cudaMemcpyHostToDevice, be_.stream_),
-                                  what));
+  GLMQ_RETURN_IF_ERROR(CudaStatus(
+      cudaMemcpyAsync(rows_, src_rows, n * sizeof(int64_t), cudaMemcpyHostToDevice, be_.stream_),
+      what));
   return CudaStatus(LaunchGatherWindows(x, dim, rows_, n_windows, merge, out, be_.stream_), what);
 }
 
@@ -135,7 +132,8 @@ absl::StatusOr<std::unique_ptr<VisionKernels>> MakeCudaVisionKernels(Backend* ba
   auto* be = dynamic_cast<cuda::CudaBackend*>(backend);
   if (be == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("vision tower: backend ", backend->name(), " keeps device memory but is "
+        absl::StrCat("vision tower: backend ", backend->name(),
+                     " keeps device memory but is "
                      "not the CUDA backend; no vision kernels for it"));
   }
   return std::unique_ptr<VisionKernels>(new cuda::CudaVisionKernels(be));

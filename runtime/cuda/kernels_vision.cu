@@ -35,7 +35,7 @@ unsigned Blocks(int64_t n, int block) {
   return static_cast<unsigned>(b < (1 << 20) ? (b > 0 ? b : 1) : (1 << 20));
 }
 
-#define GLMQ_GRID_LOOP(i, n)                                                  \
+#define GLMQ_GRID_LOOP(i, n)                                                \
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (n); \
        i += int64_t{gridDim.x} * blockDim.x)
 
@@ -174,7 +174,7 @@ cudaError_t LaunchVisionLayerNorm(const float* x, const float* x_bias, const flo
   if (n_rows <= 0) return cudaSuccess;
   if (n_rows >= (int64_t{1} << 31)) return cudaErrorInvalidValue;
   LayerNormKernel<<<static_cast<unsigned>(n_rows), kBlock, 0, stream>>>(x, x_bias, weight, bias,
-                                                                       dim, eps, out, residual);
+                                                                        dim, eps, out, residual);
   return cudaGetLastError();
 }
 
@@ -194,13 +194,12 @@ cudaError_t LaunchRope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64
                              int64_t head_dim, const float* cos_sin, cudaStream_t stream) {
   const int64_t work = n_rows * n_heads * (head_dim / 2);
   Rope2dNeoxKernel<<<Blocks(work, kBlock), kBlock, 0, stream>>>(x, row_stride, n_rows, n_heads,
-                                                               head_dim, cos_sin);
+                                                                head_dim, cos_sin);
   return cudaGetLastError();
 }
 
 cudaError_t LaunchGatherWindows(const float* x, int64_t dim, const int64_t* src_rows,
-                                int64_t n_windows, int64_t merge, float* out,
-                                cudaStream_t stream) {
+                                int64_t n_windows, int64_t merge, float* out, cudaStream_t stream) {
   const int64_t m2 = merge * merge;
   GatherWindowsKernel<<<Blocks(n_windows * dim * m2, kBlock), kBlock, 0, stream>>>(
       x, dim, src_rows, n_windows, m2, out);

@@ -28,8 +28,7 @@ cudaError_t LaunchRope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64
                              int64_t head_dim, const float* cos_sin, cudaStream_t stream);
 // out[w, c * m2 + k] = x[src_rows[w * m2 + k], c], m2 = merge^2.
 cudaError_t LaunchGatherWindows(const float* x, int64_t dim, const int64_t* src_rows,
-                                int64_t n_windows, int64_t merge, float* out,
-                                cudaStream_t stream);
+                                int64_t n_windows, int64_t merge, float* out, cudaStream_t stream);
 // Bidirectional attention over n_rows rows of qkv (rows q|k|v of
 // n_heads * head_dim each, row_stride floats apart): out [n_rows, n_heads *
 // head_dim]. Online softmax over key tiles kept in shared memory.

@@ -33,8 +33,8 @@ class CpuVisionKernels final : public VisionKernels {
   void SiluMul(const float* gate, const float* up, int64_t n, float* out) override {
     vision::SiluMul(gate, up, n, out, threads_);
   }
-  void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads,
-                  int64_t head_dim, const float* cos_sin) override {
+  void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads, int64_t head_dim,
+                  const float* cos_sin) override {
     vision::Rope2dNeoxTable(x, row_stride, n_rows, n_heads, head_dim, cos_sin, threads_);
   }
   absl::Status GatherWindows(const float* x, int64_t dim, const int64_t* src_rows,

@@ -26,10 +26,10 @@ class VisionKernels {
 
   virtual void LayerNorm(const float* x, int64_t n_rows, int64_t dim, const float* weight,
                          const float* bias, float eps, float* out) = 0;
-  virtual void RmsNorm(const float* x, int64_t n_rows, int64_t dim, const float* weight,
-                       float eps, float* out) = 0;
-  virtual void AddLayerNormed(float* x, float* y, const float* y_bias, int64_t n_rows,
-                              int64_t dim, const float* weight, const float* bias, float eps) = 0;
+  virtual void RmsNorm(const float* x, int64_t n_rows, int64_t dim, const float* weight, float eps,
+                       float* out) = 0;
+  virtual void AddLayerNormed(float* x, float* y, const float* y_bias, int64_t n_rows, int64_t dim,
+                              const float* weight, const float* bias, float eps) = 0;
   virtual void AddBias(float* y, const float* bias, int64_t n_rows, int64_t dim) = 0;
   virtual void Add(float* x, const float* y, int64_t n) = 0;
   virtual void BiasGelu(float* y, const float* bias, int64_t n_rows, int64_t dim) = 0;
