@@ -298,7 +298,8 @@ absl::Status AtomicOutputFile::CloneFrom(int src_fd, uint64_t bytes, bool* refli
   } else {
     GLMQ_RETURN_IF_ERROR(CopyRange(src_fd, fd_, bytes, path_));
   }
-  if (::lseek(fd_, static_cast<off_t>(bytes), SEEK_SET) < 0) return ErrnoError("cannot seek", path_);
+  if (::lseek(fd_, static_cast<off_t>(bytes), SEEK_SET) < 0)
+    return ErrnoError("cannot seek", path_);
   position_ = bytes;
   return absl::OkStatus();
 }

@@ -23,8 +23,10 @@ absl::Status CheckSameTensors(const pb::ModelMetadata& before, const pb::ModelMe
         absl::StrCat(path, ": a metadata rewrite may not add or remove 'tensors'"));
   for (int i = 0; i < before.tensors_size(); ++i) {
     if (after.tensors(i).SerializeAsString() != before.tensors(i).SerializeAsString())
-      return absl::InvalidArgumentError(absl::StrCat(path, ": a metadata rewrite may not change "
-                                                     "tensor '", before.tensors(i).name(), "'"));
+      return absl::InvalidArgumentError(absl::StrCat(path,
+                                                     ": a metadata rewrite may not change "
+                                                     "tensor '",
+                                                     before.tensors(i).name(), "'"));
   }
   return absl::OkStatus();
 }

@@ -24,8 +24,8 @@
 namespace glmq {
 
 struct RewriteReport {
-  bool reflinked = false;     // the data section was cloned, not copied
-  uint64_t data_bytes = 0;    // bytes before the metadata (header + tensors)
+  bool reflinked = false;   // the data section was cloned, not copied
+  uint64_t data_bytes = 0;  // bytes before the metadata (header + tensors)
   uint64_t old_metadata_bytes = 0;
   uint64_t new_metadata_bytes = 0;
   uint64_t new_metadata_xxh64 = 0;

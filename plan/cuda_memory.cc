@@ -6,10 +6,10 @@
 #include "core/status.h"
 #include "plan/memory.h"
 #include "plan/schemes.h"
-#include "schema/tensors.h"
 #include "runtime/buffers.h"
 #include "runtime/cuda/device_memory.h"
 #include "runtime/cuda/repack.h"
+#include "schema/tensors.h"
 
 namespace glmq::plan {
 namespace {
@@ -19,10 +19,14 @@ using cuda::GemmOperand;
 
 GemmOperand Operand(pb::Encoding e) {
   switch (e) {
-    case pb::ENCODING_F32: return GemmOperand::kF32;
-    case pb::ENCODING_F16: return GemmOperand::kF16;
-    case pb::ENCODING_BF16: return GemmOperand::kBF16;
-    default: return GemmOperand::kQuant;
+    case pb::ENCODING_F32:
+      return GemmOperand::kF32;
+    case pb::ENCODING_F16:
+      return GemmOperand::kF16;
+    case pb::ENCODING_BF16:
+      return GemmOperand::kBF16;
+    default:
+      return GemmOperand::kQuant;
   }
 }
 
@@ -48,8 +52,8 @@ absl::Status AddWeights(const std::vector<pb::TensorEntry>& tensors, const CudaR
     weights.Add(b);
     if (e.role() == pb::ROLE_TOKEN_EMBD) continue;  // a gather, never a GEMM
     const int64_t rows = e.role() == pb::ROLE_OUTPUT && !run.all_logits ? 1 : n;
-    *gemm = std::max(*gemm, cuda::GemmScratchBytes(Operand(e.encoding()), e.shape(0),
-                                                   e.shape(1), rows));
+    *gemm = std::max(*gemm,
+                     cuda::GemmScratchBytes(Operand(e.encoding()), e.shape(0), e.shape(1), rows));
   }
   terms->push_back(Term("weights", "one cudaMalloc per matrix, repacked (repack.h)", weights));
   terms->push_back(Term("norm_bias_f32", "f32 mirrors of norm and bias vectors", vectors));
@@ -98,8 +102,9 @@ absl::StatusOr<CudaPrediction> PredictCudaRun(const pb::HParams& hp,
   GLMQ_ASSIGN_OR_RETURN(const KvLayout kv, MakeKvLayout(hp, run.kv));
   AllocationTally blocks;
   blocks.Add(kv.BlockBytes(), kv.BlocksFor(run.context));
-  p.terms.push_back(Term("kv_cache", absl::StrCat(kv.BlocksFor(run.context), " blocks of ",
-                                                  kv.BlockBytes(), " bytes, one cudaMalloc each"),
+  p.terms.push_back(Term("kv_cache",
+                         absl::StrCat(kv.BlocksFor(run.context), " blocks of ", kv.BlockBytes(),
+                                      " bytes, one cudaMalloc each"),
                          blocks));
   BufferConfig cfg;
   cfg.max_context = run.context;
@@ -113,12 +118,12 @@ absl::StatusOr<CudaPrediction> PredictCudaRun(const pb::HParams& hp,
     if (b.name != "kv_cache") buffers.Add(b.bytes);
   p.terms.push_back(Term("working_buffers", "session buffers (runtime/buffers.h)", buffers));
   const int64_t n = run.PrefillTokens();
-  const uint64_t partials = std::max(
-      cuda::AttentionPartialBytes(std::max<int64_t>(n, 1), hp.n_heads(), hp.n_kv_heads(),
-                                  hp.head_dim(), run.context - 1 > 0 ? run.context - 1 : 1,
-                                  run.sms),
-      cuda::AttentionPartialBytes(1, hp.n_heads(), hp.n_kv_heads(), hp.head_dim(), run.context,
-                                  run.sms));
+  const uint64_t partials =
+      std::max(cuda::AttentionPartialBytes(std::max<int64_t>(n, 1), hp.n_heads(), hp.n_kv_heads(),
+                                           hp.head_dim(), run.context - 1 > 0 ? run.context - 1 : 1,
+                                           run.sms),
+               cuda::AttentionPartialBytes(1, hp.n_heads(), hp.n_kv_heads(), hp.head_dim(),
+                                           run.context, run.sms));
   AllocationTally scratch;
   if (gemm > 0) scratch.Add(gemm);
   scratch.Add(partials);
@@ -128,8 +133,10 @@ absl::StatusOr<CudaPrediction> PredictCudaRun(const pb::HParams& hp,
                          "GEMM activations + decoded slice, attention partials, token ids, "
                          "KV block table (device_memory.h)",
                          scratch));
-  p.terms.push_back({"cuda_context", "CUDA context + cuBLAS handle and workspace (measured "
-                     "allowance, specs/vram.md section 4)", kCudaContextBytes, kCudaContextBytes});
+  p.terms.push_back({"cuda_context",
+                     "CUDA context + cuBLAS handle and workspace (measured "
+                     "allowance, specs/vram.md section 4)",
+                     kCudaContextBytes, kCudaContextBytes});
   return p;
 }
 

@@ -1,6 +1,6 @@
 // RenderCudaTable (plan/cuda_memory.h).
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/status.h"
 #include "plan/cuda_memory.h"
@@ -44,9 +44,9 @@ absl::StatusOr<std::string> RenderCudaTable(const Plan& plan,
         run.all_logits = plan.options.all_logits;
         run.kv = AllKvTypes()[k].type;
         GLMQ_ASSIGN_OR_RETURN(const CudaPrediction p, PredictCudaRun(plan.hp, tensors[w], run));
-        absl::StrAppend(&out, absl::StrFormat(" %22s", absl::StrCat(GiB(p.total()), " (",
-                                                                     GiB(TotalBytes(plan, w, k, c)),
-                                                                     ")")));
+        absl::StrAppend(
+            &out, absl::StrFormat(" %22s", absl::StrCat(GiB(p.total()), " (",
+                                                        GiB(TotalBytes(plan, w, k, c)), ")")));
       }
     absl::StrAppend(&out, "\n");
   }

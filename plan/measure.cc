@@ -73,8 +73,7 @@ std::vector<int64_t> CurveContexts(const std::vector<int64_t>& contexts) {
 
 absl::StatusOr<MeasureReport> MeasureVram(const std::string& model, const pb::HParams& hp,
                                           const std::vector<pb::TensorEntry>& tensors,
-                                          const CudaRun& base,
-                                          const std::vector<int64_t>& contexts,
+                                          const CudaRun& base, const std::vector<int64_t>& contexts,
                                           VramMeasurer& measurer) {
   if (contexts.empty()) return absl::InvalidArgumentError("--measure: no context to measure");
   MeasureReport r;

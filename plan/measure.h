@@ -49,7 +49,7 @@ struct MeasureRow {
   uint64_t measured = 0;
   double diff_percent = 0;  // 100 (measured - predicted) / predicted
   bool synthetic_kv = false;
-  bool within() const;      // |diff_percent| <= kMeasureTolerancePercent
+  bool within() const;  // |diff_percent| <= kMeasureTolerancePercent
 };
 
 struct MeasureReport {
@@ -78,8 +78,7 @@ std::vector<int64_t> DefaultMeasureContexts(int64_t max_context);
 // prefill_chunk and all_logits; the device's SM count replaces base.sms.
 absl::StatusOr<MeasureReport> MeasureVram(const std::string& model, const pb::HParams& hp,
                                           const std::vector<pb::TensorEntry>& tensors,
-                                          const CudaRun& base,
-                                          const std::vector<int64_t>& contexts,
+                                          const CudaRun& base, const std::vector<int64_t>& contexts,
                                           VramMeasurer& measurer);
 
 // MeasureVram on a .glmq: its hparams and tensor entries, `contexts`

@@ -70,8 +70,7 @@ absl::Status CudaMeasurer::Run(const Model& m, const CudaRun& run, uint64_t* pea
   std::vector<float> logits;
   if (n > 0) {
     GLMQ_RETURN_IF_ERROR(s->Forward(
-        ids(n), run.all_logits ? ForwardOutput::kAllLogits : ForwardOutput::kLastLogits,
-        &logits));
+        ids(n), run.all_logits ? ForwardOutput::kAllLogits : ForwardOutput::kLastLogits, &logits));
     GLMQ_RETURN_IF_ERROR(Sample(peak));
   }
   GLMQ_RETURN_IF_ERROR(s->Forward(ids(1), ForwardOutput::kLastLogits, &logits));
@@ -102,8 +101,8 @@ absl::StatusOr<std::unique_ptr<VramMeasurer>> MakeCudaMeasurer(const std::string
                                                                int index) {
   absl::StatusOr<CudaDeviceFacts> facts = DescribeCudaDevice(index);
   if (!facts.ok())
-    return absl::FailedPreconditionError(absl::StrCat(
-        "plan --measure needs a CUDA device: ", facts.status().message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("plan --measure needs a CUDA device: ", facts.status().message()));
   MeasuredDevice d;
   d.card = facts->name;
   d.cuda_version = facts->cuda_version;
@@ -115,14 +114,16 @@ absl::StatusOr<std::unique_ptr<VramMeasurer>> MakeCudaMeasurer(const std::string
   if (nvml.ok()) {
     baseline = nvml->used;
     d.driver = nvml->driver;
-    d.method = "peak of cudaMemGetInfo (total - free) after each step, minus NVML's used "
-               "bytes before this process's CUDA context (context measured)";
+    d.method =
+        "peak of cudaMemGetInfo (total - free) after each step, minus NVML's used "
+        "bytes before this process's CUDA context (context measured)";
   } else {
     d.driver = "unknown (no NVML)";
-    d.method = absl::StrCat("peak of cudaMemGetInfo minus the use just after the CUDA context "
-                            "was created, plus the ", kCudaContextBytes >> 20,
-                            " MiB context allowance (", nvml.status().message(),
-                            "; the context itself is not measured)");
+    d.method = absl::StrCat(
+        "peak of cudaMemGetInfo minus the use just after the CUDA context "
+        "was created, plus the ",
+        kCudaContextBytes >> 20, " MiB context allowance (", nvml.status().message(),
+        "; the context itself is not measured)");
     GLMQ_ASSIGN_OR_RETURN(const uint64_t used, CudaUsedBytes(index));  // creates the context
     baseline = used > kCudaContextBytes ? used - kCudaContextBytes : 0;
   }

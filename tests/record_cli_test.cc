@@ -54,12 +54,12 @@ TEST_F(RecordCli, EvalRecordIsShownAndVerifies) {
   const auto before = RunGlmqStdout("inspect --json " + model_);
   ASSERT_EQ(before.exit_code, 0);
   EXPECT_EQ(nlohmann::json::parse(before.output)["evals"].size(), 0u);  // an older-style file
-  const auto ppl = RunGlmq(absl::StrCat("eval ppl ", model_, " --text ", text_,
-                                        " --ctx 16 --kv bf16 --record"));
+  const auto ppl =
+      RunGlmq(absl::StrCat("eval ppl ", model_, " --text ", text_, " --ctx 16 --kv bf16 --record"));
   ASSERT_EQ(ppl.exit_code, 0) << ppl.output;
   EXPECT_THAT(ppl.output, HasSubstr("recorded ppl result in"));
-  const auto kld = RunGlmq(absl::StrCat("eval kld --model ", model_, " --ref ", model_,
-                                        " --text ", text_, " --ctx 16 --record"));
+  const auto kld = RunGlmq(absl::StrCat("eval kld --model ", model_, " --ref ", model_, " --text ",
+                                        text_, " --ctx 16 --record"));
   ASSERT_EQ(kld.exit_code, 0) << kld.output;
   const auto text = RunGlmq("inspect " + model_);
   ASSERT_EQ(text.exit_code, 0) << text.output;

@@ -60,7 +60,8 @@ absl::StatusOr<uint64_t> CudaUsedBytes(int index) {
   const std::string dev = absl::StrCat("cuda:", index);
   GLMQ_RETURN_IF_ERROR(cuda::CudaStatus(cudaSetDevice(index), dev));
   size_t free_b = 0, total_b = 0;
-  GLMQ_RETURN_IF_ERROR(cuda::CudaStatus(cudaMemGetInfo(&free_b, &total_b), dev + " cudaMemGetInfo"));
+  GLMQ_RETURN_IF_ERROR(
+      cuda::CudaStatus(cudaMemGetInfo(&free_b, &total_b), dev + " cudaMemGetInfo"));
   return static_cast<uint64_t>(total_b - free_b);
 }
 

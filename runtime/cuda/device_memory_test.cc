@@ -16,8 +16,7 @@ TEST(DeviceMemory, GemmScratch) {
   // Quantized: activations + a slice of at most 64 MiB of bf16 rows
   // (GLM-4-9B ffn_gate_up: 27392 rows of 4096 -> 8192 rows per slice).
   EXPECT_EQ(GemmSliceRows(GemmOperand::kQuant, 27392, 4096), 8192);
-  EXPECT_EQ(GemmScratchBytes(GemmOperand::kQuant, 27392, 4096, 512),
-            512u * 4096 * 2 + (64u << 20));
+  EXPECT_EQ(GemmScratchBytes(GemmOperand::kQuant, 27392, 4096, 512), 512u * 4096 * 2 + (64u << 20));
   // A matrix smaller than a slice is decoded whole.
   EXPECT_EQ(GemmSliceRows(GemmOperand::kQuant, 100, 4096), 100);
   // f16: f32 activations and f32 slices; 256-byte aligned activations.

@@ -13,7 +13,7 @@
 namespace glmq::cuda {
 
 struct NvmlMemory {
-  uint64_t used = 0;   // bytes in use on the device (all processes)
+  uint64_t used = 0;  // bytes in use on the device (all processes)
   uint64_t total = 0;
   std::string driver;  // "580.159.04"
   std::string name;    // "NVIDIA H100 80GB HBM3"
