@@ -10,13 +10,20 @@
 #
 #   OUT=/tmp/out bash bench/cuda_check.sh
 #
+# The measure phase (issue 15) runs `glmq plan --measure` on the same
+# models (KV bf16 and int8; CONTEXTS_MEASURE, default 1K,8K,32K,128K) and on
+# a synthetic glm-4-9b-chat-1m int4-g128 with int8 KV, one context at a time
+# up to 1M (a context that does not fit the card fails alone), writing the
+# tables as text, JSON, CSV and SVG under $OUT/measure/ and appending the
+# text tables to cuda_check.md.
+#
 # The `vision` phase times the full-size vision towers (glm-4v-9b EVA2-CLIP
 # and GLM-4.1V, 1120x1120, random bf16 weights) on the GPU
 # (bench/vision_bench BM_VisionTowerCuda); vision_cuda_test (the towers'
 # parity with the fixtures' references) runs in the `test` phase.
 #
 # env: OUT (default ./cuda_check_out), PHASES (default "build test gemm
-#      vision model"), WORK (scratch for the synthetic model, default /tmp/glmq-cuda;
+#      vision model measure"), WORK (scratch for the synthetic model, default /tmp/glmq-cuda;
 #      needs ~40 GB), LAYERS (synthetic model layers, default: the config's
 #      40), CONTEXTS (default 1024,32768), SCHEMES (default "bf16 int8
 #      int4-g128"), JOBS (build jobs, default nproc), SHARED (default
@@ -25,7 +32,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/cuda_check_out}
-PHASES=${PHASES:-build test gemm vision model}
+PHASES=${PHASES:-build test gemm vision model measure}
 WORK=${WORK:-/tmp/glmq-cuda}
 CONTEXTS=${CONTEXTS:-1024,32768}
 SCHEMES=${SCHEMES:-bf16 int8 int4-g128}
@@ -54,7 +61,7 @@ if phase build; then
   cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DGLMQ_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="${cap:-90}" >"$OUT/configure.log" 2>&1 &&
     cmake --build $B -j "$JOBS" --target glmq cuda_bench cuda_backend_test runtime_cuda_test \
-      cuda_host_test vision_cuda_test vision_bench >"$OUT/build.log" 2>&1
+      cuda_host_test vision_cuda_test vision_bench plan_measure_cuda_test >"$OUT/build.log" 2>&1
   rc=$?
   note "build (sm_${cap:-90}): exit $rc in $(( $(date +%s) - t0 )) s (logs: configure.log, build.log)"
   [[ $rc -eq 0 ]] || { tail -30 "$OUT/build.log"; exit 1; }
@@ -119,6 +126,42 @@ if phase model; then
         { note "| $s | quantize failed (quantize-$s.log) | | | |"; continue; }
     fi
     timeout 600 $B/bench/cuda_bench model "$f" "$CONTEXTS" 32 2048 2>&1 | tee -a "$T"
+  done
+  note ""
+fi
+if phase measure; then
+  G=$B/tools/glmq
+  M=$OUT/measure
+  mkdir -p "$M"
+  measure() {  # model label kv contexts
+    local f=$1 label=$2 kv=$3 ctx=$4
+    timeout 1800 $G plan "$f" --measure --kv "$kv" --contexts "$ctx" \
+      --json >"$M/$label-kv$kv.json" 2>"$M/$label-kv$kv.log"
+    timeout 1800 $G plan "$f" --measure --kv "$kv" --contexts "$ctx" \
+      --svg "$M/$label-kv$kv.svg" >"$M/$label-kv$kv.txt" 2>>"$M/$label-kv$kv.log"
+    note "plan --measure $label KV $kv ($ctx): exit $?"
+    sed 's/^/    /' "$M/$label-kv$kv.txt" | tee -a "$T"
+  }
+  for s in $SCHEMES; do
+    f=$WORK/glm-4-9b-chat.$s.glmq
+    [[ -f $f ]] || { note "measure: $f missing (run the model phase)"; continue; }
+    for kv in bf16 int8; do measure "$f" "glm-4-9b-chat.$s" $kv "${CONTEXTS_MEASURE:-1K,8K,32K,128K}"; done
+  done
+  # glm-4-9b-chat-1m, int4-g128 + int8 KV, each context alone.
+  one_m=$WORK/glm-4-9b-chat-1m.int4-g128.glmq
+  if [[ ! -f $one_m ]]; then
+    # Disk: the 9B files (~35 GB) and the 1M model's bf16 (~19 GB) do not fit together on 64 GB.
+    [[ -n ${KEEP9B:-} ]] || rm -f "$WORK"/glm-4-9b-chat.*.glmq
+    $G synth --config "$SHARED/reference/configs/glm-4-9b-chat-1m.json" -o "$WORK/hf1m" --seed 1 \
+      ${LAYERS:+--layers $LAYERS} --tokenizer "$SHARED/fixtures/models/glm4-tiny-chat-1m" \
+      >"$M/synth-1m.log" 2>&1 &&
+      $G convert "$WORK/hf1m" -o "$WORK/1m.bf16.glmq" >>"$M/synth-1m.log" 2>&1 &&
+      $G quantize "$WORK/1m.bf16.glmq" -o "$one_m" --scheme int4-g128 >>"$M/synth-1m.log" 2>&1
+    note "synthetic glm-4-9b-chat-1m int4-g128: exit $?"
+    rm -rf "$WORK/hf1m" "$WORK/1m.bf16.glmq"
+  fi
+  for c in 1K 8K 32K 128K 256K 512K 1M; do
+    [[ -f $one_m ]] && measure "$one_m" "glm-4-9b-chat-1m.int4-g128.$c" int8 "$c"
   done
   note ""
 fi

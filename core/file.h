@@ -32,6 +32,8 @@ class MappedFile {
   uint64_t size() const { return size_; }
   absl::Span<const uint8_t> span() const { return {data_, size_}; }
   const std::string& path() const { return path_; }
+  // The open descriptor of the mapped file (read-only; owned by this object).
+  int fd() const { return fd_; }
   // Hints the kernel that [offset, offset+len) will be read sequentially.
   void AdviseSequential(uint64_t offset, uint64_t len) const;
   // Releases page cache residency of a range we are done with, so that

@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -78,11 +81,51 @@ int OpenAnonymous(const std::string& dir) {
 #endif
 }
 
+// Copies bytes [0, bytes) of src to dst (both from offset 0) inside the kernel.
+absl::Status CopyRange(int src, int dst, uint64_t bytes, const std::string& path) {
+  loff_t in = 0, out = 0;
+  while (static_cast<uint64_t>(out) < bytes) {
+    const uint64_t left = bytes - static_cast<uint64_t>(out);
+    const ssize_t n =
+        ::copy_file_range(src, &in, dst, &out, std::min<uint64_t>(left, uint64_t{1} << 30), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP)) {
+      std::vector<char> buf(uint64_t{8} << 20);  // no copy_file_range here: plain copy
+      while (static_cast<uint64_t>(out) < bytes) {
+        const ssize_t r = ::pread(src, buf.data(),
+                                  std::min<uint64_t>(buf.size(), bytes - out), in);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return ErrnoError("cannot read the source of", path);
+        for (ssize_t done = 0; done < r;) {
+          const ssize_t w = ::pwrite(dst, buf.data() + done, r - done, out + done);
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) return ErrnoError("cannot write", path);
+          done += w;
+        }
+        in += r;
+        out += r;
+      }
+      return absl::OkStatus();
+    }
+    if (n < 0) return ErrnoError("cannot copy into", path);
+    if (n == 0)
+      return absl::DataLossError(absl::StrCat(path, ": source ended after ", out, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void SetOutputMayReplaceInputs(bool allow) { g_may_replace_inputs = allow; }
 
-absl::Status CheckOutputPath(const std::string& path) {
+namespace {
+absl::Status CheckOutput(const std::string& path, bool may_replace_input);
+}  // namespace
+
+absl::Status CheckOutputPath(const std::string& path) { return CheckOutput(path, false); }
+
+namespace {
+absl::Status CheckOutput(const std::string& path, bool may_replace_input) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return absl::OkStatus();  // a new file
@@ -97,7 +140,7 @@ absl::Status CheckOutputPath(const std::string& path) {
                      "; an output must be a regular file or a new path"));
   }
   if (std::optional<std::string> input = FindRegisteredInput(st.st_dev, st.st_ino);
-      input && !g_may_replace_inputs) {
+      input && !g_may_replace_inputs && !may_replace_input) {
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing to write '", path, "': it is the input '", *input,
         "' (same file); writing it would destroy the input. Choose another output, or pass "
@@ -105,6 +148,7 @@ absl::Status CheckOutputPath(const std::string& path) {
   }
   return absl::OkStatus();
 }
+}  // namespace
 
 std::vector<StaleTempFile> FindStaleTempFiles(const std::string& path) {
   std::vector<StaleTempFile> out;
@@ -129,6 +173,16 @@ std::vector<StaleTempFile> FindStaleTempFiles(const std::string& path) {
   ::closedir(d);
   std::sort(out.begin(), out.end(),
             [](const StaleTempFile& a, const StaleTempFile& b) { return a.path < b.path; });
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<AtomicOutputFile>> AtomicOutputFile::CreateReplacing(
+    const std::string& path) {
+  GLMQ_RETURN_IF_ERROR(CheckOutput(path, true));
+  const bool allowed = g_may_replace_inputs.exchange(true);
+  absl::StatusOr<std::unique_ptr<AtomicOutputFile>> out = Create(path);
+  g_may_replace_inputs = allowed;
+  if (out.ok()) (*out)->replaces_input_ = true;
   return out;
 }
 
@@ -228,6 +282,28 @@ absl::Status AtomicOutputFile::PWrite(const void* data, uint64_t size, uint64_t 
   return absl::OkStatus();
 }
 
+absl::Status AtomicOutputFile::CloneFrom(int src_fd, uint64_t bytes, bool* reflinked) {
+  if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(path_, ": already closed"));
+  if (position_ != 0)
+    return absl::FailedPreconditionError(absl::StrCat(path_, ": clone into a non-empty output"));
+  struct stat st;
+  if (::fstat(src_fd, &st) != 0) return ErrnoError("cannot stat the source of", path_);
+  if (static_cast<uint64_t>(st.st_size) < bytes)
+    return absl::OutOfRangeError(absl::StrCat(path_, ": source has ", st.st_size,
+                                              " bytes, fewer than the ", bytes, " to clone"));
+  ::fchmod(fd_, st.st_mode & 07777);  // best effort: keep the file's permissions
+  *reflinked = ::ioctl(fd_, FICLONE, src_fd) == 0;
+  if (*reflinked) {
+    if (::ftruncate(fd_, static_cast<off_t>(bytes)) != 0) return ErrnoError("cannot cut", path_);
+  } else {
+    GLMQ_RETURN_IF_ERROR(CopyRange(src_fd, fd_, bytes, path_));
+  }
+  if (::lseek(fd_, static_cast<off_t>(bytes), SEEK_SET) < 0)
+    return ErrnoError("cannot seek", path_);
+  position_ = bytes;
+  return absl::OkStatus();
+}
+
 absl::Status AtomicOutputFile::PadTo(uint64_t alignment) {
   static const uint8_t kZeros[4096] = {};
   while (position_ % alignment != 0) {
@@ -269,7 +345,7 @@ absl::Status AtomicOutputFile::Commit() {
   fd_ = -1;
   if (::close(fd) != 0) return ErrnoError("cannot close", temp_path_);
   // The output may have appeared (or become an input) while we worked.
-  GLMQ_RETURN_IF_ERROR(CheckOutputPath(path_));
+  GLMQ_RETURN_IF_ERROR(CheckOutput(path_, replaces_input_));
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
     return ErrnoError("cannot rename onto", path_);
   }

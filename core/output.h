@@ -50,6 +50,11 @@ std::vector<StaleTempFile> FindStaleTempFiles(const std::string& path);
 class AtomicOutputFile {
  public:
   static absl::StatusOr<std::unique_ptr<AtomicOutputFile>> Create(const std::string& path);
+  // For a tool that rewrites an existing file on purpose (`eval --record`
+  // updating a model's metadata): as Create, but `path` may be one of the
+  // process's inputs (the rename leaves its readers their old inode).
+  static absl::StatusOr<std::unique_ptr<AtomicOutputFile>> CreateReplacing(
+      const std::string& path);
   ~AtomicOutputFile();
   AtomicOutputFile(const AtomicOutputFile&) = delete;
   AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
@@ -58,6 +63,13 @@ class AtomicOutputFile {
   absl::Status Write(absl::string_view s) { return Write(s.data(), s.size()); }
   // Writes at an absolute offset without moving the append position.
   absl::Status PWrite(const void* data, uint64_t size, uint64_t offset);
+  // Makes the output's first `bytes` bytes those of the open file `src_fd`
+  // (from offset 0), which must be at the start of an empty output, and
+  // gives the output src's permission bits. First a reflink (FICLONE: the
+  // file system shares the extents, no data is copied; btrfs, XFS with
+  // reflink, bcachefs), cut to `bytes`; else copy_file_range (copied inside
+  // the kernel). *reflinked says which. The position is `bytes` afterwards.
+  absl::Status CloneFrom(int src_fd, uint64_t bytes, bool* reflinked);
   // Appends zero bytes until the position is a multiple of `alignment`.
   absl::Status PadTo(uint64_t alignment);
   uint64_t position() const { return position_; }
@@ -89,6 +101,7 @@ class AtomicOutputFile {
   int cleanup_slot_;  // core/temp_cleanup.h slot of temp_path_, or -1
   uint64_t position_ = 0;
   bool committed_ = false;
+  bool replaces_input_ = false;  // CreateReplacing
   uint64_t wb_window_ = 0;   // 0: streaming mode off
   int wb_lag_ = 0;
   uint64_t wb_started_ = 0;  // writeback started for [0, wb_started_)

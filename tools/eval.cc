@@ -5,10 +5,14 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "core/checksum.h"
 #include "core/file.h"
 #include "core/json.h"
 #include "core/status.h"
+#include "format/reader.h"
+#include "format/record.h"
 #include "runtime/eval.h"
+#include "runtime/eval_record.h"
 #include "runtime/loaded_model.h"
 #include "runtime/logits_file.h"
 #include "tools/command.h"
@@ -23,7 +27,7 @@ struct EvalArgs {
   std::string ref_device;  // kld --ref: where the reference runs (default: --device)
   int64_t ctx = 256, stride = 0, max_windows = 0;
   int threads = 0;
-  bool json = false, special = false, no_verify = false;
+  bool json = false, special = false, no_verify = false, record = false;
   SessionFlags session;
 };
 
@@ -45,6 +49,26 @@ absl::StatusOr<LoadedModel> LoadModel(const EvalArgs& a, const std::string& path
                                       const std::string& device) {
   GLMQ_ASSIGN_OR_RETURN(const DeviceSpec d, ParseDevice(device));
   return LoadGlmqModel(path, a.threads, a.tokenizer, d, !a.no_verify);
+}
+
+EvalContext Context(const EvalArgs& a, const std::string& text, const LoadedModel& lm) {
+  EvalContext c;
+  c.text_name = a.text;
+  c.text_xxh64 = XxHash64(text);
+  c.score = a.score;
+  c.kv = a.session.kv;
+  c.chunk = a.session.chunk;
+  c.device = lm.model->backend().name();
+  c.special = a.special;
+  return c;
+}
+
+// --record: the result goes into the model's file (format/record.h).
+absl::Status Record(const EvalArgs& a, const pb::EvalResult& e) {
+  GLMQ_ASSIGN_OR_RETURN(RewriteReport r, RecordEval(a.model, e));
+  std::fprintf(stderr, "recorded %s result in %s: %s\n", e.kind().c_str(), a.model.c_str(),
+               r.Describe().c_str());
+  return absl::OkStatus();
 }
 
 absl::Status RunPpl(const EvalArgs& a) {
@@ -80,6 +104,7 @@ absl::Status RunPpl(const EvalArgs& a) {
   }
   GLMQ_ASSIGN_OR_RETURN(PplResult r, Perplexity(*s, tokens, opt, progress, sink));
   if (writer) GLMQ_RETURN_IF_ERROR(writer->Finish());
+  if (a.record) GLMQ_RETURN_IF_ERROR(Record(a, PplEvalResult(r, opt, Context(a, text, lm))));
   if (a.json) {
     Json j = {{"model", a.model}, {"text", a.text}, {"tokens", r.tokens},
               {"windows", r.windows}, {"scored_tokens", r.nll.count}, {"ctx", opt.ctx},
@@ -141,7 +166,9 @@ absl::Status RunKld(const EvalArgs& a) {
                           NewSession(*lm.model, a.session, opt.ctx, "--ctx"));
     GLMQ_ASSIGN_OR_RETURN(KldResult r, KlDivergence(*rs, *ms, tokens, opt, progress));
     PrintKld(a, r);
-    return absl::OkStatus();
+    if (!a.record) return absl::OkStatus();
+    return Record(a, KldEvalResult(r, opt, Context(a, text, lm), a.ref,
+                                   ref.file->metadata_xxh64()));
   }
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<LogitsReader> reader, LogitsReader::Open(a.ref_logits));
   const LogitsHeader& h = reader->header();
@@ -174,8 +201,11 @@ absl::Status RunKld(const EvalArgs& a) {
         }));
     progress(++done, reader->records().size(), acc);
   }
-  PrintKld(a, acc.Finish());
-  return absl::OkStatus();
+  const KldResult r = acc.Finish();
+  PrintKld(a, r);
+  if (!a.record) return absl::OkStatus();
+  GLMQ_ASSIGN_OR_RETURN(const uint64_t ref_xxh64, FileXxh64(a.ref_logits));
+  return Record(a, KldEvalResult(r, opt, Context(a, text, lm), a.ref_logits, ref_xxh64));
 }
 
 void CommonOptions(CLI::App* c, EvalArgs* a) {
@@ -194,6 +224,9 @@ void CommonOptions(CLI::App* c, EvalArgs* a) {
   c->add_option("--tokenizer", a->tokenizer,
                 "tokenizer instead of the embedded one: HF folder, tokenizer.model, "
                 "tokenizer.json or .glmq");
+  c->add_flag("--record", a->record,
+              "store the result (with the text's and reference's checksums, the protocol, "
+              "glmq version and device) in the model's .glmq metadata");
   c->add_flag("--no-verify", a->no_verify,
               "skip the checksums of the model's tensors at load (they catch a corrupted file)");
 }

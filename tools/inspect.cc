@@ -1,6 +1,6 @@
 // glmq inspect FILE [--json] [--tensors]
 // Prints what a .glmq file holds: hyperparameters, tokenizer, provenance,
-// quantization recipe, evals, and bits per weight overall, per role and per
+// quantization recipe, evals, measured VRAM, and bits per weight overall, per role and per
 // encoding (computed from the tensor entries). --tensors adds one row per
 // tensor; --json prints the whole metadata as JSON instead (embedded file
 // bytes left out). Opening validates the structure; checksums are `verify`'s.
@@ -101,6 +101,29 @@ void PrintQuantAndEvals(const pb::ModelMetadata& m) {
     for (const auto& [k, v] : e.values()) absl::StrAppendFormat(&values, "  %s %.6g", k, v);
     std::printf("eval       %s on %s%s  (%s)\n", e.kind().c_str(), e.text_name().c_str(),
                 values.c_str(), e.created_utc().c_str());
+    if (e.protocol().empty() && e.reference_name().empty()) continue;
+    std::printf("           text xxh64 %s  %s", HexU64(e.text_xxh64()).c_str(),
+                e.protocol().c_str());
+    if (!e.reference_name().empty())
+      std::printf("  ref %s (xxh64 %s)", e.reference_name().c_str(),
+                  HexU64(e.reference_xxh64()).c_str());
+    std::printf("  %s on %s\n", e.tool_version().c_str(), e.device().c_str());
+  }
+}
+
+// The measured VRAM sections (glmq plan --measure --record).
+void PrintVram(const pb::ModelMetadata& m) {
+  for (const pb::VramMeasurement& v : m.vram()) {
+    std::printf("vram       v%u measured on %s (driver %s, CUDA %s), KV %s, chunk %lld, %s, "
+                "%s (%s)\n",
+                v.version(), v.card().c_str(), v.driver().c_str(), v.cuda_version().c_str(),
+                v.kv_type().c_str(), (long long)v.prefill_chunk(), v.tool_version().c_str(),
+                v.created_utc().c_str(), v.method().c_str());
+    for (const pb::VramRow& r : v.rows())
+      std::printf("           context %9lld  predicted %14llu  measured %14llu  %+7.2f %%%s\n",
+                  (long long)r.context(), (unsigned long long)r.predicted_bytes(),
+                  (unsigned long long)r.measured_bytes(), r.diff_percent(),
+                  r.synthetic_kv() ? "  (synthetic KV)" : "");
   }
 }
 
@@ -148,6 +171,7 @@ absl::Status RunInspect(const InspectArgs& a) {
   PrintHParams(m.hparams());
   PrintTokenizerAndProvenance(m);
   PrintQuantAndEvals(m);
+  PrintVram(m);
   PrintSummary(m);
   if (a.tensors) PrintTensorTable(m);
   return absl::OkStatus();

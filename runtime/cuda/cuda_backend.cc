@@ -21,6 +21,50 @@ int CudaDeviceCount() {
   return n;
 }
 
+namespace {
+
+absl::Status CheckIndex(int index) {
+  const int count = CudaDeviceCount();
+  if (index >= 0 && index < count) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("cuda:", index, ": ",
+                   count == 0 ? "no CUDA device (or driver) is present"
+                              : absl::StrCat("only ", count, " CUDA device(s) present")));
+}
+
+std::string Version(int v) { return absl::StrCat(v / 1000, ".", v % 1000 / 10); }
+
+}  // namespace
+
+absl::StatusOr<CudaDeviceFacts> DescribeCudaDevice(int index) {
+  GLMQ_RETURN_IF_ERROR(CheckIndex(index));
+  const std::string dev = absl::StrCat("cuda:", index);
+  cudaDeviceProp prop;
+  GLMQ_RETURN_IF_ERROR(cuda::CudaStatus(cudaGetDeviceProperties(&prop, index), dev));
+  CudaDeviceFacts f;
+  f.name = prop.name;
+  f.sms = prop.multiProcessorCount;
+  f.total_bytes = prop.totalGlobalMem;
+  char bus[32] = {};
+  GLMQ_RETURN_IF_ERROR(cuda::CudaStatus(cudaDeviceGetPCIBusId(bus, sizeof(bus), index), dev));
+  f.pci_bus_id = bus;
+  int runtime = 0, driver = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);
+  f.cuda_version = absl::StrCat("runtime ", Version(runtime), ", driver API ", Version(driver));
+  return f;
+}
+
+absl::StatusOr<uint64_t> CudaUsedBytes(int index) {
+  GLMQ_RETURN_IF_ERROR(CheckIndex(index));
+  const std::string dev = absl::StrCat("cuda:", index);
+  GLMQ_RETURN_IF_ERROR(cuda::CudaStatus(cudaSetDevice(index), dev));
+  size_t free_b = 0, total_b = 0;
+  GLMQ_RETURN_IF_ERROR(
+      cuda::CudaStatus(cudaMemGetInfo(&free_b, &total_b), dev + " cudaMemGetInfo"));
+  return static_cast<uint64_t>(total_b - free_b);
+}
+
 absl::StatusOr<std::unique_ptr<Backend>> MakeCudaBackend(int index) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<cuda::CudaBackend> b, cuda::CudaBackend::Create(index));
   return std::unique_ptr<Backend>(std::move(b));

@@ -7,6 +7,7 @@
 // Every CUDA error becomes a Status naming the op and its shapes.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,24 @@ class VisionKernels;  // runtime/vision/vision_kernels.h
 // Devices the CUDA runtime sees: 0 without a driver or device, or in a
 // build without CUDA (GLMQ_CUDA off).
 int CudaDeviceCount();
+
+// What `glmq plan --measure` records about a device. Reading it creates no
+// CUDA context (cudaGetDeviceProperties, cudaDeviceGetPCIBusId and the
+// version queries only initialise the driver).
+struct CudaDeviceFacts {
+  std::string name;        // "NVIDIA H100 80GB HBM3"
+  std::string pci_bus_id;  // "0000:17:00.0"
+  int sms = 0;
+  uint64_t total_bytes = 0;
+  std::string cuda_version;  // "runtime 13.0, driver API 13.0"
+};
+// FailedPrecondition (saying why) with no such device or without CUDA.
+absl::StatusOr<CudaDeviceFacts> DescribeCudaDevice(int index);
+
+// Device memory in use now on device `index` (total - free of
+// cudaMemGetInfo, all processes; creates this process's context if it has
+// none). FailedPrecondition without a device or without CUDA.
+absl::StatusOr<uint64_t> CudaUsedBytes(int index);
 
 // The CUDA backend on device `index`. FailedPrecondition (saying why) with
 // no such device or in a build without CUDA.

@@ -6,12 +6,18 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "runtime/cuda/cuda_backend_impl.h"
+#include "runtime/cuda/device_memory.h"
 
 namespace glmq::cuda {
 namespace {
 
-// Bytes of one decoded weight slice (the GEMM's A operand) at most.
-constexpr uint64_t kSliceBytes = 64ull << 20;
+static_assert(kGemvMaxTokens == kMaxGemvTokens, "device_memory.h and kernels.h disagree");
+
+GemmOperand Operand(const DeviceWeight& w) {
+  if (w.quantized) return GemmOperand::kQuant;
+  if (w.dense == DenseElem::kF16) return GemmOperand::kF16;
+  return w.dense == DenseElem::kBF16 ? GemmOperand::kBF16 : GemmOperand::kF32;
+}
 
 }  // namespace
 
@@ -78,14 +84,13 @@ absl::Status CudaBackend::Gemm(const DeviceWeight& w, const WeightView& view, co
   }
   // Slices of rows decoded to bf16 (quantized) or f32 (f16) behind the
   // activations (bf16, or f32 for f16 weights).
+  // Sizes from device_memory.h, the description the planner adds up.
   const bool f16 = !w.quantized && w.dense == DenseElem::kF16;
-  const uint64_t xbytes = (n * w.cols * (f16 ? 4 : 2) + 255) / 256 * 256;
-  const uint64_t row_bytes = w.cols * (f16 ? 4 : 2);
-  const int64_t per = w.dense == DenseElem::kBF16 && !w.quantized
-                          ? w.rows
-                          : std::clamp<int64_t>(kSliceBytes / row_bytes, 1, w.rows);
-  const bool bf16_dense = !w.quantized && w.dense == DenseElem::kBF16;
-  GLMQ_ASSIGN_OR_RETURN(void* scratch, Scratch(0, xbytes + (bf16_dense ? 0 : per * row_bytes)));
+  const GemmOperand op = Operand(w);
+  const uint64_t xbytes = GemmActivationBytes(op, w.cols, n);
+  const int64_t per = GemmSliceRows(op, w.rows, w.cols);
+  const bool bf16_dense = op == GemmOperand::kBF16;
+  GLMQ_ASSIGN_OR_RETURN(void* scratch, Scratch(0, GemmScratchBytes(op, w.rows, w.cols, n)));
   uint8_t* xs = static_cast<uint8_t*>(scratch);
   uint8_t* slice = xs + xbytes;
   const void* xin = x;

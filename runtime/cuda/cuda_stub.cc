@@ -7,6 +7,17 @@ namespace glmq {
 
 int CudaDeviceCount() { return 0; }
 
+namespace {
+absl::Status NoCuda(int index) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cuda:", index, ": this glmq was built without CUDA (configure with -DGLMQ_CUDA=ON "
+      "where nvcc is installed)"));
+}
+}  // namespace
+
+absl::StatusOr<CudaDeviceFacts> DescribeCudaDevice(int index) { return NoCuda(index); }
+absl::StatusOr<uint64_t> CudaUsedBytes(int index) { return NoCuda(index); }
+
 absl::StatusOr<std::unique_ptr<Backend>> MakeCudaBackend(int index) {
   return absl::FailedPreconditionError(absl::StrCat(
       "cuda:", index, ": this glmq was built without CUDA (configure with -DGLMQ_CUDA=ON "
