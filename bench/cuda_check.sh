@@ -10,8 +10,13 @@
 #
 #   OUT=/tmp/out bash bench/cuda_check.sh
 #
+# The `vision` phase times the full-size vision towers (glm-4v-9b EVA2-CLIP
+# and GLM-4.1V, 1120x1120, random bf16 weights) on the GPU
+# (bench/vision_bench BM_VisionTowerCuda); vision_cuda_test (the towers'
+# parity with the fixtures' references) runs in the `test` phase.
+#
 # env: OUT (default ./cuda_check_out), PHASES (default "build test gemm
-#      model"), WORK (scratch for the synthetic model, default /tmp/glmq-cuda;
+#      vision model"), WORK (scratch for the synthetic model, default /tmp/glmq-cuda;
 #      needs ~40 GB), LAYERS (synthetic model layers, default: the config's
 #      40), CONTEXTS (default 1024,32768), SCHEMES (default "bf16 int8
 #      int4-g128"), JOBS (build jobs, default nproc), SHARED (default
@@ -20,7 +25,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/cuda_check_out}
-PHASES=${PHASES:-build test gemm model}
+PHASES=${PHASES:-build test gemm vision model}
 WORK=${WORK:-/tmp/glmq-cuda}
 CONTEXTS=${CONTEXTS:-1024,32768}
 SCHEMES=${SCHEMES:-bf16 int8 int4-g128}
@@ -49,7 +54,7 @@ if phase build; then
   cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DGLMQ_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="${cap:-90}" >"$OUT/configure.log" 2>&1 &&
     cmake --build $B -j "$JOBS" --target glmq cuda_bench cuda_backend_test runtime_cuda_test \
-      cuda_host_test >"$OUT/build.log" 2>&1
+      cuda_host_test vision_cuda_test vision_bench >"$OUT/build.log" 2>&1
   rc=$?
   note "build (sm_${cap:-90}): exit $rc in $(( $(date +%s) - t0 )) s (logs: configure.log, build.log)"
   [[ $rc -eq 0 ]] || { tail -30 "$OUT/build.log"; exit 1; }
@@ -73,6 +78,19 @@ if phase gemm; then
   note "|---|---|---|---|"
   timeout 300 $B/bench/cuda_bench gemm 27392 4096 2048 2>&1 | tee -a "$T"
   timeout 300 $B/bench/cuda_bench gemm 4096 4096 2048 2>&1 | tee -a "$T"
+  note ""
+fi
+
+if phase vision; then
+  t0=$(date +%s)
+  timeout 900 $B/bench/vision_bench --benchmark_filter=BM_VisionTowerCuda \
+    >"$OUT/vision_bench.log" 2>&1
+  rc=$?
+  note "vision towers on the GPU (1120x1120, full depth, random bf16): exit $rc in $(( $(date +%s) - t0 )) s"
+  grep -E "^BM_VisionTowerCuda" "$OUT/vision_bench.log" | sed 's/^/    /' | tee -a "$T"
+  timeout 600 $B/tests/vision_cuda_test >"$OUT/vision_cuda_test.log" 2>&1
+  note "vision_cuda_test (parity with the fixtures' references): exit $?"
+  grep -E "img1|cuda (out|embed|layer|block)" "$OUT/vision_cuda_test.log" | sed 's/^/    /' | tee -a "$T"
   note ""
 fi
 

@@ -14,6 +14,9 @@
 // machine), and layer_GFLOP/cpu_s (multiply-adds x 2 of the layer's matmuls
 // and attention per CPU second).
 // Args: model (0 glm-4v-9b, 1 GLM-4.1V), weights (0 bf16, 1 q8-g32).
+// BM_VisionTowerCuda: the whole tower (full depth unless GLMQ_BENCH_LAYERS
+// is set) on CUDA device 0, wall time per image after one warm-up image
+// (which uploads the weights); skipped without a device.
 // BM_VisionAttention: the tiled attention alone at the full-size shapes.
 // Threads: GLMQ_BENCH_THREADS (default 2). On a shared machine set
 // OMP_WAIT_POLICY=passive.
@@ -32,6 +35,7 @@
 #include "convert/hf_config.h"
 #include "quant/quantize.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/cuda/cuda_backend.h"
 #include "runtime/vision/vision_tower.h"
 
 namespace glmq {
@@ -164,6 +168,43 @@ BENCHMARK(BM_VisionTower)
     ->UseRealTime()
     ->MeasureProcessCPUTime()
     ->Unit(benchmark::kSecond);
+
+void BM_VisionTowerCuda(benchmark::State& state) {
+  if (CudaDeviceCount() == 0) {
+    state.SkipWithError("no CUDA device");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  const Model& m = kModels[state.range(0)];
+  pb::HParams hp = LoadHParams(m);
+  const int64_t depth = hp.vision().n_layers();
+  hp.mutable_vision()->set_n_layers(EnvInt("GLMQ_BENCH_LAYERS", static_cast<int>(depth)));
+  const VisionConfig c = VisionConfigFromHParams(hp).value();
+  const auto source = RandomTower(hp, state.range(1) != 0);
+  std::unique_ptr<Backend> be = MakeCudaBackend(0).value();
+  auto tower = VisionTower::Load(*source, c, be.get()).value();
+  const int64_t side = m.image / c.patch_size, n = side * side;
+  std::vector<float> pixels(n * c.patch_values());
+  Uniform(&pixels, 2.0f, 99);
+  auto encode = [&] {
+    if (c.layout == pb::LAYOUT_CHATGLM_VISION) {
+      tower->EncodeImage(pixels, m.image, m.image).value();
+    } else {
+      tower->EncodePatches(pixels, {1, side, side}).value();
+    }
+  };
+  encode();  // uploads the weights
+  for (auto _ : state) encode();
+  state.counters["layers"] = static_cast<double>(c.n_layers);
+  state.SetLabel(absl::StrCat(m.name, state.range(1) ? " q8-g32" : " bf16", ", ", be->name(),
+                              ", ", c.n_layers, " of ", depth, " layers"));
+}
+BENCHMARK(BM_VisionTowerCuda)
+    ->ArgsProduct({{0, 1}, {0}})
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_VisionAttention(benchmark::State& state) {
   const Model& m = kModels[state.range(0)];

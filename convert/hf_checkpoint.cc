@@ -128,7 +128,8 @@ absl::StatusOr<std::unique_ptr<HfCheckpoint>> HfCheckpoint::Open(const std::stri
     GLMQ_ASSIGN_OR_RETURN(c->generation_config_json_, ReadFileToString(gen, InputKind::kJson));
     GLMQ_RETURN_IF_ERROR(ParseJson(c->generation_config_json_, gen).status());
   }
-  for (const char* name : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json"}) {
+  for (const char* name :
+       {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}) {
     const std::string p = c->dir_ + "/" + name;
     if (!FileExists(p)) continue;
     GLMQ_ASSIGN_OR_RETURN(std::string bytes,

@@ -97,9 +97,12 @@ absl::Status FillTokenizer(const HfCheckpoint& ckpt, pb::ModelMetadata* md) {
           vocab = std::max(vocab, v + 1);
         }
       }
-      if (tc.contains("chat_template") && tc["chat_template"].is_string()) {
+      if (tc.contains("chat_template") && tc["chat_template"].is_string() &&
+          tok->chat_template().empty()) {
         tok->set_chat_template(tc["chat_template"].get<std::string>());
       }
+    } else if (name == "chat_template.jinja") {  // takes precedence, as in transformers
+      tok->set_chat_template(bytes);
     }
   }
   // eos: generation_config.json if it lists them, else config.json.

@@ -147,8 +147,8 @@ absl::StatusOr<QuantizeSummary> QuantizeModel(
   out.mutable_quant()->set_bits_per_weight(values > 0 ? bits / values : 0);
   progress.Finish();
   GLMQ_RETURN_IF_ERROR(writer->Finish());
-  return QuantizeSummary{scheme.preset(), writer->bytes_written(),
-                         out.quant().bits_per_weight()};
+  return QuantizeSummary{scheme.preset(), writer->bytes_written(), out.quant().bits_per_weight(),
+                         scheme.KeptDense({meta.tensors().begin(), meta.tensors().end()})};
 }
 
 }  // namespace glmq

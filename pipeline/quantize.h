@@ -30,6 +30,9 @@ struct QuantizeSummary {
   std::string preset;
   uint64_t file_bytes = 0;
   double bits_per_weight = 0;  // over the tensors with role != VISION
+  // Tensors a quantizing rule matched that stayed as stored because the
+  // runtime reads them dense (QuantScheme::KeptDense).
+  std::vector<std::string> kept_dense;
 };
 
 // Quantizes options.input into options.output. After each tensor,

@@ -157,11 +157,39 @@ absl::StatusOr<QuantScheme> QuantScheme::Create(absl::string_view preset,
   return s;
 }
 
+namespace {
+
+bool QuantizedRule(const pb::QuantRule& r) {
+  const EncodingTraits* t = FindEncoding(r.encoding());
+  return t != nullptr && t->quantized;
+}
+
+}  // namespace
+
 int QuantScheme::RuleIndex(const pb::TensorEntry& entry) const {
   if (entry.shape_size() < 2) return -1;  // norms, biases
-  for (size_t i = 0; i < rules_.size(); ++i)
+  // The table's keep_dense tensors (position tables, CLS / boi / eoi) pass
+  // over rules that would quantize them.
+  const bool keep_dense = KeepsDenseEncoding(entry.name());
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    if (keep_dense && QuantizedRule(rules_[i])) continue;
     if (re2::RE2::PartialMatch(entry.name(), *regexes_[i])) return static_cast<int>(i);
+  }
   return -1;
+}
+
+std::vector<std::string> QuantScheme::KeptDense(const std::vector<pb::TensorEntry>& tensors) const {
+  std::vector<std::string> out;
+  for (const pb::TensorEntry& e : tensors) {
+    if (e.shape_size() < 2 || !KeepsDenseEncoding(e.name())) continue;
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      if (QuantizedRule(rules_[i]) && re2::RE2::PartialMatch(e.name(), *regexes_[i])) {
+        out.push_back(e.name());
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 pb::QuantRule QuantScheme::Choose(const pb::TensorEntry& entry) const {
@@ -178,14 +206,25 @@ absl::Status QuantScheme::CheckUserRulesUsed(const std::vector<pb::TensorEntry>&
   for (size_t i = 0; i < n_user_rules_; ++i) {
     if (decided[i] > 0) continue;
     int names = 0, matrices = 0;
+    std::vector<std::string> dense;  // matched, but kept dense for the runtime
     for (const pb::TensorEntry& e : tensors) {
       if (!re2::RE2::PartialMatch(e.name(), *regexes_[i])) continue;
       ++names;
-      if (e.shape_size() >= 2) ++matrices;
+      if (e.shape_size() < 2) continue;
+      if (KeepsDenseEncoding(e.name()) && QuantizedRule(rules_[i])) {
+        dense.push_back(e.name());
+      } else {
+        ++matrices;
+      }
     }
     const std::string why =
         names == 0 ? "its pattern matches no tensor name of this model (names look like "
                      "'blk.0.attn_qkv.weight', specs/glm4-tensors.md)"
+        : matrices == 0 && !dense.empty()
+            ? absl::StrCat("it matches only tensors the runtime reads dense (",
+                           absl::StrJoin(dense, ", "),
+                           ": position tables, CLS / boi / eoi vectors), which never take a "
+                           "quantized encoding")
         : matrices == 0
             ? absl::StrCat("it matches only ", names,
                            " vectors (norms, biases), which always keep their encoding")

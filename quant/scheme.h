@@ -64,6 +64,12 @@ class QuantScheme {
   // already took).
   absl::Status CheckUserRulesUsed(const std::vector<pb::TensorEntry>& tensors) const;
 
+  // The tensors of `tensors` a rule with a quantized encoding matches but
+  // that keep their encoding because the tensor table marks them keep_dense
+  // (schema/tensors.h: the vision position tables, CLS / boi / eoi): the
+  // runtime reads them dense. For a message.
+  std::vector<std::string> KeptDense(const std::vector<pb::TensorEntry>& tensors) const;
+
  private:
   // The index of the rule deciding `entry`, or -1 (kept as stored).
   int RuleIndex(const pb::TensorEntry& entry) const;

@@ -125,5 +125,34 @@ TEST(Scheme, ClearErrors) {
   EXPECT_FALSE(QuantScheme::Create("none", {}, 40).ok());
 }
 
+// The tensor table's keep_dense rows (vision position tables, CLS / boi /
+// eoi) pass over quantized rules: the runtime reads them dense.
+TEST(Scheme, QuantizedRulesSkipTensorsTheRuntimeReadsDense) {
+  const std::vector<pb::TensorEntry> tensors = {Entry("v.position_embd.weight", {100, 64}),
+                                                Entry("v.cls_embd", {1, 64}),
+                                                Entry("v.boi", {1, 1, 256}),
+                                                Entry("v.blk.0.attn_qkv.weight", {192, 64})};
+  auto s = QuantScheme::Create("none", {"^v\\.=q8"}, 40);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->CheckUserRulesUsed(tensors).ok());
+  EXPECT_EQ(s->Choose(tensors[0]).encoding(), pb::ENCODING_BF16);
+  EXPECT_EQ(s->Choose(tensors[1]).encoding(), pb::ENCODING_BF16);
+  EXPECT_EQ(s->Choose(tensors[2]).encoding(), pb::ENCODING_BF16);
+  EXPECT_EQ(s->Choose(tensors[3]).encoding(), pb::ENCODING_Q8_SYM);
+  EXPECT_THAT(s->KeptDense(tensors),
+              ::testing::ElementsAre("v.position_embd.weight", "v.cls_embd", "v.boi"));
+  // Dense targets still apply.
+  auto f16 = QuantScheme::Create("none", {"position_embd=f16"}, 40);
+  ASSERT_TRUE(f16.ok());
+  EXPECT_EQ(f16->Choose(tensors[0]).encoding(), pb::ENCODING_F16);
+  EXPECT_TRUE(f16->KeptDense(tensors).empty());
+  // A rule that could only quantize such tensors is refused at planning time.
+  auto only = QuantScheme::Create("none", {"position_embd|boi=q4"}, 40);
+  ASSERT_TRUE(only.ok());
+  const absl::Status st = only->CheckUserRulesUsed(tensors);
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("reads dense (v.position_embd.weight, v.boi"));
+}
+
 }  // namespace
 }  // namespace glmq

@@ -41,6 +41,7 @@ absl::StatusOr<GenerateResult> ChatSession::Reply(
     const std::function<void(absl::string_view)>& on_text) {
   GLMQ_ASSIGN_OR_RETURN(jinja::MarkedText text, tok_->RenderChat(conversation_, true));
   const std::vector<int32_t> target = Target(text);
+  if (sequence_fn_) return ReplySpliced(sampler, options, on_text, text, target);
   const int64_t n = static_cast<int64_t>(target.size());
   if (n >= session_->max_context()) {
     return absl::OutOfRangeError(absl::StrCat("the conversation is ", n, " tokens, the context ",
@@ -73,6 +74,34 @@ absl::StatusOr<GenerateResult> ChatSession::Reply(
   cached_text_ = whole_prompt ? text.text + tok_->Decode(absl::MakeConstSpan(r->tokens).first(
                                                 static_cast<size_t>(r->forwarded)))
                               : std::string();
+  if (!r->tokens.empty()) conversation_.Add("assistant", ReplyContent(text.text, r->tokens));
+  return r;
+}
+
+absl::StatusOr<GenerateResult> ChatSession::ReplySpliced(
+    Sampler& sampler, const GenerateOptions& options,
+    const std::function<void(absl::string_view)>& on_text, const jinja::MarkedText& text,
+    const std::vector<int32_t>& ids) {
+  GLMQ_ASSIGN_OR_RETURN(SplicedSequence seq, sequence_fn_(ids));
+  const int64_t n = seq.size();
+  if (n >= session_->max_context()) {
+    return absl::OutOfRangeError(absl::StrCat("the conversation is ", n,
+                                              " rows with its images, the context ",
+                                              session_->max_context(),
+                                              " (--ctx): start over (/reset) or raise --ctx"));
+  }
+  session_->Reset();
+  cached_ids_.clear();
+  cached_text_.clear();
+  reused_ = 0;
+  prompt_ = n;
+  GenerateOptions go = options;
+  go.sequence = &seq;
+  absl::StatusOr<GenerateResult> r = Generate(*session_, *tok_, sampler, ids, go, on_text);
+  if (!r.ok()) {
+    session_->Reset();
+    return r.status();
+  }
   if (!r->tokens.empty()) conversation_.Add("assistant", ReplyContent(text.text, r->tokens));
   return r;
 }

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
+#include "runtime/sequence.h"
 #include "runtime/session.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -45,10 +46,24 @@ class ChatSession {
   // Forgets the messages and the cache.
   void Reset();
 
+  // Conversations with images (runtime/vision/multimodal.h builds the
+  // function: image slots inserted into the rendered ids, the embeddings
+  // spliced in): the sequence the model runs for a prompt's ids. While set,
+  // each Reply runs its whole sequence from an empty cache (spliced rows
+  // are no token ids a later turn could match). Null: text only.
+  using SequenceFn =
+      std::function<absl::StatusOr<SplicedSequence>(const std::vector<int32_t>& ids)>;
+  void set_sequence_fn(SequenceFn fn) { sequence_fn_ = std::move(fn); }
+
  private:
   // The prompt ids for `text`, reusing cached_ids_ when the text extends
   // cached_text_.
   std::vector<int32_t> Target(const jinja::MarkedText& text) const;
+  // Reply through sequence_fn_ for the rendered `text` and its ids.
+  absl::StatusOr<GenerateResult> ReplySpliced(
+      Sampler& sampler, const GenerateOptions& options,
+      const std::function<void(absl::string_view)>& on_text, const jinja::MarkedText& text,
+      const std::vector<int32_t>& ids);
   // The assistant message content for reply `tokens` to `prompt`.
   std::string ReplyContent(const std::string& prompt, const std::vector<int32_t>& tokens) const;
 
@@ -59,6 +74,7 @@ class ChatSession {
   std::vector<int32_t> cached_ids_;  // what the KV cache holds
   std::string cached_text_;          // rendered text of cached_ids_; "" when not known
   int64_t reused_ = 0, prompt_ = 0;
+  SequenceFn sequence_fn_;
 };
 
 }  // namespace glmq

@@ -194,6 +194,12 @@ TensorDef V(absl::string_view name, Scope scope, uint32_t layout, std::string hf
           ""};
 }
 
+// A vision row the runtime needs dense (TensorDef::keep_dense).
+TensorDef Dense(TensorDef d) {
+  d.keep_dense = true;
+  return d;
+}
+
 // A convolution stored as the matrix over its receptive field: canonical
 // [out, in·k...] (same bytes, row-major), HF [out, in, k...].
 TensorDef Conv(absl::string_view name, Scope scope, uint32_t layout, std::string hf,
@@ -216,10 +222,10 @@ std::vector<TensorDef> Eva2ClipRows() {
       Conv("v.patch_embd.weight", S::kVisionHead, e, P(kEv, "patch_embedding.proj.weight"),
            {D::kVHidden, D::kVPatchIn}, {D::kVHidden, D::kVIn, D::kVPatch, D::kVPatch}),
       V("v.patch_embd.bias", S::kVisionHead, e, P(kEv, "patch_embedding.proj.bias"), {D::kVHidden}),
-      V("v.cls_embd", S::kVisionHead, e, P(kEv, "patch_embedding.cls_embedding"),
-        {D::kOne, D::kVHidden}),
-      V("v.position_embd.weight", S::kVisionHead, e,
-        P(kEv, "patch_embedding.position_embedding.weight"), {D::kVPositions, D::kVHidden}),
+      Dense(V("v.cls_embd", S::kVisionHead, e, P(kEv, "patch_embedding.cls_embedding"),
+              {D::kOne, D::kVHidden})),
+      Dense(V("v.position_embd.weight", S::kVisionHead, e,
+              P(kEv, "patch_embedding.position_embedding.weight"), {D::kVPositions, D::kVHidden})),
       V("v.blk.{i}.attn_qkv.weight", S::kVisionBlock, e,
         P(kEvBlk, "attention.query_key_value.weight"), {D::kV3Hidden, D::kVHidden}),
       V("v.blk.{i}.attn_qkv.bias", S::kVisionBlock, e, P(kEvBlk, "attention.query_key_value.bias"),
@@ -255,8 +261,8 @@ std::vector<TensorDef> Eva2ClipRows() {
         {D::kVMerger, D::kVOut}),
       V("v.proj_down.weight", S::kVisionTail, e, P(kEv, "linear_proj.dense_4h_to_h.weight"),
         {D::kVOut, D::kVMerger}),
-      V("v.boi", S::kVisionTail, e, P(kEv, "boi"), {D::kOne, D::kOne, D::kVOut}),
-      V("v.eoi", S::kVisionTail, e, P(kEv, "eoi"), {D::kOne, D::kOne, D::kVOut}),
+      Dense(V("v.boi", S::kVisionTail, e, P(kEv, "boi"), {D::kOne, D::kOne, D::kVOut})),
+      Dense(V("v.eoi", S::kVisionTail, e, P(kEv, "eoi"), {D::kOne, D::kOne, D::kVOut})),
   };
 }
 
@@ -273,8 +279,8 @@ std::vector<TensorDef> Glm4vVitRows() {
       V("v.patch_embd.bias", S::kVisionHead, v, P(kVi, "patch_embed.proj.bias"), {D::kVHidden}),
       V("v.post_conv_norm.weight", S::kVisionHead, v, P(kVi, "post_conv_layernorm.weight"),
         {D::kVHidden}),
-      V("v.position_embd.weight", S::kVisionHead, v, P(kVi, "embeddings.position_embedding.weight"),
-        {D::kVPositions, D::kVHidden}),
+      Dense(V("v.position_embd.weight", S::kVisionHead, v,
+              P(kVi, "embeddings.position_embedding.weight"), {D::kVPositions, D::kVHidden})),
       V("v.blk.{i}.attn_norm.weight", S::kVisionBlock, v, P(b, "norm1.weight"), {D::kVHidden}),
       V("v.blk.{i}.attn_qkv.weight", S::kVisionBlock, v, P(b, "attn.qkv.weight"),
         {D::kV3Hidden, D::kVHidden}),

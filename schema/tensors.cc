@@ -193,22 +193,41 @@ int64_t LinearInputCols(const pb::HParams& hp, LinearInput which) {
   return d == nullptr ? 0 : DimSize(d->shape.back(), hp);
 }
 
+namespace {
+
+// Whether `name` is the row pattern `pattern` with "{i}" (if any) a layer
+// number written canonically; *layer: that number, or -1.
+bool MatchesRow(absl::string_view pattern, absl::string_view name, int* layer) {
+  const std::vector<std::string> parts = absl::StrSplit(pattern, "{i}");
+  if (parts.size() == 1) {
+    *layer = -1;
+    return name == pattern;
+  }
+  if (name.size() < parts[0].size() + parts[1].size() || !absl::StartsWith(name, parts[0]) ||
+      !absl::EndsWith(name, parts[1])) {
+    return false;
+  }
+  absl::string_view num =
+      name.substr(parts[0].size(), name.size() - parts[0].size() - parts[1].size());
+  return !num.empty() && absl::SimpleAtoi(num, layer) && *layer >= 0 &&
+         absl::StrCat(*layer) == num;
+}
+
+}  // namespace
+
 bool ParseLinearWeightName(absl::string_view name, int* layer, LinearInput* which) {
   for (const TensorDef& d : TensorTable()) {
-    if (d.input == LinearInput::kNone) continue;
-    const std::vector<std::string> parts = absl::StrSplit(d.name, "{i}");
-    if (parts.size() == 1) {
-      if (name != d.name) continue;
-      *layer = -1;
-    } else {
-      if (!absl::StartsWith(name, parts[0]) || !absl::EndsWith(name, parts[1])) continue;
-      absl::string_view num =
-          name.substr(parts[0].size(), name.size() - parts[0].size() - parts[1].size());
-      if (num.empty() || !absl::SimpleAtoi(num, layer) || *layer < 0 || absl::StrCat(*layer) != num)
-        continue;
-    }
+    if (d.input == LinearInput::kNone || !MatchesRow(d.name, name, layer)) continue;
     *which = d.input;
     return true;
+  }
+  return false;
+}
+
+bool KeepsDenseEncoding(absl::string_view name) {
+  int layer = -1;
+  for (const TensorDef& d : TensorTable()) {
+    if (d.keep_dense && MatchesRow(d.name, name, &layer)) return true;
   }
   return false;
 }

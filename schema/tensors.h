@@ -103,6 +103,10 @@ struct TensorDef {
   LinearInput input = LinearInput::kNone;
   std::vector<HfSource> hf;
   absl::string_view note;  // for the spec
+  // Stays dense (f32 / f16 / bf16) whatever a quantization rule asks: the
+  // runtime reads it row by row or as f32 values (the vision position
+  // tables, CLS / boi / eoi). 1-D tensors always keep their encoding.
+  bool keep_dense = false;
 };
 
 // Every row, in file order within each scope.
@@ -158,6 +162,9 @@ std::string LinearWeightName(int layer, LinearInput which);
 int64_t LinearInputCols(const pb::HParams& hp, LinearInput which);
 // The layer and input of a linear weight name; false if it reads none.
 bool ParseLinearWeightName(absl::string_view name, int* layer, LinearInput* which);
+// Whether the canonical tensor `name` ("v.position_embd.weight") is a row
+// with keep_dense: quantization leaves it as stored.
+bool KeepsDenseEncoding(absl::string_view name);
 
 // Regex (ECMAScript) matching the canonical names of block tensors with
 // `roles` at the layers matched by `layers` (a regex such as "\d+" or

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "convert/hf_checkpoint.h"
 #include "format/reader.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pipeline/convert.h"
 #include "pipeline/quantize.h"
@@ -178,6 +179,32 @@ TEST_P(VisionConvert, QuantizeKeepsTheTowerUnlessAsked) {
   const double diff = Img1EmbedsDiff(GetParam(), o.output);
   std::printf("%s: tower with q8 linears, vision_embeds max|diff| %.3g\n", GetParam(), diff);
   EXPECT_LT(diff, 5e-3);
+}
+
+// A rule that also matches the tensors the tower reads dense (position
+// table, CLS / boi / eoi) quantizes the matrices and keeps those, saying so;
+// the result loads and encodes.
+TEST_P(VisionConvert, QuantizeKeepsDenseOnlyTensorsDense) {
+  QuantizeOptions o;
+  o.input = Convert();
+  o.output = dir_ + "/v8.glmq";
+  o.scheme = "none";
+  o.tensor_types = {"^v\\.(blk\\.\\d+\\.\\w+\\.weight|proj\\w*\\.weight|position_embd\\.weight|"
+                    "cls_embd|boi|eoi)$=q8"};
+  auto q = QuantizeModel(o, nullptr);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_THAT(q->kept_dense, ::testing::Contains("v.position_embd.weight"));
+  auto file = GlmqFile::Open(o.output);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ((*file)->FindTensor("v.blk.0.attn_qkv.weight")->encoding(), pb::ENCODING_Q8_SYM);
+  for (const std::string& name : q->kept_dense) {
+    EXPECT_EQ((*file)->FindTensor(name)->encoding(), pb::ENCODING_BF16) << name;
+  }
+  EXPECT_LT(Img1EmbedsDiff(GetParam(), o.output), 5e-3);
+  o.tensor_types = {"^v\\.position_embd\\.weight$=q8"};
+  q = QuantizeModel(o, nullptr);
+  ASSERT_FALSE(q.ok());
+  EXPECT_THAT(std::string(q.status().message()), ::testing::HasSubstr("reads dense"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, VisionConvert, ::testing::Values("glm4v-tiny", "glm41v-tiny"));

@@ -17,7 +17,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/ascii.h"
 #include "core/file.h"
 #include "core/status.h"
 #include "runtime/chat_session.h"
@@ -154,8 +156,33 @@ std::optional<std::string> ReadTurn() {
   }
 }
 
+// The number of user messages in c: the turn index a new user message gets.
+int UserTurns(const Conversation& c) {
+  int n = 0;
+  for (const auto& m : c.messages) n += m["role"] == "user" ? 1 : 0;
+  return n;
+}
+
+// Images of an interactive chat: encoded once, each attached to a user turn.
+struct InteractiveImages {
+  LoadedModel& lm;
+  ChatImages images;
+  std::unique_ptr<ImageEncoder> encoder;
+  // Encodes `path` and attaches it to user turn `turn`; installs the
+  // chat's sequence function with the first image.
+  absl::Status Attach(const std::string& path, int turn, ChatSession& chat) {
+    if (encoder == nullptr) {
+      GLMQ_ASSIGN_OR_RETURN(encoder, ImageEncoder::Create(*lm.model));
+    }
+    GLMQ_ASSIGN_OR_RETURN(ImageEmbeds e, encoder->EncodeFile(path));
+    images.Add(std::move(e), turn);
+    chat.set_sequence_fn([this](const std::vector<int32_t>& ids) { return images.Sequence(ids); });
+    return absl::OkStatus();
+  }
+};
+
 absl::Status RunInteractive(const GenArgs& a, ChatSession& chat, Sampler& sampler,
-                            const Model& model) {
+                            InteractiveImages& im) {
   struct sigaction sa = {};
   sa.sa_handler = OnInterrupt;  // no SA_RESTART: Ctrl-C also ends a pending read
   sigaction(SIGINT, &sa, nullptr);
@@ -164,12 +191,13 @@ absl::Status RunInteractive(const GenArgs& a, ChatSession& chat, Sampler& sample
     if (m["role"] == "system") start.messages.push_back(m);
   }
   std::fprintf(stderr,
-               "chat: a line is a turn (end a line with \\ to go on); /reset starts "
-               "over, /exit or Ctrl-D ends; Ctrl-C stops a reply\n");
+               "chat: a line is a turn (end a line with \\ to go on); /image FILE shows an "
+               "image with the next turn; /reset starts over, /exit or Ctrl-D ends; Ctrl-C "
+               "stops a reply\n");
   while (true) {
     const auto& msgs = chat.conversation().messages;
     if (!msgs.empty() && (msgs.back()["role"] == "user" || msgs.back()["role"] == "observation")) {
-      absl::StatusOr<bool> replied = ReplyOnce(a, chat, sampler, model);
+      absl::StatusOr<bool> replied = ReplyOnce(a, chat, sampler, *im.lm.model);
       g_stop.store(false);
       if (!replied.ok() || !*replied) {
         if (!replied.ok())
@@ -184,7 +212,16 @@ absl::Status RunInteractive(const GenArgs& a, ChatSession& chat, Sampler& sample
     if (*turn == "/reset") {
       chat.Reset();
       chat.conversation() = start;
+      im.images.Clear();
+      chat.set_sequence_fn(nullptr);
       std::fprintf(stderr, "[conversation cleared]\n");
+      continue;
+    }
+    if (absl::StartsWith(*turn, "/image ")) {
+      const std::string path(absl::StripAsciiWhitespace(turn->substr(7)));
+      const absl::Status st = im.Attach(path, UserTurns(chat.conversation()), chat);
+      std::fprintf(stderr, st.ok() ? "[image %s: shown with the next turn]\n" : "error: %s\n",
+                   st.ok() ? path.c_str() : std::string(st.message()).c_str());
       continue;
     }
     chat.conversation().Add("user", *turn);
@@ -209,17 +246,20 @@ absl::Status RunChat(const GenArgs& a, LoadedModel& lm, Session& s) {
         "--chat needs a conversation that ends with a user or observation turn (--user TEXT, "
         "--prompt TEXT or --messages FILE.json), or --interactive");
   }
-  if (!a.images.empty()) {
-    if (a.interactive) return absl::InvalidArgumentError("--image works with one reply, not -i");
+  if (!a.images.empty() && !a.interactive) {
     GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, chat.PromptIds());
     return RunWithImages(a, lm, s, ids);
+  }
+  InteractiveImages im{lm, ChatImages(lm.model->hparams(), tok), nullptr};
+  for (const std::string& path : a.images) {  // -i: shown with the first user turn
+    GLMQ_RETURN_IF_ERROR(im.Attach(path, 0, chat));
   }
   if (a.show_prompt) {
     GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, chat.PromptIds());
     ShowPrompt(tok, ids);
   }
   Sampler sampler(a.sampler, SampleVocab(tok, lm.model->hparams()));
-  if (a.interactive) return RunInteractive(a, chat, sampler, *lm.model);
+  if (a.interactive) return RunInteractive(a, chat, sampler, im);
   return ReplyOnce(a, chat, sampler, *lm.model).status();
 }
 
@@ -265,8 +305,9 @@ RunFn Setup(CLI::App* sub) {
       sub->add_option("--prompt", a->prompt, "prompt text (with --chat: a user turn)");
   sub->add_flag("--chat", a->chat, "chat: render the conversation with the model's template");
   sub->add_option("--image", a->images,
-                  "PNG or JPEG shown with the (last) user turn; repeatable where the model "
-                  "takes several (vision models)");
+                  "PNG or JPEG shown with the (last) user turn (-i: the first); repeatable "
+                  "where the model takes several (vision models); in -i, /image FILE adds one "
+                  "to the next turn");
   CLI::Option* system = sub->add_option("--system", a->system, "system message (chat)");
   CLI::Option* user = sub->add_option("--user", a->user, "a user turn; repeat, in order (chat)");
   CLI::Option* assistant =

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
 #include "core/file.h"
 #include "core/progress.h"
@@ -59,6 +60,12 @@ RunFn SetupQuantize(CLI::App* sub) {
     o->command_line = CommandLine();
     absl::StatusOr<QuantizeSummary> s = QuantizeModel(*o, PrintTensor);
     if (!s.ok()) return s.status();
+    if (!s->kept_dense.empty()) {
+      std::fprintf(stderr,
+                   "kept as stored (the runtime reads them dense; quantized rules skip them): "
+                   "%s\n",
+                   absl::StrJoin(s->kept_dense, ", ").c_str());
+    }
     std::fprintf(stderr, "wrote %s: %s, %.3f bits/weight (%s)\n", o->output.c_str(),
                  FormatBytes(s->file_bytes).c_str(), s->bits_per_weight, s->preset.c_str());
     return absl::OkStatus();

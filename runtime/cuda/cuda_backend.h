@@ -15,6 +15,8 @@
 
 namespace glmq {
 
+class VisionKernels;  // runtime/vision/vision_kernels.h
+
 // Devices the CUDA runtime sees: 0 without a driver or device, or in a
 // build without CUDA (GLMQ_CUDA off).
 int CudaDeviceCount();
@@ -22,5 +24,10 @@ int CudaDeviceCount();
 // The CUDA backend on device `index`. FailedPrecondition (saying why) with
 // no such device or in a build without CUDA.
 absl::StatusOr<std::unique_ptr<Backend>> MakeCudaBackend(int index);
+
+// The vision towers' ops on `backend`, a backend MakeCudaBackend made
+// (cuda_vision.cc); InvalidArgument for another backend, FailedPrecondition
+// in a build without CUDA. `backend` must outlive the result.
+absl::StatusOr<std::unique_ptr<VisionKernels>> MakeCudaVisionKernels(Backend* backend);
 
 }  // namespace glmq

@@ -59,6 +59,7 @@ class CudaBackend final : public Backend {
   uint64_t weight_bytes() const { return weights_->device_bytes(); }
 
  private:
+  friend class CudaVisionKernels;  // the vision towers' ops (cuda_vision.cc) share the stream
   CudaBackend() = default;
   // Makes this backend's device current (one process may drive several).
   void Use() const { cudaSetDevice(device_); }

@@ -6,6 +6,7 @@
 //   tokenizer.model        tiktoken ranks, "base64(bytes) rank" per line; or
 //   tokenizer.json         HF BPE (byte-level, GLM-4 regex);   one is required
 //   tokenizer_config.json  added_tokens_decoder (specials), eos_token, chat_template
+//   chat_template.jinja    the chat template (wins over tokenizer_config.json's), optional
 //   generation_config.json, config.json   eos_token_id (int or list), optional
 // All methods are const and thread-safe once constructed.
 #pragma once

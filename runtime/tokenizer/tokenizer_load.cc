@@ -192,6 +192,11 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerBuilder::Build(
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("tokenizer_config.json: ", e.what()));
   }
+  // transformers' chat_template.jinja (newer checkpoints, GLM-4.1V's among
+  // them) takes precedence over tokenizer_config.json's chat_template.
+  if (auto it = files.find("chat_template.jinja"); it != files.end()) {
+    t->chat_template_ = it->second;
+  }
   GLMQ_RETURN_IF_ERROR(AddSpecials(specials, t.get()));
   GLMQ_RETURN_IF_ERROR(AddEos(files, cfg, options, t.get()));
   SetTiktokenPrefix(t.get());
@@ -209,7 +214,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFiles(
 
 const std::vector<std::string>& Tokenizer::KnownFileNames() {
   static const std::vector<std::string> names = {"tokenizer.model", "tokenizer.json",
-                                                 "tokenizer_config.json",
+                                                 "tokenizer_config.json", "chat_template.jinja",
                                                  "generation_config.json", "config.json"};
   return names;
 }

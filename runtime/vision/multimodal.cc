@@ -1,6 +1,7 @@
 #include "runtime/vision/multimodal.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
@@ -113,33 +114,87 @@ absl::StatusOr<std::vector<float>> RunSequence(Session* session, const SplicedSe
   return out;
 }
 
+namespace {
+
+// The ids of one image's slot: glm-4v boi <|endoftext|> eoi; GLM-4.1V boi,
+// one <|image|> per merged token, eoi.
+std::vector<int32_t> ImageSlot(const pb::HParams& hp, const Tokenizer& tok,
+                               const ImageEmbeds& im) {
+  const pb::VisionHParams& v = hp.vision();
+  std::vector<int32_t> slot = {static_cast<int32_t>(v.image_start_token_id())};
+  if (hp.layout() == pb::LAYOUT_GLM4V) {
+    slot.insert(slot.end(), im.rows, static_cast<int32_t>(v.image_token_id()));
+  } else {
+    slot.push_back(tok.SpecialTokenId("<|endoftext|>")
+                       .value_or(static_cast<int32_t>(std::max<int64_t>(hp.pad_token_id(), 0))));
+  }
+  slot.push_back(static_cast<int32_t>(v.image_end_token_id()));
+  return slot;
+}
+
+// Where each user turn's content starts in ids: after "<|user|>" and the
+// "\n" token that may follow it.
+std::vector<size_t> UserTurnStarts(const Tokenizer& tok, absl::Span<const int32_t> ids) {
+  std::vector<size_t> starts;
+  const std::optional<int32_t> user = tok.SpecialTokenId("<|user|>");
+  for (size_t i = 0; user && i < ids.size(); ++i) {
+    if (ids[i] != *user) continue;
+    size_t at = i + 1;
+    if (at < ids.size() && tok.DecodeToken(ids[at]) == "\n") ++at;
+    starts.push_back(at);
+  }
+  return starts;
+}
+
+}  // namespace
+
 std::vector<int32_t> InsertImageSlots(const pb::HParams& hp, const Tokenizer& tok,
                                       absl::Span<const int32_t> ids,
                                       const std::vector<ImageEmbeds>& images) {
-  const pb::VisionHParams& v = hp.vision();
   std::vector<int32_t> slots;
   for (const ImageEmbeds& im : images) {
-    slots.push_back(static_cast<int32_t>(v.image_start_token_id()));
-    if (hp.layout() == pb::LAYOUT_GLM4V) {
-      slots.insert(slots.end(), im.rows, static_cast<int32_t>(v.image_token_id()));
-    } else {
-      slots.push_back(tok.SpecialTokenId("<|endoftext|>")
-                          .value_or(static_cast<int32_t>(std::max<int64_t>(hp.pad_token_id(), 0))));
-    }
-    slots.push_back(static_cast<int32_t>(v.image_end_token_id()));
+    const std::vector<int32_t> one = ImageSlot(hp, tok, im);
+    slots.insert(slots.end(), one.begin(), one.end());
   }
-  size_t at = std::min(tok.prefix_ids().size(), ids.size());
-  const std::optional<int32_t> user = tok.SpecialTokenId("<|user|>");
-  for (size_t i = ids.size(); user && i-- > 0;) {
-    if (ids[i] != *user) continue;
-    at = i + 1;
-    if (at < ids.size() && tok.DecodeToken(ids[at]) == "\n") ++at;
-    break;
-  }
+  const std::vector<size_t> starts = UserTurnStarts(tok, ids);
+  const size_t at =
+      starts.empty() ? std::min(tok.prefix_ids().size(), ids.size()) : starts.back();
   std::vector<int32_t> out(ids.begin(), ids.begin() + at);
   out.insert(out.end(), slots.begin(), slots.end());
   out.insert(out.end(), ids.begin() + at, ids.end());
   return out;
+}
+
+absl::StatusOr<std::vector<int32_t>> InsertImageSlotsAtTurns(
+    const pb::HParams& hp, const Tokenizer& tok, absl::Span<const int32_t> ids,
+    const std::vector<ImageEmbeds>& images, const std::vector<int>& user_turns) {
+  const std::vector<size_t> starts = UserTurnStarts(tok, ids);
+  std::vector<std::vector<int32_t>> slots(starts.size());  // per user turn
+  for (size_t k = 0; k < images.size() && k < user_turns.size(); ++k) {
+    const int turn = user_turns[k];
+    if (turn < 0 || turn >= static_cast<int>(starts.size())) {
+      return absl::InvalidArgumentError(absl::StrCat("image ", k + 1, " belongs to user turn ",
+                                                     turn + 1, " but the prompt has ",
+                                                     starts.size(), " user turn(s)"));
+    }
+    const std::vector<int32_t> one = ImageSlot(hp, tok, images[k]);
+    slots[turn].insert(slots[turn].end(), one.begin(), one.end());
+  }
+  std::vector<int32_t> out;
+  size_t from = 0;
+  for (size_t t = 0; t < starts.size(); ++t) {
+    out.insert(out.end(), ids.begin() + from, ids.begin() + starts[t]);
+    out.insert(out.end(), slots[t].begin(), slots[t].end());
+    from = starts[t];
+  }
+  out.insert(out.end(), ids.begin() + from, ids.end());
+  return out;
+}
+
+absl::StatusOr<SplicedSequence> ChatImages::Sequence(const std::vector<int32_t>& ids) const {
+  GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> with,
+                        InsertImageSlotsAtTurns(hp_, tok_, ids, images_, turns_));
+  return BuildSequence(hp_, with, images_);
 }
 
 }  // namespace glmq

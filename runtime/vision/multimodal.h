@@ -58,6 +58,39 @@ std::vector<int32_t> InsertImageSlots(const pb::HParams& hp, const Tokenizer& to
                                       absl::Span<const int32_t> ids,
                                       const std::vector<ImageEmbeds>& images);
 
+// `ids` of a rendered conversation with image k's slot inserted after the
+// user marker ("<|user|>", and its "\n" token if one follows) of user turn
+// user_turns[k] (0-based, in the order the markers appear); images of one
+// turn keep their order. Error: a turn the ids do not have.
+absl::StatusOr<std::vector<int32_t>> InsertImageSlotsAtTurns(
+    const pb::HParams& hp, const Tokenizer& tok, absl::Span<const int32_t> ids,
+    const std::vector<ImageEmbeds>& images, const std::vector<int>& user_turns);
+
+// The images of a chat conversation (glmq generate -i: one or more per user
+// turn), each attached to a user turn, and the sequence a prompt with them
+// runs as (for ChatSession::set_sequence_fn). `hp` and `tok` must outlive it.
+class ChatImages {
+ public:
+  ChatImages(const pb::HParams& hp, const Tokenizer& tok) : hp_(hp), tok_(tok) {}
+  void Add(ImageEmbeds image, int user_turn) {
+    images_.push_back(std::move(image));
+    turns_.push_back(user_turn);
+  }
+  void Clear() {
+    images_.clear();
+    turns_.clear();
+  }
+  bool empty() const { return images_.empty(); }
+  // The rendered prompt ids with the slots inserted and the images spliced.
+  absl::StatusOr<SplicedSequence> Sequence(const std::vector<int32_t>& ids) const;
+
+ private:
+  const pb::HParams& hp_;
+  const Tokenizer& tok_;
+  std::vector<ImageEmbeds> images_;
+  std::vector<int> turns_;
+};
+
 // Runs `seq` on `session` from an empty cache: logits of every row
 // [seq.size(), padded_vocab] (what == kAllLogits) or of the last one.
 absl::StatusOr<std::vector<float>> RunSequence(Session* session, const SplicedSequence& seq,

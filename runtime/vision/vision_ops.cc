@@ -117,24 +117,34 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out, int n_th
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
-void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads, int64_t head_dim,
-                const int32_t* row, const int32_t* col, double theta, int n_threads) {
+std::vector<float> Rope2dTable(const int32_t* row, const int32_t* col, int64_t n_rows,
+                               int64_t head_dim, double theta) {
   const int64_t half = head_dim / 2, quarter = head_dim / 4;
   std::vector<float> inv_freq(quarter);
   for (int64_t k = 0; k < quarter; ++k) {
     const float e = static_cast<float>(2 * k) / static_cast<float>(half);
     inv_freq[k] = 1.0f / std::pow(static_cast<float>(theta), e);
   }
-#pragma omp parallel for num_threads(n_threads) \
-    schedule(static) if (Parallel(n_rows * n_heads * head_dim, n_threads))
+  std::vector<float> cs(n_rows * head_dim);  // [n_rows, head_dim]: half cos, half sin
   for (int64_t t = 0; t < n_rows; ++t) {
-    std::vector<float> cs(2 * half);  // [half] cos, then [half] sin
+    float* c = cs.data() + t * head_dim;
     for (int64_t d = 0; d < half; ++d) {
       const int32_t pos = d < quarter ? row[t] : col[t];
       const float angle = static_cast<float>(pos) * inv_freq[d % quarter];
-      cs[d] = std::cos(angle);
-      cs[half + d] = std::sin(angle);
+      c[d] = std::cos(angle);
+      c[half + d] = std::sin(angle);
     }
+  }
+  return cs;
+}
+
+void Rope2dNeoxTable(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads,
+                     int64_t head_dim, const float* cos_sin, int n_threads) {
+  const int64_t half = head_dim / 2;
+#pragma omp parallel for num_threads(n_threads) \
+    schedule(static) if (Parallel(n_rows * n_heads * head_dim, n_threads))
+  for (int64_t t = 0; t < n_rows; ++t) {
+    const float* cs = cos_sin + t * head_dim;
     for (int64_t h = 0; h < n_heads; ++h) {
       float* v = x + t * row_stride + h * head_dim;
       for (int64_t d = 0; d < half; ++d) {
@@ -144,6 +154,12 @@ void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads, i
       }
     }
   }
+}
+
+void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads, int64_t head_dim,
+                const int32_t* row, const int32_t* col, double theta, int n_threads) {
+  const std::vector<float> cs = Rope2dTable(row, col, n_rows, head_dim, theta);
+  Rope2dNeoxTable(x, row_stride, n_rows, n_heads, head_dim, cs.data(), n_threads);
 }
 
 void BicubicResample(const float* table, int64_t table_h, int64_t table_w, int64_t dim,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace glmq::vision {
 
@@ -46,6 +47,15 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out, int n_th
 // x: rows of `row_stride` floats, head h at x[t * row_stride + h * head_dim].
 void Rope2dNeox(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads, int64_t head_dim,
                 const int32_t* row, const int32_t* col, double theta, int n_threads);
+
+// Rope2dNeox in two steps (the towers build the table once per image and
+// rotate q and k of every block with it): Rope2dTable returns [n_rows,
+// head_dim] rows of cos(angle[d]) for d < half, then sin(angle[d]);
+// Rope2dNeoxTable applies such rows.
+std::vector<float> Rope2dTable(const int32_t* row, const int32_t* col, int64_t n_rows,
+                               int64_t head_dim, double theta);
+void Rope2dNeoxTable(float* x, int64_t row_stride, int64_t n_rows, int64_t n_heads,
+                     int64_t head_dim, const float* cos_sin, int n_threads);
 
 // Resamples a [table_h, table_w, dim] table (row-major, f32) at the centres
 // of a grid_h x grid_w patch grid with torch's

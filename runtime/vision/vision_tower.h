@@ -1,10 +1,14 @@
-// The forward passes of the GLM-4 vision towers on the CPU: a preprocessed
-// pixel tensor in, the embeddings handed to the text model out. Linear
+// The forward passes of the GLM-4 vision towers: a preprocessed pixel tensor
+// in, the embeddings handed to the text model out. One description of each
+// tower runs on the model's backend: activations live in its memory
+// (Backend::AllocateFloats, host for the CPU, device for CUDA); linear
 // layers and the patch / merge convolutions (as matrices over their
 // receptive fields) go through Backend::MatMul, so bf16 and quantized weights
-// both work; norms, GELU, RoPE and attention are f32 (vision_ops.h,
-// attention.h). Semantics and op order: ../shared/fixtures/README.md,
-// "Vision models".
+// both work; norms, GELU, RoPE and attention are f32 VisionKernels
+// (vision_kernels.h: vision_ops.h and attention.h on the CPU,
+// runtime/cuda/cuda_vision.cc on a GPU). Inputs and outputs are host
+// vectors. Semantics and op order: ../shared/fixtures/README.md, "Vision
+// models".
 //
 // glm-4v-9b (EVA2-CLIP, LAYOUT_CHATGLM_VISION): Conv2d patches, CLS + all
 // position rows, post-norm blocks, CLS dropped, 2x2 conv, GLU projector,
@@ -13,7 +17,7 @@
 // position table, pre-norm blocks with 2-D RoPE, RMSNorm, 2x2 conv, merger.
 //
 // Not thread-safe (one encode at a time per object; each parallelizes
-// internally with the backend's thread count).
+// internally with the backend's thread count, or on the device).
 #pragma once
 
 #include <cstdint>
@@ -25,8 +29,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "runtime/backend.h"
+#include "runtime/backend_buffer.h"
 #include "runtime/vision/attention.h"
 #include "runtime/vision/vision_config.h"
+#include "runtime/vision/vision_kernels.h"
 #include "runtime/vision/vision_weights.h"
 #include "runtime/weights.h"
 
@@ -75,18 +81,25 @@ class VisionTower {
                                                    const VisionTraceFn& trace = nullptr);
 
  private:
-  VisionTower(const VisionConfig& c, VisionWeights w, Backend* backend)
-      : config_(c), weights_(std::move(w)), be_(*backend) {}
-  // Working buffers of one encode, sized for n rows.
+  VisionTower(const VisionConfig& c, VisionWeights w, Backend* backend,
+              std::unique_ptr<VisionKernels> kernels)
+      : config_(c), weights_(std::move(w)), be_(*backend), k_(std::move(kernels)) {}
+  // Working buffers of one encode in the backend's memory, sized for n rows.
   struct Buffers {
-    std::vector<float> x, normed, qkv, attn, proj, gate, up;
+    BackendFloats x, normed, qkv, attn, proj, gate, up;
   };
-  Buffers Allocate(int64_t n) const;
+  absl::StatusOr<Buffers> Allocate(int64_t n);
+  // A backend buffer holding n host floats.
+  absl::StatusOr<BackendFloats> Upload(const float* host, int64_t n);
+  // y = x W^T (+ bias); x, y: backend memory.
   absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y,
                       const std::vector<float>& bias = {});
+  // Calls trace (if any) with rows x cols floats of backend memory.
+  absl::Status Emit(const VisionTraceFn& trace, absl::string_view stage, const float* data,
+                    int64_t rows, int64_t cols);
   absl::Status EvaLayer(int layer, int64_t n, Buffers* b);
-  absl::Status Glm41vBlock(int layer, const PatchGrid& grid, const std::vector<int32_t>& rows,
-                           const std::vector<int32_t>& cols, Buffers* b);
+  // rope: [n, head_dim] backend memory (vision::Rope2dTable of the patches).
+  absl::Status Glm41vBlock(int layer, const PatchGrid& grid, const float* rope, Buffers* b);
   // The 2x2 conv over x's rows (src_rows: [n_out * merge^2], see
   // vision::GatherWindows) into out [n_out, out_hidden].
   absl::Status Downsample(const float* x, const std::vector<int64_t>& src_rows, int64_t n_out,
@@ -94,12 +107,13 @@ class VisionTower {
   // proj -> LayerNorm -> GELU -> down(silu(gate) * up), in place on x
   // [n, out_hidden].
   absl::Status Merger(float* x, int64_t n);
-  int threads() const { return be_.n_threads(); }
+  // The backend buffer's n floats as a host vector.
+  absl::StatusOr<std::vector<float>> ToHost(const float* data, int64_t n);
 
   VisionConfig config_;
   VisionWeights weights_;
   Backend& be_;
-  vision::AttentionScratch scratch_;
+  std::unique_ptr<VisionKernels> k_;
 };
 
 }  // namespace glmq
