@@ -27,6 +27,13 @@ void SetKeys(Json& j, std::initializer_list<const char*> keys, int64_t v) {
 }
 
 absl::Status AdjustConfig(const pb::HParams& hp, const SynthOptions& o, Json* config) {
+  // Out-of-range values were silently ignored (negative, NaN) or wrapped
+  // (llround of 1e300 * hidden).
+  if (o.layers < 0 || o.hidden < 0 || !(o.hidden_scale >= 0 && o.hidden_scale <= 1024)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--layers ", o.layers, ", --hidden ", o.hidden, ", --hidden-scale ", o.hidden_scale,
+        ": layers and hidden must be >= 0 (0: as in the config), the scale within 0..1024"));
+  }
   if (o.layers > 0) SetKeys(*config, {"num_layers", "num_hidden_layers"}, o.layers);
   int64_t hidden = o.hidden;
   if (hidden == 0 && o.hidden_scale > 0) hidden = std::llround(hp.hidden_size() * o.hidden_scale);

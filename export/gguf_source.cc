@@ -254,6 +254,29 @@ absl::Status GgufTensorSource::Init(std::unique_ptr<GgufFile> f) {
   return absl::OkStatus();
 }
 
+// glmq's q8 codes are in [-127, 127] (specs/encodings.md: the kernels
+// negate and take |w|). ggml's Q8_0 quantizer never writes -128 (scale
+// max|x| / 127, codes rounded within +-127), but the format allows it and
+// another writer may use it. Such a block has no exact q8 form (a wider
+// scale would change every value of it), so the import refuses the file,
+// naming the tensor, row and block, rather than change values silently.
+absl::Status CheckQ8Codes(const std::string& file, const std::string& tensor, const uint8_t* src,
+                          uint64_t n, uint64_t unit, int64_t first_row, bool vector) {
+  constexpr uint64_t kBlock = 34;  // f16 scale + 32 int8 codes
+  for (uint64_t b = 0; b + kBlock <= n; b += kBlock) {
+    if (std::memchr(src + b + 2, 0x80, 32) == nullptr) continue;
+    const std::string where =
+        vector ? absl::StrCat("block ", first_row / 32 + b / kBlock)
+               : absl::StrCat("row ", first_row + b / unit, ", block ", (b % unit) / kBlock);
+    return absl::InvalidArgumentError(absl::StrCat(
+        file, ": tensor '", tensor, "' ", where,
+        " has the Q8_0 code -128; glmq's q8 codes are in [-127, 127] and ggml's quantizer "
+        "writes only those, so this file was written by another tool; convert the F16/BF16 "
+        "GGUF or the Hugging Face folder instead"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status GgufTensorSource::ReadRowsRaw(const pb::TensorEntry& entry, int64_t row_begin,
                                            int64_t row_end, uint8_t* out) const {
   auto it = parts_.find(entry.name());
@@ -273,14 +296,9 @@ absl::Status GgufTensorSource::ReadRowsRaw(const pb::TensorEntry& entry, int64_t
     const absl::Span<const uint8_t> data = file_->TensorData(*p.info);
     const uint8_t* src = data.data() + (lo - p.row_begin) * unit;
     const uint64_t n = (hi - lo) * unit;
-    if (tt.type == TensorType::kQ8_0) {  // glmq's q8 codes are in [-127, 127]
-      for (uint64_t b = 0; b < n; b += tt.block_bytes) {
-        if (std::memchr(src + b + 2, 0x80, 32) != nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(file_->name(), ": tensor '", p.info->name,
-                                                         "' has the Q8_0 code -128, "
-                                                         "outside glmq's q8 range [-127, 127]"));
-        }
-      }
+    if (tt.type == TensorType::kQ8_0) {
+      GLMQ_RETURN_IF_ERROR(
+          CheckQ8Codes(file_->name(), p.info->name, src, n, unit, lo - p.row_begin, vector));
     }
     if (entry.group_size() == tt.glmq_group_size || vector) {
       std::memcpy(out + (lo - begin) * unit, src, n);

@@ -162,6 +162,14 @@ absl::Status HfQuantSource::AddTensor(const ModelTensor& t) {
     total += rows;
     if (p.dense != nullptr) {
       GLMQ_ASSIGN_OR_RETURN(pb::Encoding enc, EncodingForDType(p.dense->tensor->dtype, p.name));
+      // Parts are copied with the entry's element size (the last part's
+      // dtype): an f32 k bias between bf16 q and v biases became garbage
+      // bf16 values, a bf16 part before an f32 one was read past its end.
+      if (!parts.empty() && parts.front().dense != nullptr && enc != e.encoding()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tensor '", p.name, "' is ", Traits(p.dense->tensor->dtype).name, ", unlike '",
+            parts.front().name, "' which it is merged with into '", e.name(), "'"));
+      }
       e.set_encoding(enc);
       GLMQ_RETURN_IF_ERROR(CheckShape(*p.dense, p.dense->tensor->dtype, hfp.shape));
     } else {
@@ -209,6 +217,9 @@ absl::Status HfQuantSource::ReadRowsRaw(const pb::TensorEntry& entry, int64_t ro
   if (it == parts_.end())
     return absl::NotFoundError(absl::StrCat("no tensor '", entry.name(), "'"));
   const bool vector = entry.shape_size() == 1;
+  if (row_begin < 0 || row_end > TensorRows(entry) || row_begin > row_end) {
+    return absl::OutOfRangeError(absl::StrCat("tensor '", entry.name(), "': rows out of range"));
+  }
   const int64_t begin = vector ? 0 : row_begin, end = vector ? TensorCols(entry) : row_end;
   GLMQ_ASSIGN_OR_RETURN(uint64_t row_bytes, RowBytes(entry));
   const uint64_t unit = vector ? row_bytes / TensorCols(entry) : row_bytes;

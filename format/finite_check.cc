@@ -19,6 +19,7 @@ FiniteScan::FiniteScan(const pb::TensorEntry& entry) : entry_(entry) {
   auto geo = GetGroupGeometry(entry.encoding(), entry.group_size(), cols_);
   if (!geo.ok()) return;
   quantized_ = true;
+  q8_ = entry.encoding() == pb::ENCODING_Q8_SYM;
   group_bytes_ = geo->group_bytes;
   header_bytes_ = geo->traits->group_header_bytes;
   groups_per_row_ = geo->n_groups;
@@ -64,6 +65,22 @@ absl::Status FiniteScan::FeedGroups(const uint8_t* p, uint64_t n) {
     std::memcpy(carry_ + (from - hb), p + (from - pos_), to - from);
     if (he <= end && FirstNonFinite(DType::kF16, carry_, header_bytes_ / 2) >= 0)
       return Bad(g, true);
+  }
+  return q8_ ? FeedQ8Codes(p, n) : absl::OkStatus();
+}
+
+// q8 codes are in [-127, 127] (specs/encodings.md): the kernels take |w| and
+// negate, which -128 overflows. A file holding it would compute wrong
+// values silently, so no path may write one.
+absl::Status FiniteScan::FeedQ8Codes(const uint8_t* p, uint64_t n) const {
+  const uint64_t end = pos_ + n;
+  for (uint64_t g = pos_ / group_bytes_; g * group_bytes_ < end; ++g) {
+    const uint64_t from = std::max(g * group_bytes_ + header_bytes_, pos_);
+    const uint64_t to = std::min((g + 1) * group_bytes_, end);
+    if (from >= to || std::memchr(p + (from - pos_), 0x80, to - from) == nullptr) continue;
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", entry_.name(), "': q8 code -128 in group ", g % groups_per_row_,
+                     " of row ", g / groups_per_row_, " (q8 codes are in [-127, 127])"));
   }
   return absl::OkStatus();
 }

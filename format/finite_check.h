@@ -1,7 +1,8 @@
 // Non-finite values never enter a .glmq: GlmqWriter feeds every tensor's
 // bytes through a FiniteScan, which checks each f32 / f16 / bf16 value of a
 // dense tensor and each f16 scale (and min) of a quantized one, across any
-// chunking of the appends. One place for every path into a file (convert,
+// chunking of the appends, and that no q8 code is -128 (outside q8's
+// symmetric range). One place for every path into a file (convert,
 // quantize from a folder or a .glmq, calibrated methods, synthetic models).
 #pragma once
 
@@ -26,10 +27,11 @@ class FiniteScan {
  private:
   absl::Status FeedDense(const uint8_t* p, uint64_t n);
   absl::Status FeedGroups(const uint8_t* p, uint64_t n);
+  absl::Status FeedQ8Codes(const uint8_t* p, uint64_t n) const;
   absl::Status Bad(uint64_t element, bool group) const;
   const pb::TensorEntry& entry_;
   int64_t cols_ = 1;
-  bool dense_ = false, quantized_ = false;
+  bool dense_ = false, quantized_ = false, q8_ = false;
   DType dtype_ = DType::kF32;
   uint64_t elem_ = 0;  // dense: bytes per value
   uint64_t group_bytes_ = 0, header_bytes_ = 0, groups_per_row_ = 0;

@@ -27,7 +27,8 @@ namespace glmq::testing {
 // Deterministic bytes that are finite as f32, f16 and bf16 values and as
 // quantized group headers (the writer refuses NaN / Inf): bit 6 of every
 // odd byte is clear, so no little-endian 16-bit word has all exponent bits
-// of f16 (0x7c00) or bf16 (0x7f80) set, nor the high half of an f32.
+// of f16 (0x7c00) or bf16 (0x7f80) set, nor the high half of an f32. No byte
+// is 0x80, which as a q8 code (-128) the writer also refuses.
 inline std::vector<uint8_t> TestBytes(uint64_t n, uint32_t seed) {
   std::vector<uint8_t> v(n);
   uint32_t x = seed * 2654435761u + 1;
@@ -36,6 +37,7 @@ inline std::vector<uint8_t> TestBytes(uint64_t n, uint32_t seed) {
     x ^= x >> 17;
     x ^= x << 5;
     v[i] = static_cast<uint8_t>(x) & (i % 2 == 1 ? 0xbf : 0xff);
+    if (v[i] == 0x80) v[i] = 0x81;
   }
   return v;
 }

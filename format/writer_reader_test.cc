@@ -141,6 +141,26 @@ TEST(FormatWriter, NonFiniteValuesNeverEnterAFile) {
   EXPECT_FALSE(FileExists(path));
 }
 
+// q8 codes are in [-127, 127]: -128 (0x80) overflows the kernels' |w|, so
+// no writer path may store it; the check sees codes split over appends.
+TEST(FormatWriter, Q8CodeMinus128NeverEntersAFile) {
+  const std::string path = TempPath("q8_minus128.glmq");
+  auto w = *GlmqWriter::Create(path);
+  ASSERT_TRUE(w->BeginTensor(Entry("q", pb::ENCODING_Q8_SYM, {2, 64}, 32)).ok());
+  std::vector<uint8_t> q(2 * 2 * 34, 0x7f);  // code 127 everywhere
+  for (size_t g = 0; g < q.size(); g += 34) q[g] = 0, q[g + 1] = 0x20;  // scale 2^-7
+  q[3 * 34 + 2 + 31] = 0x80;  // row 1, group 1, last code
+  ASSERT_TRUE(w->AppendTensorData(absl::MakeConstSpan(q).subspan(0, 3 * 34 + 20)).ok());
+  const absl::Status s = w->AppendTensorData(absl::MakeConstSpan(q).subspan(3 * 34 + 20));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("'q': q8 code -128 in group 1 of row 1"));
+  EXPECT_FALSE(w->Finish().ok());
+  EXPECT_FALSE(FileExists(path));
+  auto ok = *GlmqWriter::Create(path);  // 0x80 in a scale byte is fine
+  std::vector<uint8_t> good(2 * 34, 0x81);
+  good[0] = 0x80, good[1] = 0x20, good[34] = 0x80, good[35] = 0x20;
+  EXPECT_TRUE(ok->AddTensor(Entry("q", pb::ENCODING_Q8_SYM, {2, 32}, 32), good).ok());
+}
+
 TEST(FormatWriter, RejectsBadTensorsByName) {
   const std::string path = TempPath("bad_writes.glmq");
   auto w = *GlmqWriter::Create(path);

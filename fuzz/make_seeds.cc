@@ -2,6 +2,8 @@
 // OUT_DIR/<target>/<name>, from the fixtures (shared/fixtures, the
 // reference configs) and from small files made with glmq's own writers.
 // Seeds stay small (a few KB) so that libFuzzer mutates them quickly.
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,12 +17,17 @@
 #include "core/dtype.h"
 #include "core/json.h"
 #include "export/gguf_export.h"
+#include "export/gguf_source.h"
+#include "export/hf_quant_export.h"
+#include "export/hf_quant_source.h"
+#include "fuzz/fuzz_util.h"
 #include "format/embedded.h"
 #include "format/writer.h"
 #include "image/test_images.h"
 #include "runtime/logits_file.h"
 #include "schema/encodings.h"
 #include "schema/tensors.h"
+#include "schema/weight.h"
 
 namespace glmq {
 namespace {
@@ -100,15 +107,70 @@ pb::HParams TinyHParams() {
   return hp;
 }
 
-// A complete tiny model: every tensor of its hparams (bf16, or q8 g32 for
-// the matrices), a 300-token tiktoken tokenizer embedded.
-void TinyGlmq(const fs::path& dir, const std::string& name, bool q8) {
+// The AWQ / GPTQ seeds' model: every linear a multiple of 32 wide, so
+// groups of 32 fit the packing (rows and columns of 8, whole groups).
+pb::HParams Tiny32HParams() {
+  pb::HParams hp = TinyHParams();
+  hp.set_hidden_size(32);
+  hp.set_n_heads(4);
+  hp.set_ffn_hidden_size(64);
+  return hp;
+}
+
+// Tiny32HParams as a ChatGLM config.json (the tiny chat fixture's, resized;
+// eos and pad inside the 300-token tokenizer): AWQ / GPTQ export writes it.
+std::string Tiny32Config() {
+  Json c = Json::parse(Read(kShared + "/fixtures/models/glm4-tiny-chat/config.json"));
+  const pb::HParams hp = Tiny32HParams();
+  c["num_layers"] = c["num_hidden_layers"] = hp.n_layers();
+  c["hidden_size"] = hp.hidden_size();
+  c["num_attention_heads"] = hp.n_heads();
+  c["multi_query_group_num"] = hp.n_kv_heads();
+  c["kv_channels"] = hp.head_dim();
+  c["ffn_hidden_size"] = hp.ffn_hidden_size();
+  c["padded_vocab_size"] = hp.padded_vocab_size();
+  c["seq_length"] = hp.max_context();
+  c["eos_token_id"] = Json::array({2});
+  c["pad_token_id"] = 0;
+  return c.dump(2);
+}
+
+// Random bf16 bytes for a dense tensor; for a quantized one (`quant`, g32)
+// every group gets the f16 scale (and min) 2^-7 and codes inside the
+// encoding's range: q8 codes are in [-127, 127], never -128
+// (specs/encodings.md), which the GGUF importer refuses.
+std::vector<uint8_t> TinyTensorBytes(const pb::TensorEntry& e, uint32_t* x) {
+  std::vector<uint8_t> bytes(*EncodedBytes(e));
+  for (size_t i = 0; i < bytes.size(); i += 2) {
+    *x = *x * 1664525u + 1013904223u;
+    const uint16_t v = F32ToBf16(((*x >> 8) % 2001 - 1000) / 4000.f);
+    bytes[i] = static_cast<uint8_t>(v);
+    if (i + 1 < bytes.size()) bytes[i + 1] = static_cast<uint8_t>(v >> 8);
+  }
+  if (e.group_size() == 0) return bytes;
+  const auto geo = GetGroupGeometry(e.encoding(), e.group_size(), TensorCols(e));
+  const int64_t header = geo->traits->group_header_bytes;
+  for (size_t g = 0; g + geo->group_bytes <= bytes.size(); g += geo->group_bytes) {
+    for (int64_t h = 0; h < header; h += 2) bytes[g + h] = 0, bytes[g + h + 1] = 0x20;
+    if (e.encoding() == pb::ENCODING_Q4_ASYM) bytes[g + 3] = 0xa6;  // min -3 * 2^-7: zero 3
+    if (e.encoding() != pb::ENCODING_Q8_SYM) continue;
+    for (int64_t c = header; c < geo->group_bytes; ++c)
+      if (bytes[g + c] == 0x80) bytes[g + c] = 0x81;
+  }
+  return bytes;
+}
+
+// A complete tiny model: every tensor of its hparams (bf16, or `matrices`
+// g32 for the matrices), a 300-token tiktoken tokenizer embedded.
+void TinyGlmq(const fs::path& dir, const std::string& name, pb::Encoding matrices,
+              const pb::HParams& hp = TinyHParams(), const std::string& config_json = "") {
   const std::string path = (dir / name).string();
   fs::create_directories(dir);
   auto w = GlmqWriter::Create(path);
   if (!w.ok()) return;
   pb::ModelMetadata& md = (*w)->metadata();
-  *md.mutable_hparams() = TinyHParams();
+  *md.mutable_hparams() = hp;
+  md.set_source_config_json(config_json);
   md.mutable_tokenizer()->set_kind("tiktoken");
   *md.mutable_tokenizer()->add_files() = MakeEmbeddedFile("tokenizer.model", TiktokenHead(300));
   uint32_t x = 1;
@@ -122,21 +184,15 @@ void TinyGlmq(const fs::path& dir, const std::string& name, bool q8) {
     e.set_name(t.name);
     e.set_role(t.role);
     e.set_layer(t.layer);
-    const bool quant = q8 && t.shape.size() == 2;
-    e.set_encoding(quant ? pb::ENCODING_Q8_SYM : pb::ENCODING_BF16);
+    const bool quant = matrices != pb::ENCODING_BF16 && t.shape.size() == 2;
+    e.set_encoding(quant ? matrices : pb::ENCODING_BF16);
     e.set_group_size(quant ? 32 : 0);
     for (int64_t d : t.shape) e.add_shape(d);
-    std::vector<uint8_t> bytes(*EncodedBytes(e));
-    for (size_t i = 0; i < bytes.size(); i += 2) {
-      x = x * 1664525u + 1013904223u;
-      const uint16_t v = F32ToBf16(((x >> 8) % 2001 - 1000) / 4000.f);
-      bytes[i] = static_cast<uint8_t>(v);
-      if (i + 1 < bytes.size()) bytes[i + 1] = static_cast<uint8_t>(v >> 8);
+    const absl::Status s = (*w)->AddTensor(e, TinyTensorBytes(e, &x));
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s: %s\n", path.c_str(), std::string(s.message()).c_str());
+      return;
     }
-    if (quant) {  // sane f16 scales at the head of every 34-byte group
-      for (size_t g = 0; g + 1 < bytes.size(); g += 34) bytes[g] = 0, bytes[g + 1] = 0x20;
-    }
-    if (!(*w)->AddTensor(e, bytes).ok()) return;
   }
   (void)(*w)->Finish();
 }
@@ -204,6 +260,60 @@ void ImageSeeds(const fs::path& dir) {
   put("gray.jpg", EncodeJpeg(8, 8, JpegColor::kGray, std::vector<uint8_t>(64, 77)));
 }
 
+// Every row of every tensor of an opened import source.
+absl::Status ReadEverything(absl::StatusOr<std::unique_ptr<TensorSource>> src) {
+  if (!src.ok()) return src.status();
+  std::vector<uint8_t> rows;
+  for (const pb::TensorEntry& e : (*src)->metadata().tensors()) {
+    const absl::StatusOr<uint64_t> row = RowBytes(e);
+    if (!row.ok()) return row.status();
+    rows.resize(*row * TensorRows(e));
+    const absl::Status s = (*src)->ReadRowsRaw(e, 0, TensorRows(e), rows.data());
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// The GGUF seeds: the glmq_reader seeds exported (F16/BF16 and Q8_0
+// blocks); each must import cleanly, so that mutations start from the
+// accepting path.
+void GgufSeeds(const fs::path& out) {
+  fs::create_directories(out / "gguf");
+  for (const char* n : {"tiny_bf16", "tiny_q8"}) {
+    const std::string gguf = (out / "gguf" / (std::string(n) + ".gguf")).string();
+    auto s = gguf::ExportGguf((out / "glmq_reader" / (std::string(n) + ".glmq")).string(), gguf);
+    absl::Status ok = s.status();
+    if (ok.ok()) ok = ReadEverything(gguf::OpenGgufSource(gguf));
+    if (!ok.ok()) std::fprintf(stderr, "gguf seed %s: %s\n", n, std::string(ok.message()).c_str());
+  }
+}
+
+// The AWQ / GPTQ seeds: tiny q4 (and q4a) models exported by glmq, each
+// folder packed into one input (fuzz_util.h); each must import cleanly.
+void HfQuantSeeds(const fs::path& out) {
+  const fs::path tmp = fs::temp_directory_path() / ("glmq_seeds_" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  struct Seed {
+    const char* name;
+    pb::Encoding encoding;
+    gguf::HfQuantFormat format;
+  };
+  for (const Seed& seed : {Seed{"awq_q4", pb::ENCODING_Q4_SYM, gguf::HfQuantFormat::kAwq},
+                           Seed{"awq_q4a", pb::ENCODING_Q4_ASYM, gguf::HfQuantFormat::kAwq},
+                           Seed{"gptq_q4", pb::ENCODING_Q4_SYM, gguf::HfQuantFormat::kGptq}}) {
+    const std::string glmq = seed.name + std::string(".glmq");
+    TinyGlmq(tmp, glmq, seed.encoding, Tiny32HParams(), Tiny32Config());
+    const std::string dir = (tmp / seed.name).string();
+    absl::Status s = gguf::ExportHfQuant((tmp / glmq).string(), dir, seed.format).status();
+    if (s.ok()) s = ReadEverything(gguf::OpenHfQuantSource(dir));
+    if (!s.ok()) {
+      std::fprintf(stderr, "hf_quant seed %s: %s\n", seed.name, std::string(s.message()).c_str());
+    }
+    Put(out / "hf_quant", seed.name + std::string(".bin"), fuzz::PackFolder(dir));
+  }
+  fs::remove_all(tmp);
+}
+
 }  // namespace
 }  // namespace glmq
 
@@ -214,14 +324,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path out = argv[1];
-  TinyGlmq(out / "glmq_reader", "tiny_bf16.glmq", false);
-  TinyGlmq(out / "glmq_reader", "tiny_q8.glmq", true);
-  fs::create_directories(out / "gguf");
-  for (const char* n : {"tiny_bf16", "tiny_q8"}) {
-    auto s = gguf::ExportGguf((out / "glmq_reader" / (std::string(n) + ".glmq")).string(),
-                              (out / "gguf" / (std::string(n) + ".gguf")).string());
-    if (!s.ok()) std::fprintf(stderr, "gguf seed %s: %s\n", n, std::string(s.status().message()).c_str());
-  }
+  TinyGlmq(out / "glmq_reader", "tiny_bf16.glmq", pb::ENCODING_BF16);
+  TinyGlmq(out / "glmq_reader", "tiny_q8.glmq", pb::ENCODING_Q8_SYM);
+  GgufSeeds(out);
+  HfQuantSeeds(out);
   ChatTemplateSeeds(out / "chat_template");
   SafetensorsSeeds(out / "safetensors");
   for (const auto& e : fs::directory_iterator(kShared + "/reference/configs")) {

@@ -86,11 +86,11 @@ absl::Status ValidateOptions(const pb::HParams& hp, const PlanOptions& o) {
                      static_cast<int>(hp.layout()), ")"));
   if (o.images > 0) {
     GLMQ_ASSIGN_OR_RETURN(ImageCost c, PlanImage(hp, o.image_height, o.image_width));
-    if (o.images * c.tokens > hp.max_context())
-      return absl::InvalidArgumentError(absl::StrCat("--images ", o.images, " needs ",
-                                                     o.images * c.tokens,
-                                                     " tokens, more than max_context ",
-                                                     hp.max_context()));
+    // By division: --images near 2^63 overflowed the product.
+    if (c.tokens > 0 && o.images > hp.max_context() / c.tokens)
+      return absl::InvalidArgumentError(absl::StrCat("--images ", o.images, " of ", c.tokens,
+                                                     " tokens each need more than max_context ",
+                                                     hp.max_context(), " tokens"));
   }
   if (o.n_threads <= 0) return absl::InvalidArgumentError("n_threads must be positive");
   for (int64_t c : o.contexts)

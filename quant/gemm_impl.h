@@ -151,6 +151,19 @@ struct Kernel {
     return m;
   }
 
+  // Lane j of the result: lane m[j] of a:c (GCC's __builtin_shuffle; clang,
+  // which builds the fuzz and sanitizer trees, has no two-vector shuffle
+  // with a mask operand, and gets the same lanes from a loop).
+  static V Shuffle2(V a, V c, M m) {
+#if defined(__clang__)
+    V r;
+    for (int j = 0; j < kLanes; ++j) r[j] = m[j] < kLanes ? a[m[j]] : c[m[j] - kLanes];
+    return r;
+#else
+    return __builtin_shuffle(a, c, m);
+#endif
+  }
+
   // In place: v[i] = lanes of row i -> v[j] = lane j of every row.
   static void Transpose(V* v) {
 #pragma GCC unroll 4
@@ -160,8 +173,8 @@ struct Kernel {
       for (int i = 0; i < kLanes; ++i) {
         if (i & b) continue;
         const V a = v[i], c = v[i + b];
-        v[i] = __builtin_shuffle(a, c, lo);
-        v[i + b] = __builtin_shuffle(a, c, hi);
+        v[i] = Shuffle2(a, c, lo);
+        v[i + b] = Shuffle2(a, c, hi);
       }
     }
   }

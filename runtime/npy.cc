@@ -78,9 +78,11 @@ absl::StatusOr<std::vector<int32_t>> ReadNpyInt32(const std::string& path) {
   }
   if (h.shape.empty() || h.shape.size() > 2 || non_unit > 1)
     return err(absl::StrCat("shape of ", h.shape.size(), " dimensions is not a vector"));
-  if (data.size() - h.data_offset != static_cast<size_t>(n) * 4)
-    return err(
-        absl::StrCat(data.size() - h.data_offset, " bytes of data for ", n, " int32 values"));
+  // Compared by division: n * 4 wraps for a dimension near 2^62 (an empty
+  // file claiming 2^62 ids then asked for that many).
+  const uint64_t bytes = data.size() - h.data_offset;
+  if (bytes % 4 != 0 || bytes / 4 != static_cast<uint64_t>(n))
+    return err(absl::StrCat(bytes, " bytes of data for ", n, " int32 values"));
   std::vector<int32_t> out(n);
   std::memcpy(out.data(), data.data() + h.data_offset, n * 4);
   return out;

@@ -14,13 +14,13 @@
 # Needs clang-14 and its compiler-rt (Debian: clang-14 libclang-rt-14-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-B=build-fuzz
+B=${GLMQ_FUZZ_BUILD:-build-fuzz}  # or a clang build-asan (scripts/sanitize.sh with CXX=clang++-14)
 TARGETS=(glmq_reader safetensors hf_config tiktoken tokenizer_json logits tensor_type image gguf
-         chat_template)
+         hf_quant chat_template)
 
 build() {
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DGLMQ_FUZZ=ON -DGLMQ_SANITIZE=address \
+    -DGLMQ_FUZZ=ON -DGLMQ_SANITIZE=address -DGLMQ_CUDA=OFF \
     $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   nice cmake --build "$B" --target $(printf '%s_fuzzer ' "${TARGETS[@]}")
 }

@@ -2,12 +2,15 @@
 // AWQ / GPTQ folder): metadata of the wrong type or past the physical
 // limits must end in a clean error naming the key or field, never an abort
 // (a failed StatusOr dereferenced, nlohmann's type_error) or a long loop.
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "convert/safetensors.h"
 #include "core/json.h"
+#include "export/gguf_reader.h"
 #include "tests/hardening_util.h"
 
 namespace glmq::testing {
@@ -89,6 +92,80 @@ TEST_F(Imports, AwqConfigFieldsOfTheWrongTypeAreErrors) {
   gptq["quantization_config"]["desc_act"] = "no";
   Spit(config, gptq.dump());
   EXPECT_CLEAN_ERROR(Glmq("convert " + dir + " -o " + Path("back.glmq"), 30), "desc_act");
+}
+
+// ggml's Q8_0 quantizer writes codes in [-127, 127]; -128 is valid ggml but
+// has no exact glmq q8 form, so a file holding it is refused, naming the
+// tensor, row and block; the file as glmq exported it imports.
+TEST_F(Imports, GgufQ8CodeMinus128IsRefusedNamingTheBlock) {
+  const std::string q8 = Path("q8.glmq"), gguf = Path("q8.gguf");
+  ASSERT_EQ(Glmq("quantize " + M() + " -o " + q8 + " --scheme int8").rc, 0);
+  const CliRun e = Glmq("export " + q8 + " --to gguf -o " + gguf);
+  ASSERT_EQ(e.rc, 0) << e.output;
+  const CliRun ok = Glmq("convert " + gguf + " -o " + Path("back.glmq"));
+  ASSERT_EQ(ok.rc, 0) << ok.output;
+  fs::remove(Path("back.glmq"));
+  uint64_t at = 0, row_bytes = 0;
+  std::string name;
+  {
+    auto f = gguf::GgufFile::Open(gguf);
+    ASSERT_TRUE(f.ok()) << f.status();
+    for (const gguf::TensorInfo& t : (*f)->tensors()) {
+      if (t.type != 8 || t.ne.size() != 2) continue;  // Q8_0 matrices
+      at = (*f)->data_offset() + t.offset;
+      row_bytes = t.ne[0] / 32 * 34;
+      name = t.name;
+      break;
+    }
+  }
+  ASSERT_FALSE(name.empty());
+  std::string bad = Slurp(gguf);
+  bad[at + row_bytes + 34 + 2 + 5] = '\x80';  // row 1, block 1, code 5
+  Spit(gguf, bad);
+  EXPECT_CLEAN_ERROR(Glmq("convert " + gguf + " -o " + Path("back.glmq"), 30),
+                     "tensor '" + name + "' row 1, block 1 has the Q8_0 code -128");
+  EXPECT_FALSE(fs::exists(Path("back.glmq")));
+  EXPECT_EQ(TempFiles(), 0);
+}
+
+// A bias merged from q / k / v parts (Glm4ForCausalLM) whose parts differ
+// in dtype: the parts were copied with the last part's element size, so an
+// f32 k bias between bf16 q and v became garbage values. Now an error.
+TEST_F(Imports, AwqMergedPartsOfDifferentDtypesAreErrors) {
+  const std::string m = Path("m.glmq"), q = Path("q.glmq"), dir = Path("awq");
+  ASSERT_EQ(Glmq("convert " + std::string(GLMQ_SHARED_DIR) + "/fixtures/models/glm4-tiny-0414 -o " +
+                 m).rc, 0);
+  ASSERT_EQ(Glmq("quantize " + m + " -o " + q + " --scheme int4-g128").rc, 0);
+  const CliRun e = Glmq("export " + q + " --to awq -o " + dir);
+  ASSERT_EQ(e.rc, 0) << e.output;
+  const std::string shard = dir + "/model-00001-of-00001.safetensors";
+  const std::string k = "model.layers.0.self_attn.k_proj.bias";
+  std::string data;
+  std::vector<SafetensorsTensor> out;
+  {
+    auto f = SafetensorsFile::Open(shard);
+    ASSERT_TRUE(f.ok()) << f.status();
+    for (SafetensorsTensor t : (*f)->tensors()) {
+      const absl::Span<const uint8_t> b = (*f)->Data(t);
+      std::string bytes(b.begin(), b.end());
+      if (t.name == k) {  // bf16 -> f32, same values
+        ASSERT_EQ(t.dtype, DType::kBF16);
+        std::string wide;
+        for (size_t i = 0; i < bytes.size(); i += 2) wide += std::string(2, '\0') + bytes.substr(i, 2);
+        bytes = wide;
+        t.dtype = DType::kF32;
+      }
+      t.offset = data.size();
+      t.size = bytes.size();
+      data += bytes;
+      out.push_back(t);
+    }
+  }
+  ASSERT_TRUE(std::any_of(out.begin(), out.end(), [&](auto& t) { return t.name == k; }));
+  Spit(shard, SafetensorsHeader(out) + data);
+  EXPECT_CLEAN_ERROR(Glmq("convert " + dir + " -o " + Path("back.glmq"), 30),
+                     "tensor '" + k + "' is f32, unlike 'model.layers.0.self_attn.q_proj.bias'");
+  EXPECT_FALSE(fs::exists(Path("back.glmq")));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "runtime/loaded_model.h"
@@ -51,6 +52,10 @@ absl::StatusOr<std::vector<ImageEmbeds>> Images(const LogitsArgs& a, const Model
 }
 
 absl::Status RunLogits(const LogitsArgs& a) {
+  if (a.last < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--last ", a.last, " must be >= 0 (0: every row)"));
+  }
   GLMQ_ASSIGN_OR_RETURN(std::vector<int32_t> ids, ReadNpyInt32(a.ids));
   if (ids.empty()) return absl::InvalidArgumentError(a.ids + ": no token ids");
   GLMQ_ASSIGN_OR_RETURN(const DeviceSpec device, ParseDevice(a.session.device));

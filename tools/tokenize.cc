@@ -52,6 +52,12 @@ absl::Status Decode(const Tokenizer& tok, const std::string& text) {
     if (!absl::SimpleAtoi(s, &id)) {
       return absl::InvalidArgumentError(absl::StrCat("'", std::string(s), "' is not an id"));
     }
+    // Decode skips ids it has no piece for: an id outside the vocabulary
+    // printed nothing with exit code 0.
+    if (id < 0 || id >= tok.vocab_size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("id ", id, " is outside the vocabulary 0..", tok.vocab_size() - 1));
+    }
     ids.push_back(id);
   }
   const std::string out = tok.Decode(ids);

@@ -35,8 +35,7 @@ TEST(JinjaMalformed, RefusedCleanlyAndQuickly) {
   const Case cases[] = {
       {"parentheses 1,000 deep", "{{ " + Repeat("(", 1000) + "1" + Repeat(")", 1000) + " }}",
        "nested over 64"},
-      {"lists 1,000 deep", "{{ " + Repeat("[", 1000) + Repeat("]", 1000) + " }}",
-       "nested over 64"},
+      {"lists 1,000 deep", "{{ " + Repeat("[", 1000) + Repeat("]", 1000) + " }}", "nested over 64"},
       {"not chain", "{{ " + Repeat("not ", 1000) + "1 }}", "nested over 64"},
       {"unary minus chain", "{{ " + Repeat("- ", 1000) + "1 }}", "nested over 64"},
       {"parentheses 100,000 deep", "{{ " + Repeat("(", 100000) + "1" + Repeat(")", 100000) + " }}",
@@ -46,8 +45,9 @@ TEST(JinjaMalformed, RefusedCleanlyAndQuickly) {
       {"tag of 200,000 tokens", "{{ [" + Repeat("1,", 100000) + "] }}", "over 4096 tokens"},
       {"if blocks 10,000 deep", Repeat("{% if 1 %}", 10000) + Repeat("{% endif %}", 10000),
        "nested over 64"},
-      {"nested loops", "{% for a in range(999999) %}{% for b in range(999999) %}{% endfor %}"
-                       "{% endfor %}",
+      {"nested loops",
+       "{% for a in range(999999) %}{% for b in range(999999) %}{% endfor %}"
+       "{% endfor %}",
        "steps"},
       {"int64 overflow +", "{{ 9223372036854775807 + 1 }}", "integer overflow"},
       {"int64 overflow *", "{{ 4611686018427387904 * 4 }}", "integer overflow"},
@@ -66,6 +66,17 @@ TEST(JinjaMalformed, RefusedCleanlyAndQuickly) {
        "{% set ns = namespace(s='0123456789abcdef') %}{% for i in range(40) %}"
        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
        "64 MiB"},
+      {"namespace holding itself (stack overflow in AllTrusted; found by fuzz_smoke replay)",
+       "{% set ns = namespace(n=0, s='') %}{% for i in [1,2,3] %}{% set ns.n = ns%}{% endfor %}"
+       "{{ ns.n }}",
+       "cannot hold the namespace itself"},
+      {"namespace cycle through a list and a second namespace",
+       "{% set a = namespace(x=0) %}{% set b = namespace(y=[a]) %}{% set a.x = [1, b] %}{{ a }}",
+       "cannot hold the namespace itself"},
+      {"nesting a value one level per iteration",
+       "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}"
+       "{% endfor %}{{ ns.x }}",
+       "nested over 64 deep"},
       {"list doubling",
        "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}"
        "{% endfor %}",

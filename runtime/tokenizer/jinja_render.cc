@@ -56,12 +56,14 @@ class Renderer {
   absl::StatusOr<Flow> ExecNode(const Node& n, MarkedText* out);
   absl::StatusOr<Flow> ExecFor(const Node& n, MarkedText* out);
   absl::Status ExecSet(const Node& n, const Value& v);
+  absl::Status CheckStorable(const Value& v, const Dict* ns, int depth);
   absl::Status Bind(const std::vector<std::string>& targets, const Value& v, int line);
   Value MakeMacro(const Node& n);
 
   std::vector<std::unordered_map<std::string, Value>> frames_;
   int depth_ = 0;
   int64_t steps_ = 0;  // expressions evaluated
+  int64_t walked_ = 0;  // value nodes walked by CheckStorable
 };
 
 absl::StatusOr<Value> Renderer::Eval(const Expr& e) {
@@ -270,6 +272,33 @@ absl::StatusOr<Flow> Renderer::ExecFor(const Node& n, MarkedText* out) {
   return Flow::kNormal;
 }
 
+// A namespace attribute may not hold the namespace itself, directly or
+// inside lists and dicts (`{% set ns.n = ns %}`: the cycle sent every
+// recursive walk of values, AllTrusted first, off the stack), nor a value
+// nested deeper than kMaxValueDepth (namespaces carry values across loop
+// iterations, `ns.x = [ns.x]` would nest without bound). Every 64 nodes
+// walked cost a step, so repeated stores of big values end at the step limit.
+absl::Status Renderer::CheckStorable(const Value& v, const Dict* ns, int depth) {
+  constexpr int kMaxValueDepth = 64;
+  if (depth > kMaxValueDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a namespace attribute cannot hold a value nested over ", kMaxValueDepth, " deep"));
+  }
+  if ((++walked_ & 63) == 0 && ++steps_ > kMaxSteps) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the template ran over ", kMaxSteps, " steps (a runaway loop?)"));
+  }
+  if (v.is_list()) {
+    for (const Value& x : v.list()) GLMQ_RETURN_IF_ERROR(CheckStorable(x, ns, depth + 1));
+  } else if (v.is_dict()) {
+    if (&v.dict() == ns) {
+      return absl::InvalidArgumentError("a namespace attribute cannot hold the namespace itself");
+    }
+    for (const auto& [k, x] : v.dict().items) GLMQ_RETURN_IF_ERROR(CheckStorable(x, ns, depth + 1));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Renderer::ExecSet(const Node& n, const Value& v) {
   if (n.text.empty()) return Bind(n.targets, v, n.line);
   const Value target = Lookup(n.targets[0]);
@@ -278,6 +307,7 @@ absl::Status Renderer::ExecSet(const Node& n, const Value& v) {
                               absl::StrCat("cannot set attribute '", n.text, "' of '", n.targets[0],
                                            "': only a namespace() has settable attributes")));
   }
+  GLMQ_RETURN_IF_ERROR(AtLine(n.line, CheckStorable(v, &target.dict(), 0)));
   target.dict().Set(n.text, v);
   return absl::OkStatus();
 }

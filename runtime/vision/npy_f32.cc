@@ -1,5 +1,6 @@
 #include "runtime/vision/npy_f32.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/match.h"
@@ -47,9 +48,12 @@ absl::Status ParseNpyHeader(const std::string& b, const std::string& where, absl
     int64_t d;
     if (!absl::SimpleAtoi(dim, &d) || d < 0) return err(absl::StrCat("bad dimension '", dim, "'"));
     shape->push_back(d);
+    if (d != 0 && count > INT64_MAX / d) return err("shape has over 2^63 elements");
     count *= d;
   }
-  if (b.size() - start - len != static_cast<size_t>(count) * 4)
+  // By division: count * 4 wraps for shapes near 2^62 elements.
+  const uint64_t bytes = b.size() - start - len;
+  if (bytes % 4 != 0 || bytes / 4 != static_cast<uint64_t>(count))
     return err("size does not match shape");
   *offset = start + len;
   return absl::OkStatus();
