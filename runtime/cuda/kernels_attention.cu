@@ -9,21 +9,13 @@
 
 #include "runtime/cuda/attention_plan.h"
 #include "runtime/cuda/kernels.h"
+#include "runtime/cuda/device_util.cuh"
 
 namespace glmq::cuda {
 namespace {
 
 constexpr int kKt = static_cast<int>(kAttnKeys);
 constexpr int kPerLane = kMaxHeadDim / 32;
-
-__device__ __forceinline__ float WarpSum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float WarpMax(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
 
 // Value d of K (is_v false) or V at sequence position pos of kv head g, f32.
 __device__ __forceinline__ float LoadKv(const DevKv& kv, bool is_v, int64_t g, int64_t pos,

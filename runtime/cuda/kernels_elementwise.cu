@@ -5,27 +5,11 @@
 #include <cuda_fp16.h>
 
 #include "runtime/cuda/kernels.h"
+#include "runtime/cuda/device_util.cuh"
 
 namespace glmq::cuda {
 namespace {
 
-__device__ __forceinline__ float WarpSum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float WarpMax(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-unsigned Blocks(int64_t n, int block) {
-  const int64_t b = (n + block - 1) / block;
-  return static_cast<unsigned>(b < (1 << 20) ? (b > 0 ? b : 1) : (1 << 20));
-}
-
-#define GLMQ_GRID_LOOP(i, n)                                                  \
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (n); \
-       i += int64_t{gridDim.x} * blockDim.x)
 
 // One block (256 threads) per row.
 __global__ void RmsNormKernel(const float* x, const float* weight, int64_t dim, float eps,

@@ -5,16 +5,12 @@
 #include <cuda_fp16.h>
 
 #include "runtime/cuda/kernels.h"
+#include "runtime/cuda/device_util.cuh"
 
 namespace glmq::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
-
-__device__ __forceinline__ float WarpSum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 
 __device__ __forceinline__ float H2F(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 

@@ -4,20 +4,12 @@
 #include <cmath>
 
 #include "runtime/cuda/kernels_vision.h"
+#include "runtime/cuda/device_util.cuh"
 
 namespace glmq::cuda {
 namespace {
 
 constexpr int kBlock = 256;
-
-__device__ __forceinline__ float WarpSum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float WarpMax(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
 
 // The sum of v over the block; `shared` holds blockDim.x / 32 floats.
 __device__ float BlockSum(float v, float* shared) {
@@ -30,14 +22,6 @@ __device__ float BlockSum(float v, float* shared) {
   return total;
 }
 
-unsigned Blocks(int64_t n, int block) {
-  const int64_t b = (n + block - 1) / block;
-  return static_cast<unsigned>(b < (1 << 20) ? (b > 0 ? b : 1) : (1 << 20));
-}
-
-#define GLMQ_GRID_LOOP(i, n)                                                \
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (n); \
-       i += int64_t{gridDim.x} * blockDim.x)
 
 // One block per row; two passes (mean, then squared deviations) as the CPU.
 __global__ void LayerNormKernel(const float* x, const float* x_bias, const float* weight,
