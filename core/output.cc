@@ -41,10 +41,10 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
 void SplitPath(const std::string& path, std::string* dir, std::string* base) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) {
-    *dir = ".";
+    dir->assign(1, '.');
     *base = path;
   } else {
-    *dir = slash == 0 ? "/" : path.substr(0, slash);
+    *dir = path.substr(0, slash == 0 ? 1 : slash);
     *base = path.substr(slash + 1);
   }
 }
