@@ -22,6 +22,7 @@
 
 #include "runtime/attention_tiling.h"
 #include "runtime/cpu/kv_attention.h"
+#include "runtime/cpu/simd_exp.h"
 
 namespace glmq::cpu {
 namespace {
@@ -135,32 +136,6 @@ inline void PvRows(int64_t n_rows, const float* p, const KeyTile& kt, int64_t hd
   if constexpr (R > 1) {
     if (r < n_rows) PvRows<V, T, R - 1>(n_rows - r, p + r * kTk, kt, hd, o + r * hp, hp);
   }
-}
-
-template <class V>
-inline float RowMax(const float* s, int64_t n) {
-  typename V::Vec m = V::Set1(-INFINITY);
-  int64_t j = 0;
-  for (; j + V::kWidth <= n; j += V::kWidth) m = V::Max(m, V::Load(s + j));
-  float r = V::ReduceMax(m);
-  for (; j < n; ++j) r = std::max(r, s[j]);
-  return r;
-}
-
-// s[j] = exp(s[j] - mx) for j < n; returns their sum.
-template <class V>
-inline float ExpRow(float* s, int64_t n, float mx) {
-  const typename V::Vec m = V::Set1(mx);
-  typename V::Vec sum = V::Zero();
-  int64_t j = 0;
-  for (; j + V::kWidth <= n; j += V::kWidth) {
-    const typename V::Vec e = V::Exp(V::Sub(V::Load(s + j), m));
-    V::Store(s + j, e);
-    sum = V::Add(sum, e);
-  }
-  float r = V::ReduceAdd(sum);
-  for (; j < n; ++j) r += (s[j] = std::exp(s[j] - mx));
-  return r;
 }
 
 // One thread's tiles (runtime/attention_tiling.h ThreadFloats order).

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <vector>
 
+#include "runtime/cpu/simd_exp.h"
 #include "runtime/vision/attention.h"
 
 namespace glmq::vision {
@@ -96,35 +97,6 @@ inline void PvRows(const float* p, int64_t nk, const float* v, int64_t hd_pad, f
   if (rest == 1) PvTile<V, R, 1>(p, nk, v + c, hd_pad, o + c);
 }
 
-template <class V>
-inline float RowMax(const float* s, int64_t n) {
-  typename V::Vec m = V::Set1(-INFINITY);
-  int64_t j = 0;
-  for (; j + V::kWidth <= n; j += V::kWidth) m = V::Max(m, V::Load(s + j));
-  float r = V::ReduceMax(m);
-  for (; j < n; ++j) r = std::max(r, s[j]);
-  return r;
-}
-
-// s[j] = exp(s[j] - mx) for j < n; returns their sum.
-template <class V>
-inline float ExpRow(float* s, int64_t n, float mx) {
-  const typename V::Vec m = V::Set1(mx);
-  typename V::Vec sum = V::Zero();
-  int64_t j = 0;
-  for (; j + V::kWidth <= n; j += V::kWidth) {
-    const typename V::Vec e = V::Exp(V::Sub(V::Load(s + j), m));
-    V::Store(s + j, e);
-    sum = V::Add(sum, e);
-  }
-  float r = V::ReduceAdd(sum);
-  for (; j < n; ++j) {
-    s[j] = std::exp(s[j] - mx);
-    r += s[j];
-  }
-  return r;
-}
-
 // One thread's working tiles.
 struct Tiles {
   std::vector<float> q;     // [kQueryBlock, head_dim] scaled queries
@@ -149,9 +121,9 @@ void KeyBlock(int64_t qn, int64_t hd, int64_t hd_pad, const float* kt, const flo
   }
   for (int64_t i = 0; i < qn; ++i) {
     float* s = &w->s[i * kKeyBlock];
-    const float mx = std::max(w->m[i], RowMax<V>(s, nk));
+    const float mx = std::max(w->m[i], cpu::RowMax<V>(s, nk));
     const float corr = std::exp(w->m[i] - mx);  // 0 on the first block (m = -inf)
-    w->l[i] = w->l[i] * corr + ExpRow<V>(s, nk, mx);
+    w->l[i] = w->l[i] * corr + cpu::ExpRow<V>(s, nk, mx);
     w->m[i] = mx;
     if (corr != 1.0f) {
       for (int64_t d = 0; d < hd_pad; ++d) w->o[i * hd_pad + d] *= corr;
