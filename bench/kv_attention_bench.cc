@@ -5,6 +5,10 @@
 // the KV bytes it reads per second of CPU (the rate a core sustains; decode
 // needs about the memory bandwidth / cores). BM_KvPrefill/<kv>/<context>: a
 // chunk of 256 queries at the end of such a cache (multiply-adds per second).
+// BM_KvDecodeCold/<kv>/<context>/<threads>: the decode step as a model runs
+// it, on `threads` threads and cycling over as many layers' caches as make
+// 2 GiB, so every step reads its KV from memory (BM_KvDecode's one layer
+// stays in this machine's 480 MiB L3); bytes per second of wall time.
 // kv: 0 f32, 1 f16, 2 bf16, 3 int8.
 #include <random>
 #include <vector>
@@ -53,23 +57,52 @@ void Run(benchmark::State& state, int64_t n_tokens) {
   std::vector<float> scratch(AttentionScratchFloats({32, 4, 128}, 1));
   const KvAttentionFn fn = GetKvAttention(ActiveSimdLevel(), kShape.head_dim);
   for (auto _ : state) {
-    fn(q.data(), width, n_tokens, kShape, ctx - n_tokens, cache.View(), scratch.data(),
-       out.data(), 1);
+    fn(q.data(), width, n_tokens, kShape, ctx - n_tokens, cache.View(), scratch.data(), out.data(),
+       1);
     benchmark::ClobberMemory();
   }
   const double bytes = static_cast<double>(cache.layout.BytesPerToken()) * ctx;
   state.SetBytesProcessed(static_cast<int64_t>(bytes * state.iterations()));
-  state.counters["MAC/s"] = benchmark::Counter(
-      2.0 * kShape.n_heads * kShape.head_dim * n_tokens * (ctx - n_tokens / 2.0) *
-          state.iterations(),
-      benchmark::Counter::kIsRate);
+  state.counters["MAC/s"] = benchmark::Counter(2.0 * kShape.n_heads * kShape.head_dim * n_tokens *
+                                                   (ctx - n_tokens / 2.0) * state.iterations(),
+                                               benchmark::Counter::kIsRate);
   state.SetLabel(std::string(Traits(type).name));
 }
 
 void BM_KvDecode(benchmark::State& state) { Run(state, 1); }
+
+void BM_KvDecodeCold(benchmark::State& state) {
+  const KvType type = static_cast<KvType>(state.range(0));
+  const int64_t ctx = state.range(1);
+  const int threads = static_cast<int>(state.range(2));
+  std::vector<Cache> layers;
+  layers.push_back(MakeCache(type, ctx));
+  const auto layer_bytes = static_cast<int64_t>(layers[0].layout.BytesFor(ctx));
+  while (static_cast<int64_t>(layers.size()) * layer_bytes < (int64_t{2} << 30)) {
+    layers.push_back(layers[0]);
+    for (size_t b = 0; b < layers.back().blocks.size(); ++b)
+      layers.back().blocks[b] = layers.back().storage[b].data();
+  }
+  const int64_t width = kShape.n_heads * kShape.head_dim;
+  std::vector<float> q(width, 0.1f), out(width);
+  std::vector<float> scratch(AttentionScratchFloats({32, 4, 128}, threads));
+  const KvAttentionFn fn = GetKvAttention(ActiveSimdLevel(), kShape.head_dim);
+  size_t l = 0;
+  for (auto _ : state) {
+    fn(q.data(), width, 1, kShape, ctx - 1, layers[l].View(), scratch.data(), out.data(), threads);
+    l = (l + 1) % layers.size();
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(layer_bytes * state.iterations()));
+  state.SetLabel(std::string(Traits(type).name) + " x" + std::to_string(layers.size()));
+}
 void BM_KvPrefill(benchmark::State& state) { Run(state, 256); }
 
 BENCHMARK(BM_KvDecode)->ArgsProduct({{0, 2, 3}, {8192, 32768}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_KvDecodeCold)
+    ->ArgsProduct({{2, 3}, {32768}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_KvPrefill)->ArgsProduct({{0, 2, 3}, {4096}})->Unit(benchmark::kMillisecond);
 
 }  // namespace

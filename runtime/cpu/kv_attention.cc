@@ -93,22 +93,33 @@ void WriteKvRows(const float* k, const float* v, int64_t row_stride, int64_t n_t
   }
 }
 
+float QueryInt8Scale(const float* x, float mul, int64_t n) {
+  float amax = 0.f;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i] * mul));
+  return amax / 127.0f;
+}
+
 void KvAttentionReference(const float* q, int64_t q_stride, int64_t n_tokens,
                           const AttentionShape& s, int64_t pos0, const KvCacheView& cache,
                           float* out) {
   const int64_t group = s.n_heads / s.n_kv_heads, hd = s.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  std::vector<float> score;
+  std::vector<float> score, qs(hd);
   for (int64_t t = 0; t < n_tokens; ++t) {
     const int64_t n_pos = pos0 + t + 1;  // causal: positions [0, pos0 + t]
     score.resize(n_pos);
     for (int64_t h = 0; h < s.n_heads; ++h) {
       const int64_t g = h / group;
       const float* qh = q + t * q_stride + h * hd;
+      for (int64_t d = 0; d < hd; ++d) qs[d] = qh[d] * scale;
+      if (cache.layout->type == KvType::kInt8) {
+        const float sq = QueryInt8Scale(qh, scale, hd), inv = sq > 0.f ? 1.0f / sq : 0.f;
+        for (int64_t d = 0; d < hd; ++d) qs[d] = QueryInt8(qs[d], inv) * sq;
+      }
       float mx = -INFINITY;
       for (int64_t j = 0; j < n_pos; ++j) {
         float dot = 0.f;
-        for (int64_t d = 0; d < hd; ++d) dot += qh[d] * scale * KvValue(cache, 0, g, j, d);
+        for (int64_t d = 0; d < hd; ++d) dot += qs[d] * KvValue(cache, 0, g, j, d);
         score[j] = dot;
         mx = std::max(mx, dot);
       }
@@ -126,7 +137,11 @@ void KvAttentionReference(const float* q, int64_t q_stride, int64_t n_tokens,
 KvAttentionFn GetKvAttention(SimdLevel level, int64_t head_dim) {
   const CpuFeatures& f = GetCpuFeatures();
   if (head_dim % 16 != 0) return internal::ScalarKvAttention();
-  if (level == SimdLevel::kAvx512 && f.avx512 && f.avx2) return internal::Avx512KvAttention();
+  if (level == SimdLevel::kAvx512 && f.avx512 && f.avx2) {
+    return f.avx512_vnni && head_dim <= internal::kMaxVnniHeadDim
+               ? internal::Avx512VnniKvAttention()
+               : internal::Avx512KvAttention();
+  }
   if (level >= SimdLevel::kAvx2 && f.avx2) return internal::Avx2KvAttention();
   return internal::ScalarKvAttention();
 }

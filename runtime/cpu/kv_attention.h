@@ -11,6 +11,7 @@
 // attention_tiling.h. Tested against the reference in kv_attention_test.cc.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "core/cpu_features.h"
@@ -26,6 +27,19 @@ float KvValue(const KvCacheView& cache, int kind, int64_t head, int64_t pos, int
 // conversions (int8: QuantizeKvInt8, the spec's reference quantizer).
 void WriteKvRows(const float* k, const float* v, int64_t row_stride, int64_t n_tokens,
                  const AttentionShape& shape, int64_t pos0, const KvCacheView& cache);
+
+// int8 KV: the query is quantized like a KV vector before q . K (symmetric,
+// round half away from zero within +-127, one f32 scale per query head,
+// specs/vram.md §2), so each
+// score is an integer dot product times the two scales; the VNNI kernel
+// computes exactly that, the other levels multiply the round-tripped floats.
+// QueryInt8Scale is max |x[d] * mul| / 127 (0 for a zero row);
+// QueryInt8(x * mul, 1 / scale) is the rounded value.
+float QueryInt8Scale(const float* x, float mul, int64_t n);
+inline int8_t QueryInt8(float v, float inv_scale) {
+  const float r = std::round(v * inv_scale);  // half away from zero, as QuantizeKvInt8
+  return static_cast<int8_t>(r >= 127.f ? 127.f : r <= -127.f ? -127.f : r == r ? r : 0.f);
+}
 
 // Backend::Attention's contract, single-threaded, holding one score row per
 // query: the definition the tiled kernels are tested against.
@@ -48,6 +62,10 @@ namespace internal {
 KvAttentionFn ScalarKvAttention();
 KvAttentionFn Avx2KvAttention();
 KvAttentionFn Avx512KvAttention();
+// int8 KV with q . K on AVX-512 VNNI (kv_attention_avx512vnni.cc): its
+// packed K tile is kAttnKeyTile x head_dim bytes on the stack.
+KvAttentionFn Avx512VnniKvAttention();
+inline constexpr int64_t kMaxVnniHeadDim = 256;
 }  // namespace internal
 
 }  // namespace glmq::cpu

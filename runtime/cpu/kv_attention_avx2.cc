@@ -7,8 +7,8 @@ namespace glmq::cpu {
 namespace {
 
 struct Avx2 : Avx2Vec {
-  // Micro-tile 4 rows x 2 vectors: 8 accumulators + 2 loads + 1 broadcast of 16 ymm.
-  static constexpr int kRows = 4, kVecs = 2;
+  // Micro-tiles 4 rows x 2 vectors: 8 accumulators + 2 loads + 1 broadcast of 16 ymm.
+  static constexpr int kRows = 4, kVecs = 2, kPvRows = 4, kPvVecs = 2;
 };
 
 }  // namespace

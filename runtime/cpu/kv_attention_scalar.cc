@@ -12,7 +12,8 @@ namespace {
 struct Scalar {
   using Vec = float;
   static constexpr int64_t kWidth = 1;
-  static constexpr int kRows = 4, kVecs = 4;  // micro-tile: rows x vectors
+  static constexpr int kRows = 4, kVecs = 4;      // micro-tiles: rows x vectors, of S = q K^T
+  static constexpr int kPvRows = 4, kPvVecs = 4;  // and of O += P V
   static Vec Zero() { return 0.f; }
   static Vec Set1(float a) { return a; }
   static Vec Load(const float* p) { return *p; }

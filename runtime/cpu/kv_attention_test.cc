@@ -51,10 +51,14 @@ struct Case {
   int threads;
 };
 
-std::vector<SimdLevel> Levels() {
-  std::vector<SimdLevel> out = {SimdLevel::kScalar};
-  if (GetCpuFeatures().avx2) out.push_back(SimdLevel::kAvx2);
-  if (GetCpuFeatures().avx512) out.push_back(SimdLevel::kAvx512);
+// Every kernel this CPU can run (GetKvAttention picks one per level).
+std::vector<std::pair<const char*, KvAttentionFn>> Kernels() {
+  const CpuFeatures& f = GetCpuFeatures();
+  std::vector<std::pair<const char*, KvAttentionFn>> out = {
+      {"scalar", internal::ScalarKvAttention()}};
+  if (f.avx2) out.push_back({"avx2", internal::Avx2KvAttention()});
+  if (f.avx512) out.push_back({"avx512", internal::Avx512KvAttention()});
+  if (f.avx512_vnni) out.push_back({"avx512vnni", internal::Avx512VnniKvAttention()});
   return out;
 }
 
@@ -79,16 +83,15 @@ TEST(KvAttention, TiledMatchesTheReference) {
       std::vector<float> want(c.n_tokens * width);
       KvAttentionReference(q.data(), width, c.n_tokens, c.shape, c.pos0, cache.View(), want.data());
       const AttentionTiling tiling{c.shape.n_heads, c.shape.n_kv_heads, c.shape.head_dim};
-      for (SimdLevel level : Levels()) {
+      for (const auto& [name, kernel] : Kernels()) {
         SCOPED_TRACE(::testing::Message()
-                     << Traits(type).name << " " << SimdLevelName(level) << " heads "
-                     << c.shape.n_heads << "/" << c.shape.n_kv_heads << " pos0 " << c.pos0 << " n "
-                     << c.n_tokens << " threads " << c.threads);
+                     << Traits(type).name << " " << name << " heads " << c.shape.n_heads << "/"
+                     << c.shape.n_kv_heads << " pos0 " << c.pos0 << " n " << c.n_tokens
+                     << " threads " << c.threads);
         std::vector<float> scratch(AttentionScratchFloats(tiling, c.threads), NAN);
         std::vector<float> got(want.size(), NAN);
-        GetKvAttention(level, c.shape.head_dim)(q.data(), width, c.n_tokens, c.shape, c.pos0,
-                                                cache.View(), scratch.data(), got.data(),
-                                                c.threads);
+        kernel(q.data(), width, c.n_tokens, c.shape, c.pos0, cache.View(), scratch.data(),
+               got.data(), c.threads);
         float worst = 0.f;
         for (size_t i = 0; i < got.size(); ++i)
           worst = std::max(worst, std::fabs(got[i] - want[i]));

@@ -7,7 +7,10 @@
 // query_tile positions x the group's heads (row r = position r / G, head
 // g G + r % G), queries pre-scaled by 1 / sqrt(head_dim). Per key tile of
 // kAttnKeyTile positions j0 ..:
-//   S = q K^T (K read as [head_dim, B] columns; int8: S *= K scale per key)
+//   S = q K^T (K read as [head_dim, B] columns; int8: q quantized per row
+//   (kv_attention.h QueryInt8), S *= q scale x K scale per key; a traits
+//   struct with kInt8Dot packs each K tile and takes the dot products in
+//   integers)
 //   per row, over its causal keys: m' = max(m, max S); c = exp(m - m');
 //   P = exp(S - m'); l = l c + sum P; O = O c (int8: P *= V scale per key)
 //   O += P V (V read as [B, head_dim] rows)
@@ -41,6 +44,21 @@ inline typename V::Vec LoadKv(const void* base, int64_t i) {
   if constexpr (T == KvType::kInt8) return V::LoadI8(static_cast<const int8_t*>(base) + i);
 }
 
+// Cache lines of the next block's K and V, requested (one line of each per
+// key of P V) while this block's tiles are computed: at long contexts the
+// cache comes from memory, and the tiles walk K's [head_dim, B] rows in
+// 64-key pieces, which the hardware prefetchers miss. Each tile of a block
+// asks for its quarter of the next block's K and V of the same head, in
+// address order.
+struct KvPrefetch {
+  const char *k = nullptr, *k_end = nullptr, *v = nullptr, *v_end = nullptr;
+  int64_t step = 0;  // bytes per Step of each: value_bytes lines (a tile has >= 192 Steps)
+  void Step() {
+    for (int64_t b = 0; b < step && k < k_end; b += 64, k += 64) __builtin_prefetch(k, 0, 3);
+    for (int64_t b = 0; b < step && v < v_end; b += 64, v += 64) __builtin_prefetch(v, 0, 3);
+  }
+};
+
 // One key tile of one item, in a block: K from its first column (row
 // stride B), V from its first row (stride head_dim); f16 scales (int8) of
 // the tile's positions.
@@ -49,8 +67,9 @@ struct KeyTile {
   const void* v;
   const uint16_t* k_scale;
   const uint16_t* v_scale;
-  int64_t j0;  // first position
-  int64_t nk;  // positions [j0, j0 + nk) are written (<= kTk)
+  int64_t j0;                      // first position
+  int64_t nk;                      // positions [j0, j0 + nk) are written (<= kTk)
+  KvPrefetch* prefetch = nullptr;  // lines of the next block to ask for
 };
 
 // S[r, c0 + i] for R rows x C vectors of keys from column c0; q: rows of hp
@@ -93,6 +112,36 @@ inline void QkRows(int64_t n_rows, const float* q, int64_t hp, int64_t hd, const
   }
 }
 
+// Whether V computes int8 q . K in integers: V::PackK(k, stride, hd, packed)
+// packs a tile's K columns, V::QkI8<R>(...) scores R rows from them.
+template <class V>
+constexpr bool kInt8Dot = requires {
+  V::kInt8Dot;
+};
+
+// The int8 query rows of an item (kInt8Dot): bytes [rows, hp], then each
+// row's scale and 128 x its sum (the packed K is stored as k + 128).
+struct QueryI8 {
+  int8_t* q;
+  float* scale;
+  int32_t* corr;
+};
+
+template <class V, int R>
+inline void QkI8Rows(int64_t n_rows, const QueryI8& q, int64_t hp, int64_t hd,
+                     const uint8_t* packed, const uint16_t* k_scale, float* s) {
+  int64_t r = 0;
+  for (; r + R <= n_rows; r += R)
+    V::template QkI8<R>(q.q + r * hp, hp, hd, packed, q.scale + r, q.corr + r, k_scale,
+                        s + r * kTk);
+  if constexpr (R > 1) {
+    if (r < n_rows) {
+      const QueryI8 rest{q.q + r * hp, q.scale + r, q.corr + r};
+      QkI8Rows<V, R - 1>(n_rows - r, rest, hp, hd, packed, k_scale, s + r * kTk);
+    }
+  }
+}
+
 // O[r, col0 ..] += sum_{j < nk} P[r, j] V[j, col0 ..] for R rows x C vectors.
 template <class V, KvType T, int R, int C>
 inline void PvMicro(const float* p, const KeyTile& kt, int64_t hd, int64_t col0, float* o,
@@ -101,6 +150,7 @@ inline void PvMicro(const float* p, const KeyTile& kt, int64_t hd, int64_t col0,
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = V::Load(o + r * hp + col0 + c * V::kWidth);
   for (int64_t j = 0; j < kt.nk; ++j) {
+    if (kt.prefetch) kt.prefetch->Step();
     typename V::Vec vv[C];
     for (int c = 0; c < C; ++c) vv[c] = LoadKv<V, T>(kt.v, j * hd + col0 + c * V::kWidth);
     for (int r = 0; r < R; ++r) {
@@ -112,17 +162,17 @@ inline void PvMicro(const float* p, const KeyTile& kt, int64_t hd, int64_t col0,
     for (int c = 0; c < C; ++c) V::Store(o + r * hp + col0 + c * V::kWidth, acc[r][c]);
 }
 
-// All head_dim columns of R rows: kVecs vectors at a time, then the rest.
+// All head_dim columns of R rows: kPvVecs vectors at a time, then the rest.
 template <class V, KvType T, int R>
 inline void PvCols(const float* p, const KeyTile& kt, int64_t hd, float* o, int64_t hp) {
-  constexpr int64_t kStep = V::kVecs * V::kWidth;
+  constexpr int64_t kStep = V::kPvVecs * V::kWidth;
   int64_t c = 0;
-  for (; c + kStep <= hd; c += kStep) PvMicro<V, T, R, V::kVecs>(p, kt, hd, c, o, hp);
+  for (; c + kStep <= hd; c += kStep) PvMicro<V, T, R, V::kPvVecs>(p, kt, hd, c, o, hp);
   const int64_t rest = (hd - c) / V::kWidth;  // hd is a multiple of kWidth
-  if constexpr (V::kVecs > 3) {
+  if constexpr (V::kPvVecs > 3) {
     if (rest == 3) return PvMicro<V, T, R, 3>(p, kt, hd, c, o, hp);
   }
-  if constexpr (V::kVecs > 2) {
+  if constexpr (V::kPvVecs > 2) {
     if (rest == 2) return PvMicro<V, T, R, 2>(p, kt, hd, c, o, hp);
   }
   if (rest == 1) PvMicro<V, T, R, 1>(p, kt, hd, c, o, hp);
@@ -138,9 +188,11 @@ inline void PvRows(int64_t n_rows, const float* p, const KeyTile& kt, int64_t hd
   }
 }
 
-// One thread's tiles (runtime/attention_tiling.h ThreadFloats order).
+// One thread's tiles (runtime/attention_tiling.h ThreadFloats order); with
+// kInt8Dot the q tile holds the int8 rows (QueryI8) instead of floats.
 struct Tiles {
   float *q, *o, *s, *m, *l;
+  QueryI8 q8;
   Tiles(const AttentionTiling& t, float* base) {
     const int64_t r = t.rows(), hp = t.head_dim_pad();
     q = base;
@@ -148,8 +200,32 @@ struct Tiles {
     s = o + r * hp;
     m = s + r * kAttnKeyTile;
     l = m + r;
+    int8_t* bytes = reinterpret_cast<int8_t*>(q);
+    q8.q = bytes;
+    q8.scale = reinterpret_cast<float*>(bytes + r * hp);
+    q8.corr = reinterpret_cast<int32_t*>(bytes + r * hp + 4 * r);
   }
 };
+
+// Row r's query (times 1 / sqrt(head_dim)) into the q tile: floats, or for
+// int8 KV the int8 round trip (kv_attention.h), kept as bytes for kInt8Dot.
+template <class V, KvType T>
+void LoadQueryRow(const float* x, float mul, int64_t hd, int64_t hp, int64_t r, Tiles& w) {
+  if constexpr (T != KvType::kInt8) {
+    for (int64_t d = 0; d < hd; ++d) w.q[r * hp + d] = x[d] * mul;
+  } else {
+    const float sq = QueryInt8Scale(x, mul, hd), inv = sq > 0.f ? 1.0f / sq : 0.f;
+    if constexpr (kInt8Dot<V>) {
+      int8_t* q = w.q8.q + r * hp;
+      int32_t sum = 0;
+      for (int64_t d = 0; d < hd; ++d) sum += (q[d] = QueryInt8(x[d] * mul, inv));
+      w.q8.scale[r] = sq;
+      w.q8.corr[r] = 128 * sum;
+    } else {
+      for (int64_t d = 0; d < hd; ++d) w.q[r * hp + d] = QueryInt8(x[d] * mul, inv) * sq;
+    }
+  }
+}
 
 // What one Attention call works on.
 struct Job {
@@ -179,6 +255,23 @@ inline KeyTile TileAt(const Job& job, int64_t g, int64_t kt, int64_t end) {
   t.j0 = j0;
   t.nk = std::min(kTk, end - j0);
   return t;
+}
+
+// The share of block b + 1's K and V (head g) that tile kt asks for, if
+// that block holds keys of the item (tiles < kt_end).
+inline KvPrefetch PrefetchFor(const Job& job, int64_t g, int64_t kt, int64_t kt_end) {
+  const KvLayout& l = *job.cache->layout;
+  const int64_t per_block = l.block_tokens / kTk, b = kt / per_block + 1;
+  KvPrefetch p;
+  if (b * per_block >= kt_end) return p;
+  const int64_t bytes = l.head_dim * l.block_tokens * l.value_bytes() / per_block;
+  const char* block = static_cast<const char*>(job.cache->blocks[b]);
+  p.k = block + l.ValuesOffset(job.cache->layer, 0, g) + kt % per_block * bytes;
+  p.v = block + l.ValuesOffset(job.cache->layer, 1, g) + kt % per_block * bytes;
+  p.k_end = p.k + bytes;
+  p.v_end = p.v + bytes;
+  p.step = 64 * l.value_bytes();
+  return p;
 }
 
 // The online-softmax update of every row for one scored tile; rows before
@@ -224,7 +317,7 @@ void RunItem(const Job& job, int64_t item, Tiles& w, float* partials, float* out
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (int64_t r = 0; r < n_rows; ++r) {
     const float* q = job.q + (t0 + r / group) * job.q_stride + (g * group + r % group) * hd;
-    for (int64_t d = 0; d < hd; ++d) w.q[r * hp + d] = q[d] * scale;
+    LoadQueryRow<V, T>(q, scale, hd, hp, r, w);
     std::fill(w.o + r * hp, w.o + (r + 1) * hp, 0.f);
     w.m[r] = -INFINITY;
     w.l[r] = 0.f;
@@ -233,10 +326,18 @@ void RunItem(const Job& job, int64_t item, Tiles& w, float* partials, float* out
   const int64_t kt_begin = n_kt * sp / job.splits, kt_end = n_kt * (sp + 1) / job.splits;
   const int64_t stride = job.cache->layout->block_tokens;
   for (int64_t kt = kt_begin; kt < kt_end; ++kt) {
-    const KeyTile tile = TileAt(job, g, kt, end);
-    QkRows<V, T, V::kRows>(n_rows, w.q, hp, hd, tile, stride, w.s);
+    KeyTile tile = TileAt(job, g, kt, end);
+    KvPrefetch next = PrefetchFor(job, g, kt, kt_end);
+    tile.prefetch = &next;
+    if constexpr (T == KvType::kInt8 && kInt8Dot<V>) {
+      alignas(64) uint8_t packed[kTk * internal::kMaxVnniHeadDim];
+      V::PackK(static_cast<const int8_t*>(tile.k), stride, hd, packed);
+      QkI8Rows<V, V::kRows>(n_rows, w.q8, hp, hd, packed, tile.k_scale, w.s);
+    } else {
+      QkRows<V, T, V::kRows>(n_rows, w.q, hp, hd, tile, stride, w.s);
+    }
     SoftmaxStep<V, T>(job, first_pos, n_rows, tile, w);
-    PvRows<V, T, V::kRows>(n_rows, w.s, tile, hd, w.o, hp);
+    PvRows<V, T, V::kPvRows>(n_rows, w.s, tile, hd, w.o, hp);
   }
   const int64_t width = job.shape.n_heads * hd;
   for (int64_t r = 0; r < n_rows; ++r) {
