@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "plan/memory.h"
@@ -34,11 +35,21 @@ CudaTerm Term(const std::string& name, const std::string& allocation, const Allo
   return {name, allocation, t.requested(), t.device_bytes()};
 }
 
+// The largest request each growing scratch slot sees (device_memory.h).
+struct ScratchMax {
+  uint64_t gemm = 0;          // slot 0
+  uint64_t kept_split = 0;    // slot 5
+  uint64_t kept_product = 0;  // slot 6
+};
+
 // Weights (one allocation per matrix, repacked) and the f32 mirrors of the
-// norm and bias vectors; `gemm` gets the largest prefill GEMM scratch.
+// norm and bias vectors; `scratch` gets the largest prefill GEMM scratch and,
+// for linears with kept columns, their split input and kept product.
 absl::Status AddWeights(const std::vector<pb::TensorEntry>& tensors, const CudaRun& run,
-                        std::vector<CudaTerm>* terms, uint64_t* gemm) {
+                        std::vector<CudaTerm>* terms, ScratchMax* scratch) {
   AllocationTally weights, vectors;
+  absl::flat_hash_map<std::string, const pb::TensorEntry*> by_name;
+  for (const pb::TensorEntry& e : tensors) by_name[e.name()] = &e;
   const int64_t n = run.PrefillTokens();
   for (const pb::TensorEntry& e : tensors) {
     if (e.role() == pb::ROLE_VISION) continue;
@@ -52,8 +63,14 @@ absl::Status AddWeights(const std::vector<pb::TensorEntry>& tensors, const CudaR
     weights.Add(b);
     if (e.role() == pb::ROLE_TOKEN_EMBD) continue;  // a gather, never a GEMM
     const int64_t rows = e.role() == pb::ROLE_OUTPUT && !run.all_logits ? 1 : n;
-    *gemm = std::max(*gemm,
-                     cuda::GemmScratchBytes(Operand(e.encoding()), e.shape(0), e.shape(1), rows));
+    scratch->gemm = std::max(
+        scratch->gemm, cuda::GemmScratchBytes(Operand(e.encoding()), e.shape(0), e.shape(1), rows));
+    const auto kept = by_name.find(CompanionName(e.name(), pb::ROLE_KEPT_COLS));
+    if (kept == by_name.end() || kept->second->shape_size() != 2) continue;
+    const int64_t t = std::max<int64_t>(rows, 1), n_kept = kept->second->shape(1);
+    scratch->kept_split =
+        std::max(scratch->kept_split, cuda::KeptSplitBytes(t, e.shape(1), n_kept));
+    scratch->kept_product = std::max(scratch->kept_product, cuda::KeptProductBytes(t, e.shape(0)));
   }
   terms->push_back(Term("weights", "one cudaMalloc per matrix, repacked (repack.h)", weights));
   terms->push_back(Term("norm_bias_f32", "f32 mirrors of norm and bias vectors", vectors));
@@ -97,8 +114,8 @@ absl::StatusOr<CudaPrediction> PredictCudaRun(const pb::HParams& hp,
     return absl::InvalidArgumentError(absl::StrCat("context ", run.context, " and chunk ",
                                                    run.prefill_chunk, " must be positive"));
   CudaPrediction p;
-  uint64_t gemm = 0;
-  GLMQ_RETURN_IF_ERROR(AddWeights(tensors, run, &p.terms, &gemm));
+  ScratchMax max;
+  GLMQ_RETURN_IF_ERROR(AddWeights(tensors, run, &p.terms, &max));
   GLMQ_ASSIGN_OR_RETURN(const KvLayout kv, MakeKvLayout(hp, run.kv));
   AllocationTally blocks;
   blocks.Add(kv.BlockBytes(), kv.BlocksFor(run.context));
@@ -125,13 +142,14 @@ absl::StatusOr<CudaPrediction> PredictCudaRun(const pb::HParams& hp,
                cuda::AttentionPartialBytes(1, hp.n_heads(), hp.n_kv_heads(), hp.head_dim(),
                                            run.context, run.sms));
   AllocationTally scratch;
-  if (gemm > 0) scratch.Add(gemm);
+  for (uint64_t b : {max.gemm, max.kept_split, max.kept_product})
+    if (b > 0) scratch.Add(b);
   scratch.Add(partials);
   scratch.Add(cuda::TokenIdBytes(std::max<int64_t>(n, 1)));
   scratch.Add(cuda::BlockTableBytes(kv.BlocksFor(run.context)));
   p.terms.push_back(Term("backend_scratch",
-                         "GEMM activations + decoded slice, attention partials, token ids, "
-                         "KV block table (device_memory.h)",
+                         "GEMM activations + decoded slice, kept-column split and product, "
+                         "attention partials, token ids, KV block table (device_memory.h)",
                          scratch));
   p.terms.push_back({"cuda_context",
                      "CUDA context + cuBLAS handle and workspace (measured "

@@ -14,6 +14,8 @@
 #include "plan/memory.h"
 #include "plan/source.h"
 #include "runtime/cuda/cuda_backend.h"
+#include "runtime/cuda/device_memory.h"
+#include "schema/tensors.h"
 
 namespace glmq::plan {
 namespace {
@@ -106,6 +108,51 @@ TEST(PlanMeasure, PredictionCountsEveryRuntimeTerm) {
       EXPECT_EQ(x.requested, 128u * 256 * 20800);
       EXPECT_EQ(x.device, 128u * (6u << 20));
     }
+}
+
+// A file quantized with --keep-outliers: each kept linear carries f16
+// kept_cols [rows, n] + i32 kept_idx [n] (counted with the weights and
+// vectors), and the backend's slots 5 and 6 grow to the largest linear's
+// split input and kept product at the prefill chunk.
+TEST(PlanMeasure, KeptColumnsAddTheirScratch) {
+  const pb::HParams hp = Glm4_9b();
+  CudaRun run;
+  run.context = 4096;
+  run.prefill_chunk = 512;
+  auto plain = SchemeTensorEntries(hp, "int4-g128");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  std::vector<pb::TensorEntry> kept;
+  constexpr int64_t kN = 32;
+  for (const pb::TensorEntry& e : *plain) {
+    kept.push_back(e);
+    if (e.layer() != 0 || e.shape_size() != 2 ||
+        (e.role() != pb::ROLE_ATTN_QKV && e.role() != pb::ROLE_FFN_DOWN))
+      continue;
+    pb::TensorEntry cols;
+    cols.set_name(CompanionName(e.name(), pb::ROLE_KEPT_COLS));
+    cols.set_role(pb::ROLE_KEPT_COLS);
+    cols.set_layer(0);
+    cols.set_encoding(pb::ENCODING_F16);
+    cols.add_shape(e.shape(0));
+    cols.add_shape(kN);
+    kept.push_back(cols);
+  }
+  ASSERT_EQ(kept.size(), plain->size() + 2);
+  auto a = PredictCudaRun(hp, *plain, run), b = PredictCudaRun(hp, kept, run);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto term = [](const CudaPrediction& p, const std::string& name) {
+    for (const CudaTerm& t : p.terms)
+      if (t.name == name) return t;
+    return CudaTerm{};
+  };
+  // ffn_down [4096, 13696] has the widest input, attn_qkv [4608, 4096] the most rows.
+  const uint64_t split = cuda::KeptSplitBytes(512, 13696, kN);
+  const uint64_t product = cuda::KeptProductBytes(512, 4608);
+  EXPECT_EQ(split, (512u * 13696 + 512u * kN) * 4);
+  EXPECT_EQ(term(*b, "backend_scratch").requested,
+            term(*a, "backend_scratch").requested + split + product);
+  const uint64_t f16 = 2u * kN * (4608 + 4096);
+  EXPECT_GE(term(*b, "weights").requested, term(*a, "weights").requested + f16);
 }
 
 TEST(PlanMeasure, VerdictOnSyntheticMeasurements) {
