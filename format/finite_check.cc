@@ -61,6 +61,14 @@ absl::Status FiniteScan::FeedGroups(const uint8_t* p, uint64_t n) {
   for (uint64_t g = pos_ / group_bytes_; g * group_bytes_ < end; ++g) {
     const uint64_t hb = g * group_bytes_, he = hb + header_bytes_;
     if (he <= pos_) continue;  // this group's header was checked already
+    if (hb >= pos_ && he <= end) {  // the whole header in this chunk: f16 bits in place
+      for (uint64_t b = 0; b < header_bytes_; b += 2) {
+        uint16_t h;
+        std::memcpy(&h, p + (hb - pos_) + b, 2);
+        if ((h & 0x7c00) == 0x7c00) return Bad(g, true);
+      }
+      continue;
+    }
     const uint64_t from = std::max(hb, pos_), to = std::min(he, end);
     std::memcpy(carry_ + (from - hb), p + (from - pos_), to - from);
     if (he <= end && FirstNonFinite(DType::kF16, carry_, header_bytes_ / 2) >= 0)
@@ -71,13 +79,13 @@ absl::Status FiniteScan::FeedGroups(const uint8_t* p, uint64_t n) {
 
 // q8 codes are in [-127, 127] (specs/encodings.md): the kernels take |w| and
 // negate, which -128 overflows. A file holding it would compute wrong
-// values silently, so no path may write one.
+// values silently, so no path may write one. Every 0x80 byte of the chunk,
+// skipping those in group headers (an f16 scale may hold one).
 absl::Status FiniteScan::FeedQ8Codes(const uint8_t* p, uint64_t n) const {
-  const uint64_t end = pos_ + n;
-  for (uint64_t g = pos_ / group_bytes_; g * group_bytes_ < end; ++g) {
-    const uint64_t from = std::max(g * group_bytes_ + header_bytes_, pos_);
-    const uint64_t to = std::min((g + 1) * group_bytes_, end);
-    if (from >= to || std::memchr(p + (from - pos_), 0x80, to - from) == nullptr) continue;
+  for (const uint8_t *q = p, *e = p + n;
+       (q = static_cast<const uint8_t*>(std::memchr(q, 0x80, e - q))) != nullptr; ++q) {
+    const uint64_t at = pos_ + (q - p), g = at / group_bytes_;
+    if (at - g * group_bytes_ < header_bytes_) continue;
     return absl::InvalidArgumentError(
         absl::StrCat("tensor '", entry_.name(), "': q8 code -128 in group ", g % groups_per_row_,
                      " of row ", g / groups_per_row_, " (q8 codes are in [-127, 127])"));

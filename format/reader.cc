@@ -5,10 +5,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/bus_guard.h"
 #include "core/checksum.h"
 #include "core/status.h"
 #include "format/embedded.h"
 #include "format/entry_check.h"
+#include "format/finite_check.h"
 #include "format/header.h"
 
 namespace glmq {
@@ -122,6 +124,20 @@ absl::Span<const uint8_t> GlmqFile::TensorData(const pb::TensorEntry& entry) con
   return {file_->data() + entry.offset(), entry.size()};
 }
 
+namespace {
+struct ScanJob {
+  FiniteScan scan;
+  absl::Span<const uint8_t> data;
+  absl::Status status;
+};
+// Under GuardedRead: the loops over the mapped bytes own nothing (an OK
+// status holds no memory; an error is built after the bytes are read).
+void ScanTensor(void* arg) {
+  auto* j = static_cast<ScanJob*>(arg);
+  j->status = j->scan.Feed(j->data);
+}
+}  // namespace
+
 absl::Status GlmqFile::VerifyTensorChecksum(const pb::TensorEntry& entry) const {
   if (TensorData(entry).size() != entry.size())
     return absl::OutOfRangeError(
@@ -131,6 +147,13 @@ absl::Status GlmqFile::VerifyTensorChecksum(const pb::TensorEntry& entry) const 
     return absl::DataLossError(absl::StrCat(path(), ": tensor '", entry.name(),
                                             "': checksum mismatch (stored ", HexU64(entry.xxh64()),
                                             ", computed ", HexU64(h), ")"));
+  // A matching checksum proves the bytes are the writer's, not that the
+  // writer was glmq: the writer's own scan (finite_check.h) once more, so a
+  // file made elsewhere cannot bring NaN/Inf or a q8 code -128 to the kernels.
+  ScanJob job{FiniteScan(entry), TensorData(entry), absl::OkStatus()};
+  GLMQ_RETURN_IF_ERROR(GuardedRead(ScanTensor, &job));
+  if (!job.status.ok())
+    return absl::DataLossError(absl::StrCat(path(), ": ", job.status.message()));
   return absl::OkStatus();
 }
 

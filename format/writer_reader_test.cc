@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <limits>
 
+#include "core/checksum.h"
+#include "core/file.h"
+#include "core/output.h"
 #include "format/embedded.h"
 #include "format/header.h"
 #include "format/reader.h"
@@ -159,6 +162,52 @@ TEST(FormatWriter, Q8CodeMinus128NeverEntersAFile) {
   std::vector<uint8_t> good(2 * 34, 0x81);
   good[0] = 0x80, good[1] = 0x20, good[34] = 0x80, good[35] = 0x20;
   EXPECT_TRUE(ok->AddTensor(Entry("q", pb::ENCODING_Q8_SYM, {2, 32}, 32), good).ok());
+}
+
+// A file from another writer, with a q8 code -128 and a checksum that
+// matches it: opening works, verifying (glmq verify, verify-on-load) names
+// the tensor, row and group, since the kernels cannot compute that code.
+TEST(FormatReader, VerifyRejectsQ8Minus128ItsChecksumCovers) {
+  const std::string good = TempPath("q8_127.glmq"), bad = TempPath("q8_foreign.glmq");
+  {
+    auto w = *GlmqWriter::Create(good);
+    std::vector<uint8_t> q(2 * 2 * 34, 0x7f);
+    for (size_t g = 0; g < q.size(); g += 34) q[g] = 0, q[g + 1] = 0x20;
+    ASSERT_TRUE(w->AddTensor(Entry("q", pb::ENCODING_Q8_SYM, {2, 64}, 32), q).ok());
+    ASSERT_TRUE(w->Finish().ok());
+  }
+  absl::StatusOr<std::string> read = ReadFileToString(good);
+  ASSERT_TRUE(read.ok()) << read.status();
+  std::string bytes = *std::move(read);
+  auto h = DecodeGlmqHeader(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                kGlmqHeaderSize),
+                            good);
+  ASSERT_TRUE(h.ok()) << h.status();
+  pb::ModelMetadata m;
+  ASSERT_TRUE(m.ParseFromArray(bytes.data() + h->metadata_offset, h->metadata_size));
+  pb::TensorEntry* e = m.mutable_tensors(0);
+  bytes[e->offset() + 3 * 34 + 2 + 31] = static_cast<char>(0x80);  // row 1, group 1
+  e->set_xxh64(XxHash64(bytes.data() + e->offset(), e->size()));
+  const std::string meta = m.SerializeAsString();
+  bytes.resize(h->metadata_offset);
+  bytes += meta;
+  h->metadata_size = meta.size();
+  h->metadata_xxh64 = XxHash64(meta.data(), meta.size());
+  h->file_size = bytes.size();
+  EncodeGlmqHeader(*h, reinterpret_cast<uint8_t*>(bytes.data()));
+  ASSERT_TRUE(WriteFileAtomically(bad, bytes).ok());
+  auto f = GlmqFile::Open(bad);
+  ASSERT_TRUE(f.ok()) << f.status();
+  for (const absl::Status& s : {(*f)->VerifyChecksums(), (*f)->VerifyTensorChecksums({"q"}, 2)}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("'q': q8 code -128 in group 1 of row 1"));
+    EXPECT_THAT(std::string(s.message()), HasSubstr(bad));
+  }
+  auto g = GlmqFile::Open(good);
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE((*g)->VerifyChecksums().ok());
+  std::remove(good.c_str());
+  std::remove(bad.c_str());
 }
 
 TEST(FormatWriter, RejectsBadTensorsByName) {
