@@ -81,6 +81,8 @@ struct Avx512Vnni : Avx512Vec {
   }
 };
 
+static_assert(kInt8Dot<Avx512Vnni>, "the tiled kernel must take the integer q . K path");
+
 }  // namespace
 
 namespace internal {

@@ -116,7 +116,7 @@ inline void QkRows(int64_t n_rows, const float* q, int64_t hp, int64_t hd, const
 // packs a tile's K columns, V::QkI8<R>(...) scores R rows from them.
 template <class V>
 constexpr bool kInt8Dot = requires {
-  V::kInt8Dot;
+  requires V::kInt8Dot;
 };
 
 // The int8 query rows of an item (kInt8Dot): bytes [rows, hp], then each

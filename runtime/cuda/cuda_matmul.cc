@@ -27,11 +27,10 @@ absl::Status CudaBackend::MatMulKept(const WeightView& w, const float* x, int64_
   GLMQ_ASSIGN_OR_RETURN(const float* idx_words,
                         weights_->Vector(reinterpret_cast<const float*>(w.kept_idx), w.n_kept));
   const int32_t* idx = reinterpret_cast<const int32_t*>(idx_words);
-  const uint64_t xz_floats = (n_tokens * w.cols + 63) / 64 * 64;
   GLMQ_ASSIGN_OR_RETURN(void* split, Scratch(5, KeptSplitBytes(n_tokens, w.cols, w.n_kept)));
   GLMQ_ASSIGN_OR_RETURN(void* yk, Scratch(6, KeptProductBytes(n_tokens, w.rows)));
   float* xz = static_cast<float*>(split);
-  float* xg = xz + xz_floats;
+  float* xg = xz + KeptZeroedFloats(n_tokens, w.cols);
   GLMQ_RETURN_IF_ERROR(
       CudaStatus(LaunchSplitKept(x, n_tokens, w.cols, idx, w.n_kept, xz, xg, stream_),
                  absl::StrCat("kept columns of '", w.name, "'")));

@@ -46,8 +46,11 @@ inline uint64_t BlockTableBytes(int64_t n_blocks) {
 // Slots 5 and 6: a linear with kept f16 columns (glmq quantize
 // --keep-outliers) on n tokens: its input with those columns zeroed (padded
 // to 64 floats) followed by the gathered columns, then the kept product.
+inline uint64_t KeptZeroedFloats(int64_t n, int64_t cols) {
+  return static_cast<uint64_t>(n * cols + 63) / 64 * 64;
+}
 inline uint64_t KeptSplitBytes(int64_t n, int64_t cols, int64_t n_kept) {
-  return (static_cast<uint64_t>(n * cols + 63) / 64 * 64 + static_cast<uint64_t>(n * n_kept)) * 4;
+  return (KeptZeroedFloats(n, cols) + static_cast<uint64_t>(n * n_kept)) * 4;
 }
 inline uint64_t KeptProductBytes(int64_t n, int64_t rows) {
   return static_cast<uint64_t>(n * rows) * 4;
