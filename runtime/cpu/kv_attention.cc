@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "runtime/attention_tiling.h"
 
 namespace glmq::cpu {
 namespace {
@@ -55,6 +56,24 @@ void WriteVector(const KvCacheView& c, int kind, int64_t head, int64_t pos, cons
       QuantizeKvInt8(x, l.head_dim, q.data(), ScaleAddress(c, kind, head, pos));
       for (int64_t d = 0; d < l.head_dim; ++d) dst[d * stride] = static_cast<uint8_t>(q[d]);
       return;
+    }
+  }
+}
+
+// o += sum_j p_j V_j over int8 V with the 8-bit weights (PWeightsInt8Inv).
+void Int8WeightedSum(const KvCacheView& c, int64_t g, int64_t n_pos, const float* p, float* o) {
+  const int64_t hd = c.layout->head_dim;
+  std::vector<float> w(kAttnKeyTile);
+  for (int64_t j0 = 0; j0 < n_pos; j0 += kAttnKeyTile) {
+    const int64_t n = std::min(kAttnKeyTile, n_pos - j0);
+    float wmax = 0.f;
+    for (int64_t j = 0; j < n; ++j)
+      wmax = std::max(wmax, w[j] = p[j0 + j] * F16ToF32(*ScaleAddress(c, 1, g, j0 + j)));
+    const float inv = PWeightsInt8Inv(wmax), step = wmax / 255.f;
+    for (int64_t j = 0; j < n; ++j) {
+      const float u = std::nearbyint(w[j] * inv) * step;
+      const int8_t* v = reinterpret_cast<const int8_t*>(ValueAddress(c, 1, g, j0 + j, 0));
+      for (int64_t d = 0; d < hd; ++d) o[d] += u * static_cast<float>(v[d]);
     }
   }
 }
@@ -127,8 +146,12 @@ void KvAttentionReference(const float* q, int64_t q_stride, int64_t n_tokens,
       for (int64_t j = 0; j < n_pos; ++j) sum += (score[j] = std::exp(score[j] - mx));
       float* o = out + t * s.n_heads * hd + h * hd;
       std::fill(o, o + hd, 0.f);
-      for (int64_t j = 0; j < n_pos; ++j)
-        for (int64_t d = 0; d < hd; ++d) o[d] += score[j] * KvValue(cache, 1, g, j, d);
+      if (cache.layout->type == KvType::kInt8) {
+        Int8WeightedSum(cache, g, n_pos, score.data(), o);
+      } else {
+        for (int64_t j = 0; j < n_pos; ++j)
+          for (int64_t d = 0; d < hd; ++d) o[d] += score[j] * KvValue(cache, 1, g, j, d);
+      }
       for (int64_t d = 0; d < hd; ++d) o[d] /= sum;
     }
   }

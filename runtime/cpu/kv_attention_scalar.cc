@@ -26,6 +26,7 @@ struct Scalar {
   static Vec Add(Vec a, Vec b) { return a + b; }
   static Vec Sub(Vec a, Vec b) { return a - b; }
   static Vec Max(Vec a, Vec b) { return std::max(a, b); }
+  static Vec Round(Vec a) { return std::nearbyint(a); }
   static float ReduceAdd(Vec v) { return v; }
   static float ReduceMax(Vec v) { return v; }
   static Vec Exp(Vec x) { return std::exp(x); }

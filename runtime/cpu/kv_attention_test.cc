@@ -3,7 +3,12 @@
 // 16, prefill chunks that cross block boundaries and decode steps whose keys
 // are split between threads. Budget: 2e-6 absolute on outputs of magnitude
 // ~0.1 (weighted means of values in [-1, 1]): f32 reordering over <= 3,000
-// keys is ~1e-7; a wrong key, mask or merge moves outputs by ~1e-2.
+// keys is ~1e-7; a wrong key, mask or merge moves outputs by ~1e-2. int8
+// KV: the 8-bit P V weights (kv_attention.h PWeightsInt8Inv) of a kernel and
+// of the reference can round a weight that sits within ~1e-7 of a half step
+// to neighbouring integers (a few keys in these cases), each moving one
+// output row by up to a step x 127 / (softmax sum), ~4e-4 here; so int8
+// outputs must agree to 1e-6 on average and 5e-3 at worst.
 #include "runtime/cpu/kv_attention.h"
 
 #include <cmath>
@@ -93,9 +98,17 @@ TEST(KvAttention, TiledMatchesTheReference) {
         kernel(q.data(), width, c.n_tokens, c.shape, c.pos0, cache.View(), scratch.data(),
                got.data(), c.threads);
         float worst = 0.f;
-        for (size_t i = 0; i < got.size(); ++i)
+        double sum = 0.0;
+        for (size_t i = 0; i < got.size(); ++i) {
           worst = std::max(worst, std::fabs(got[i] - want[i]));
-        EXPECT_LE(worst, 2e-6f);
+          sum += std::fabs(got[i] - want[i]);
+        }
+        if (type == KvType::kInt8) {
+          EXPECT_LE(sum / got.size(), 1e-6);
+          EXPECT_LE(worst, 5e-3f);
+        } else {
+          EXPECT_LE(worst, 2e-6f);
+        }
       }
     }
   }

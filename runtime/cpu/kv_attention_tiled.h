@@ -12,8 +12,10 @@
 //   struct with kInt8Dot packs each K tile and takes the dot products in
 //   integers)
 //   per row, over its causal keys: m' = max(m, max S); c = exp(m - m');
-//   P = exp(S - m'); l = l c + sum P; O = O c (int8: P *= V scale per key)
-//   O += P V (V read as [B, head_dim] rows)
+//   P = exp(S - m'); l = l c + sum P; O = O c (int8: P *= V scale per key,
+//   then 8-bit per row and tile, kv_attention.h PWeightsInt8)
+//   O += P V (V read as [B, head_dim] rows; int8 with kInt8Dot: V::PackV
+//   packs the tile, V::PvI8 takes the products in integers)
 // Items that split one query tile's keys store (O, m, l) as partials, merged
 // at the end: M = max m_s, L = sum l_s e^(m_s - M), out = sum O_s e^(m_s - M) / L.
 #pragma once
@@ -276,8 +278,27 @@ inline KvPrefetch PrefetchFor(const Job& job, int64_t g, int64_t kt, int64_t kt_
 
 // The online-softmax update of every row for one scored tile; rows before
 // the tile's first key (possible in a split range) are left as they are.
+// int8: the row's weights P x V scale as 8-bit steps of *step (kv_attention.h
+// PWeightsInt8): kInt8Dot leaves the integers 0..255 in s for V::PvI8, the
+// other kernels their values u x step.
+template <class V>
+inline void QuantizeWeights(float* s, int64_t valid, const float* v_scale, float* step) {
+  int64_t j = 0;
+  for (; j + V::kWidth <= valid; j += V::kWidth)
+    V::Store(s + j, V::Mul(V::Load(s + j), V::Load(v_scale + j)));
+  for (; j < valid; ++j) s[j] *= v_scale[j];
+  const float wmax = RowMax<V>(s, valid);
+  const float inv = PWeightsInt8Inv(wmax);
+  *step = wmax / 255.f;
+  const typename V::Vec vi = V::Set1(inv), vs = V::Set1(kInt8Dot<V> ? 1.f : *step);
+  for (j = 0; j + V::kWidth <= valid; j += V::kWidth)
+    V::Store(s + j, V::Mul(V::Round(V::Mul(V::Load(s + j), vi)), vs));
+  for (; j < valid; ++j) s[j] = std::nearbyint(s[j] * inv) * (kInt8Dot<V> ? 1.f : *step);
+}
+
 template <class V, KvType T>
-void SoftmaxStep(const Job& job, int64_t first_pos, int64_t n_rows, const KeyTile& kt, Tiles& w) {
+void SoftmaxStep(const Job& job, int64_t first_pos, int64_t n_rows, const KeyTile& kt, Tiles& w,
+                 float* p_step) {
   const int64_t group = job.tiling.group(), hp = job.tiling.head_dim_pad();
   alignas(64) float v_scale[kTk];  // int8: the tile's V scales as f32
   if constexpr (T == KvType::kInt8) {
@@ -286,8 +307,9 @@ void SoftmaxStep(const Job& job, int64_t first_pos, int64_t n_rows, const KeyTil
   for (int64_t r = 0; r < n_rows; ++r) {
     float* s = w.s + r * kTk;
     const int64_t valid = std::min(kt.nk, first_pos + r / group - kt.j0 + 1);
+    p_step[r] = 0.f;
     if (valid <= 0) {
-      std::fill(s, s + kt.nk, 0.f);
+      std::fill(s, s + kTk, 0.f);
       continue;
     }
     const float mx = std::max(w.m[r], RowMax<V>(s, valid));
@@ -296,12 +318,10 @@ void SoftmaxStep(const Job& job, int64_t first_pos, int64_t n_rows, const KeyTil
     const float corr = mx == w.m[r] ? 1.0f : std::exp(w.m[r] - mx);
     w.l[r] = w.l[r] * corr + ExpRow<V>(s, valid, mx);
     w.m[r] = mx;
-    std::fill(s + valid, s + kt.nk, 0.f);
+    std::fill(s + valid, s + kTk, 0.f);
     if (corr != 1.0f)
       for (int64_t d = 0; d < hp; ++d) w.o[r * hp + d] *= corr;
-    if constexpr (T == KvType::kInt8) {
-      for (int64_t j = 0; j < valid; ++j) s[j] *= v_scale[j];
-    }
+    if constexpr (T == KvType::kInt8) QuantizeWeights<V>(s, valid, v_scale, p_step + r);
   }
 }
 
@@ -329,15 +349,19 @@ void RunItem(const Job& job, int64_t item, Tiles& w, float* partials, float* out
     KeyTile tile = TileAt(job, g, kt, end);
     KvPrefetch next = PrefetchFor(job, g, kt, kt_end);
     tile.prefetch = &next;
+    alignas(64) float p_step[kAttnRows];  // int8: each row's weight step
     if constexpr (T == KvType::kInt8 && kInt8Dot<V>) {
       alignas(64) uint8_t packed[kTk * internal::kMaxVnniHeadDim];
       V::PackK(static_cast<const int8_t*>(tile.k), stride, hd, packed);
       QkI8Rows<V, V::kRows>(n_rows, w.q8, hp, hd, packed, tile.k_scale, w.s);
+      SoftmaxStep<V, T>(job, first_pos, n_rows, tile, w, p_step);
+      V::PackV(static_cast<const int8_t*>(tile.v), hd, packed);
+      V::PvI8(n_rows, w.s, p_step, packed, hd, w.o, hp, &next);
     } else {
       QkRows<V, T, V::kRows>(n_rows, w.q, hp, hd, tile, stride, w.s);
+      SoftmaxStep<V, T>(job, first_pos, n_rows, tile, w, p_step);
+      PvRows<V, T, V::kPvRows>(n_rows, w.s, tile, hd, w.o, hp);
     }
-    SoftmaxStep<V, T>(job, first_pos, n_rows, tile, w);
-    PvRows<V, T, V::kPvRows>(n_rows, w.s, tile, hd, w.o, hp);
   }
   const int64_t width = job.shape.n_heads * hd;
   for (int64_t r = 0; r < n_rows; ++r) {
