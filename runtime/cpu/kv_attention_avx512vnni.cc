@@ -105,9 +105,17 @@ struct Avx512Vnni : Avx512Vec {
   static constexpr int kRows = 6, kVecs = 4, kPvRows = 8, kPvVecs = 3;  // as the AVX-512 kernel
   static constexpr bool kInt8Dot = true;
 
-  static void PackK(const int8_t* k, int64_t stride, int64_t hd, uint8_t* packed) {
+  // Prefetch Steps of one tile of n_rows rows: PackK's, QkI8's (kRows rows
+  // at a time) and PvI8's (kPvI8Rows rows per key quad) loop iterations.
+  static int64_t Steps(int64_t n_rows, int64_t hd) {
+    const int64_t blocks = (n_rows + kPvI8Rows - 1) / kPvI8Rows;
+    return hd / 4 + hd / 4 * ((n_rows + kRows - 1) / kRows) + (hd + 63) / 64 * blocks * 16;
+  }
+
+  static void PackK(const int8_t* k, int64_t stride, int64_t hd, uint8_t* packed, KvPrefetch* pf) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     for (int64_t d = 0; d < hd; d += 4) {
+      pf->Step();
       __m512i r[4];
       for (int i = 0; i < 4; ++i)
         r[i] = _mm512_xor_si512(_mm512_loadu_si512(k + (d + i) * stride), flip);
@@ -143,8 +151,6 @@ struct Avx512Vnni : Avx512Vec {
                         _mm512_cvtusepi32_epi8(
                             _mm512_cvtps_epi32(_mm512_loadu_ps(s + r * kAttnKeyTile + 16 * n))));
     PvTile t{reinterpret_cast<const __m512i*>(packed), (hd + 63) / 64, 0, hd, hp, pf};
-    const int64_t quads = t.chunks * ((n_rows + kPvI8Rows - 1) / kPvI8Rows) * (kAttnKeyTile / 4);
-    pf->step = ((pf->k_end - pf->k) / quads + 64) / 64 * 64;  // all lines by the last quad
     for (t.c = 0; t.c < t.chunks; ++t.c) PvI8Rows<kPvI8Rows>(n_rows, u, step, t, o);
   }
 
@@ -152,11 +158,13 @@ struct Avx512Vnni : Avx512Vec {
   // x q scale_r x K scale_j.
   template <int R>
   static void QkI8(const int8_t* q, int64_t hp, int64_t hd, const uint8_t* packed,
-                   const float* q_scale, const int32_t* corr, const uint16_t* k_scale, float* s) {
+                   const float* q_scale, const int32_t* corr, const uint16_t* k_scale, float* s,
+                   KvPrefetch* pf) {
     __m512i acc[R][4];
     for (int r = 0; r < R; ++r)
       for (int m = 0; m < 4; ++m) acc[r][m] = _mm512_setzero_si512();
     for (int64_t d = 0; d < hd; d += 4) {
+      pf->Step();
       const __m512i* kp = reinterpret_cast<const __m512i*>(packed + d * kAttnKeyTile);
       const __m512i k0 = _mm512_load_si512(kp), k1 = _mm512_load_si512(kp + 1);
       const __m512i k2 = _mm512_load_si512(kp + 2), k3 = _mm512_load_si512(kp + 3);
