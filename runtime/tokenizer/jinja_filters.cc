@@ -356,15 +356,28 @@ absl::StatusOr<Value> Map(const Value& seq, const CallArgs& a) {
   return Value::MakeList(std::move(out));
 }
 
+// int of a float: truncated toward zero; NaN, inf and values past int64 are
+// an error (Python raises; a cast would be undefined behaviour).
+absl::StatusOr<Value> TruncateToInt(double d) {
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("int filter: ", d, " is outside the 64-bit integer range"));
+  }
+  return Value::Int(static_cast<int64_t>(d));
+}
+
 absl::StatusOr<Value> Number(const Value& v, const CallArgs& a, bool to_int) {
   const Value fallback = Arg(a, 0, "default");
-  if (v.is_number())
-    return to_int ? Value::Int(static_cast<int64_t>(v.AsDouble())) : Value::Float(v.AsDouble());
+  if (v.is_number()) {
+    if (!to_int) return Value::Float(v.AsDouble());
+    return v.kind() == Value::Kind::kFloat ? TruncateToInt(v.AsDouble()) : Value::Int(v.AsInt());
+  }
   if (v.is_string()) {
+    const absl::string_view text = absl::StripAsciiWhitespace(v.str());
+    int64_t i;
+    if (to_int && absl::SimpleAtoi(text, &i)) return Value::Int(i);
     double d;
-    if (absl::SimpleAtod(absl::StripAsciiWhitespace(v.str()), &d)) {
-      return to_int ? Value::Int(static_cast<int64_t>(d)) : Value::Float(d);
-    }
+    if (absl::SimpleAtod(text, &d)) return to_int ? TruncateToInt(d) : Value::Float(d);
   }
   if (!fallback.is_undefined()) return fallback;
   return to_int ? Value::Int(0) : Value::Float(0);

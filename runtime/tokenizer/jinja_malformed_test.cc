@@ -57,6 +57,10 @@ TEST(JinjaMalformed, RefusedCleanlyAndQuickly) {
       {"min // -1 (SIGFPE)", "{{ (-9223372036854775807 - 1) // -1 }}", "integer overflow"},
       {"min % -1 (SIGFPE)", "{{ (-9223372036854775807 - 1) % -1 }}", "integer overflow"},
       {"unary - of min", "{{ -(-9223372036854775807 - 1) }}", "integer overflow"},
+      {"int of a 54-digit string (UBSan float-to-int overflow; found by the libFuzzer run)",
+       "{{ '" + Repeat("1", 53) + "2'|int + 1 }}", "outside the 64-bit integer range"},
+      {"int of 1e300", "{{ 1e300|int }}", "outside the 64-bit integer range"},
+      {"int of nan", "{{ 'nan'|int }}", "outside the 64-bit integer range"},
       {"string repeat", "{{ 'abcdefgh' * 100000000 }}", "64 MiB"},
       {"string doubling",
        "{% set ns = namespace(s='0123456789abcdef') %}{% for i in range(40) %}"
