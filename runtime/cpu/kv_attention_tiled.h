@@ -13,7 +13,7 @@
 //   integers)
 //   per row, over its causal keys: m' = max(m, max S); c = exp(m - m');
 //   P = exp(S - m'); l = l c + sum P; O = O c (int8: P *= V scale per key,
-//   then 8-bit per row and tile, kv_attention.h PWeightsInt8)
+//   then 8-bit per row and tile, kv_attention.h PWeightsInt8Inv)
 //   O += P V (V read as [B, head_dim] rows; int8 with kInt8Dot: V::PackV
 //   packs the tile, V::PvI8 takes the products in integers)
 // Items that split one query tile's keys store (O, m, l) as partials, merged
@@ -56,7 +56,9 @@ inline typename V::Vec LoadKv(const void* base, int64_t i) {
 // quarter fewer cycles per cold int8 step than asking only during P V).
 struct KvPrefetch {
   const char *k = nullptr, *k_end = nullptr, *v = nullptr, *v_end = nullptr;
-  int64_t step = 0;  // bytes per Step of each: value_bytes lines (a tile has >= 192 Steps)
+  // Bytes per Step of each: value_bytes lines (P V takes >= 192 Steps per
+  // tile), or the kInt8Dot tile's even share over V::Steps.
+  int64_t step = 0;
   void Step() {
     for (int64_t b = 0; b < step && k < k_end; b += 64, k += 64) __builtin_prefetch(k, 0, 3);
     for (int64_t b = 0; b < step && v < v_end; b += 64, v += 64) __builtin_prefetch(v, 0, 3);
@@ -281,7 +283,7 @@ inline KvPrefetch PrefetchFor(const Job& job, int64_t g, int64_t kt, int64_t kt_
 // The online-softmax update of every row for one scored tile; rows before
 // the tile's first key (possible in a split range) are left as they are.
 // int8: the row's weights P x V scale as 8-bit steps of *step (kv_attention.h
-// PWeightsInt8): kInt8Dot leaves the integers 0..255 in s for V::PvI8, the
+// PWeightsInt8Inv): kInt8Dot leaves the integers 0..255 in s for V::PvI8, the
 // other kernels their values u x step.
 template <class V>
 inline void QuantizeWeights(float* s, int64_t valid, const float* v_scale, float* step) {
