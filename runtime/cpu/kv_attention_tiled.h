@@ -280,8 +280,6 @@ inline KvPrefetch PrefetchFor(const Job& job, int64_t g, int64_t kt, int64_t kt_
   return p;
 }
 
-// The online-softmax update of every row for one scored tile; rows before
-// the tile's first key (possible in a split range) are left as they are.
 // int8: the row's weights P x V scale as 8-bit steps of *step (kv_attention.h
 // PWeightsInt8Inv): kInt8Dot leaves the integers 0..255 in s for V::PvI8, the
 // other kernels their values u x step.
@@ -300,6 +298,8 @@ inline void QuantizeWeights(float* s, int64_t valid, const float* v_scale, float
   for (; j < valid; ++j) s[j] = std::nearbyint(s[j] * inv) * (kInt8Dot<V> ? 1.f : *step);
 }
 
+// The online-softmax update of every row for one scored tile; rows before
+// the tile's first key (possible in a split range) are left as they are.
 template <class V, KvType T>
 void SoftmaxStep(const Job& job, int64_t first_pos, int64_t n_rows, const KeyTile& kt, Tiles& w,
                  float* p_step) {
