@@ -69,7 +69,7 @@ void Int8WeightedSum(const KvCacheView& c, int64_t g, int64_t n_pos, const float
     float wmax = 0.f;
     for (int64_t j = 0; j < n; ++j)
       wmax = std::max(wmax, w[j] = p[j0 + j] * F16ToF32(*ScaleAddress(c, 1, g, j0 + j)));
-    const float inv = PWeightsInt8Inv(wmax), step = wmax / 255.f;
+    const float inv = PWeightsInt8Inv(wmax), step = PWeightsInt8Step(wmax);
     for (int64_t j = 0; j < n; ++j) {
       const float u = std::nearbyint(w[j] * inv) * step;
       const int8_t* v = reinterpret_cast<const int8_t*>(ValueAddress(c, 1, g, j0 + j, 0));

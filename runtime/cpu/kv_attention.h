@@ -44,10 +44,11 @@ inline int8_t QueryInt8(float v, float inv_scale) {
 // int8 KV: P V takes 8-bit weights (specs/vram.md §2). For each query row
 // and each aligned tile of kAttnKeyTile keys, the weights w_j = p_j x (V
 // scale of key j) become u_j = round(w_j x PWeightsInt8Inv(max w)) (nearest,
-// ties to even; 0..255) and stand for u_j x max w / 255, so the VNNI kernel
+// ties to even; 0..255) and stand for u_j x PWeightsInt8Step(max w), so the VNNI kernel
 // sums u_j x (int8 V) in integers; the other levels multiply the same values
 // as floats. The softmax sum keeps the unrounded p_j.
 inline float PWeightsInt8Inv(float wmax) { return wmax > 0.f ? 255.f / wmax : 0.f; }
+inline float PWeightsInt8Step(float wmax) { return wmax / 255.f; }
 
 // Backend::Attention's contract, single-threaded, holding one score row per
 // query: the definition the tiled kernels are tested against.

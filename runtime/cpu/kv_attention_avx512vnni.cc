@@ -1,8 +1,8 @@
 // The tiled KV attention with AVX-512 vectors and, for int8 KV, q . K as
 // integer dot products with VNNI (vpdpbusd: 64 byte products per
 // instruction against 16 FMAs; this file is compiled with the AVX-512 flags
-// and -mavx512vnni). The rest (softmax, P V, other KV types) is the AVX-512
-// kernel's code.
+// and -mavx512vnni), and P V for int8 KV the same way (below). The rest
+// (softmax, the other KV types) is the AVX-512 kernel's code.
 //
 // PackK turns a tile's K, stored as head_dim rows of kTk int8 keys, into
 // groups of 4 dimensions: for dims 4i..4i+3, four vectors whose 32-bit lane
@@ -22,7 +22,7 @@
 namespace glmq::cpu {
 namespace {
 
-static_assert(kAttnKeyTile == 64, "PackK and QkI8 handle 64 keys as one vector of bytes");
+static_assert(kAttnKeyTile == 64, "PackK, QkI8 and PvI8 handle 64 keys as one vector of bytes");
 
 // Four rows of 64 bytes as four vectors of 4-byte words: vector m, lane L,
 // word w = byte 16 L + 4 m + w of rows 0..3.

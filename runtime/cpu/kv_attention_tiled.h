@@ -281,7 +281,7 @@ inline KvPrefetch PrefetchFor(const Job& job, int64_t g, int64_t kt, int64_t kt_
 }
 
 // int8: the row's weights P x V scale as 8-bit steps of *step (kv_attention.h
-// PWeightsInt8Inv): kInt8Dot leaves the integers 0..255 in s for V::PvI8, the
+// PWeightsInt8Inv, PWeightsInt8Step): kInt8Dot leaves the integers 0..255 in s for V::PvI8, the
 // other kernels their values u x step.
 template <class V>
 inline void QuantizeWeights(float* s, int64_t valid, const float* v_scale, float* step) {
@@ -291,7 +291,7 @@ inline void QuantizeWeights(float* s, int64_t valid, const float* v_scale, float
   for (; j < valid; ++j) s[j] *= v_scale[j];
   const float wmax = RowMax<V>(s, valid);
   const float inv = PWeightsInt8Inv(wmax);
-  *step = wmax / 255.f;
+  *step = PWeightsInt8Step(wmax);
   const typename V::Vec vi = V::Set1(inv), vs = V::Set1(kInt8Dot<V> ? 1.f : *step);
   for (j = 0; j + V::kWidth <= valid; j += V::kWidth)
     V::Store(s + j, V::Mul(V::Round(V::Mul(V::Load(s + j), vi)), vs));
