@@ -186,27 +186,15 @@ void CpuBackend::Rope(float* x, int64_t row_stride, int64_t n_tokens, int64_t n_
 }
 
 absl::StatusOr<void*> CpuBackend::AllocateKvBlock(uint64_t bytes) {
-  // A private anonymous mapping per block: zero-filled by the kernel, its
-  // pages resident once written (so the process's RSS follows the positions
-  // written, at most one block ahead of them), and unmapped, not kept in a
-  // malloc arena, when the block is freed. It starts on a 2 MiB boundary
-  // (the surplus of a larger mapping is unmapped) and asks for transparent
-  // huge pages: attention walks each block's K and V once per layer, and
-  // with 4 KiB pages every 4 KiB of them costs a TLB miss (int8 attention at
-  // 32K context is ~9 % faster with huge pages, docs/benchmarks.md).
-  constexpr uint64_t kHuge = uint64_t{2} << 20;
-  const uint64_t span = bytes + kHuge;
-  void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // A private anonymous mapping per block: page-aligned and zero-filled by
+  // the kernel, its pages resident once written (so the process's RSS
+  // follows the positions written, at most one block ahead of them), and
+  // unmapped, not kept in a malloc arena, when the block is freed.
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)
     return absl::ResourceExhaustedError(
         absl::StrCat("KV cache: cannot map a block of ", bytes, " bytes"));
-  const uintptr_t base = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t start = (base + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = start + ((bytes + 4095) & ~uint64_t{4095});
-  if (start > base) ::munmap(p, start - base);
-  if (base + span > end) ::munmap(reinterpret_cast<void*>(end), base + span - end);
-  ::madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);  // a hint: may be off
-  return reinterpret_cast<void*>(start);
+  return p;
 }
 
 void CpuBackend::FreeKvBlock(void* block, uint64_t bytes) { ::munmap(block, bytes); }
