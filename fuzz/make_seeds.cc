@@ -20,9 +20,9 @@
 #include "export/gguf_source.h"
 #include "export/hf_quant_export.h"
 #include "export/hf_quant_source.h"
-#include "fuzz/fuzz_util.h"
 #include "format/embedded.h"
 #include "format/writer.h"
+#include "fuzz/fuzz_util.h"
 #include "image/test_images.h"
 #include "runtime/logits_file.h"
 #include "schema/encodings.h"
@@ -206,8 +206,8 @@ void ChatTemplateSeeds(const fs::path& dir) {
     if (c.contains("chat_template") && c["chat_template"].is_string())
       Put(dir, std::string(m) + ".jinja", c["chat_template"].get<std::string>());
   }
-  const Json cases = Json::parse(Read(std::string(GLMQ_SOURCE_DIR) +
-                                      "/testdata/chat/jinja_cases.json"));
+  const Json cases =
+      Json::parse(Read(std::string(GLMQ_SOURCE_DIR) + "/testdata/chat/jinja_cases.json"));
   for (const Json& c : cases) Put(dir, absl::StrCat("case", n++, ".jinja"), c["template"]);
 }
 
@@ -244,14 +244,13 @@ void ImageSeeds(const fs::path& dir) {
   auto put = [&](const std::string& name, const std::vector<uint8_t>& b) {
     Put(dir, name, std::string(b.begin(), b.end()));
   };
-  PngSpec rgb{4, 3, PngColor::kRgb, 8, {}};
+  PngSpec rgb{4, 3, PngColor::kRgb, 8, {}, {}, {}, {}, false};
   for (int i = 0; i < 4 * 3 * 3; ++i) rgb.samples.push_back(static_cast<uint16_t>(i * 7));
   put("rgb.png", EncodePng(rgb));
-  PngSpec pal{3, 2, PngColor::kPalette, 4, {0, 1, 2, 3, 1, 0}, {255, 0, 0, 0, 255, 0, 0, 0, 255}};
-  pal.palette_alpha = {128};
+  const std::vector<uint8_t> rgb3 = {255, 0, 0, 0, 255, 0, 0, 0, 255};
+  PngSpec pal{3, 2, PngColor::kPalette, 4, {0, 1, 2, 3, 1, 0}, rgb3, {128}, {}, false};
   put("palette.png", EncodePng(pal));
-  PngSpec gray{2, 2, PngColor::kGray, 16, {0, 300, 65535, 12}};
-  gray.interlaced = true;
+  PngSpec gray{2, 2, PngColor::kGray, 16, {0, 300, 65535, 12}, {}, {}, {}, true};  // interlaced
   put("gray16_interlaced.png", EncodePng(gray));
   std::vector<uint8_t> px(8 * 8 * 3);
   for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(i * 3);
@@ -342,13 +341,13 @@ int main(int argc, char** argv) {
   Put(out / "tiktoken", "head20.model", TiktokenHead(20));
   const std::string tj = MiniTokenizerJson();
   Put(out / "tokenizer_json", "mini.json", tj);
-  const std::string tc =
-      Read(kShared + "/fixtures/models/glm4-tiny-0414/tokenizer_config.json");
+  const std::string tc = Read(kShared + "/fixtures/models/glm4-tiny-0414/tokenizer_config.json");
   Put(out / "tokenizer_json", "mini_with_config.json", tj + std::string(1, '\0') + tc);
   LogitsSeeds(out / "logits");
   Put(out / "tensor_type", "block.txt", "^blk\\.\\d+\\.attn_qkv\\.weight$=q8\nffn_down=q4:32\n");
   Put(out / "tensor_type", "edges.txt", "blk\\.(0|39)\\..*=q4a:64\noutput=bf16\ntoken_embd=f16\n");
-  Put(out / "tensor_type", "classes.txt", "[a-z]+_(gate|up)+\\.w.*=q8:128\n(?:blk)\\.[1-3]\\d?\\.=q4:0\n");
+  Put(out / "tensor_type", "classes.txt",
+      "[a-z]+_(gate|up)+\\.w.*=q8:128\n(?:blk)\\.[1-3]\\d?\\.=q4:0\n");
   ImageSeeds(out / "image");
   return 0;
 }

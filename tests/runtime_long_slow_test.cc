@@ -41,12 +41,15 @@ void RunLong(Session& s, Session* other, const std::vector<int32_t>& ids, LongRu
   for (const auto& [c0, n] : Parts()) {
     const absl::Span<const int32_t> part(ids.data() + c0, n);
     ASSERT_TRUE(s.Forward(part, ForwardOutput::kAllLogits, &a).ok());
-    if (other != nullptr) ASSERT_TRUE(other->Forward(part, ForwardOutput::kAllLogits, &b).ok());
+    if (other != nullptr) {
+      ASSERT_TRUE(other->Forward(part, ForwardOutput::kAllLogits, &b).ok());
+    }
     for (int64_t r = 0; r < n; ++r) {
       const int64_t t = c0 + r;
       const float* row = a.data() + r * vocab;
-      for (int i = 0; i < 3; ++i)
+      for (int i = 0; i < 3; ++i) {
         if (t == kLongRowsAt[i]) std::copy(row, row + vocab, out->rows_at.begin() + i * vocab);
+      }
       if (t >= kLongTokens - 256)
         std::copy(row, row + vocab, out->last.begin() + (t - (kLongTokens - 256)) * vocab);
       if (t + 1 >= kLongTokens) continue;  // the last row predicts nothing here
@@ -54,7 +57,9 @@ void RunLong(Session& s, Session* other, const std::vector<int32_t>& ids, LongRu
         LogSoftmax(row, vocab, &lp);
         out->nll_last1024.Add(-lp[ids[t + 1]]);
       }
-      if (other != nullptr) out->kl.Add(row, b.data() + r * vocab, 1, vocab, &ids[t + 1]);
+      if (other != nullptr) {
+        ASSERT_TRUE(out->kl.Add(row, b.data() + r * vocab, 1, vocab, &ids[t + 1]).ok());
+      }
     }
   }
 }

@@ -162,8 +162,12 @@ TEST_P(VisionConvert, QuantizeKeepsTheTowerUnlessAsked) {
   auto file = GlmqFile::Open(o.output);
   ASSERT_TRUE(file.ok()) << file.status();
   for (const pb::TensorEntry& e : (*file)->metadata().tensors()) {
-    if (e.role() == pb::ROLE_VISION) EXPECT_EQ(e.encoding(), pb::ENCODING_BF16) << e.name();
-    if (e.role() == pb::ROLE_ATTN_QKV) EXPECT_EQ(e.encoding(), pb::ENCODING_Q4_SYM) << e.name();
+    if (e.role() == pb::ROLE_VISION) {
+      EXPECT_EQ(e.encoding(), pb::ENCODING_BF16) << e.name();
+    }
+    if (e.role() == pb::ROLE_ATTN_QKV) {
+      EXPECT_EQ(e.encoding(), pb::ENCODING_Q4_SYM) << e.name();
+    }
   }
   EXPECT_LE(Img1EmbedsDiff(GetParam(), o.output), 1e-4);  // the tower is untouched
 
@@ -189,8 +193,9 @@ TEST_P(VisionConvert, QuantizeKeepsDenseOnlyTensorsDense) {
   o.input = Convert();
   o.output = dir_ + "/v8.glmq";
   o.scheme = "none";
-  o.tensor_types = {"^v\\.(blk\\.\\d+\\.\\w+\\.weight|proj\\w*\\.weight|position_embd\\.weight|"
-                    "cls_embd|boi|eoi)$=q8"};
+  o.tensor_types = {
+      "^v\\.(blk\\.\\d+\\.\\w+\\.weight|proj\\w*\\.weight|position_embd\\.weight|"
+      "cls_embd|boi|eoi)$=q8"};
   auto q = QuantizeModel(o, nullptr);
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_THAT(q->kept_dense, ::testing::Contains("v.position_embd.weight"));
