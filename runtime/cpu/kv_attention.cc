@@ -165,7 +165,11 @@ KvAttentionFn GetKvAttention(SimdLevel level, int64_t head_dim) {
                ? internal::Avx512VnniKvAttention()
                : internal::Avx512KvAttention();
   }
-  if (level >= SimdLevel::kAvx2 && f.avx2) return internal::Avx2KvAttention();
+  if (level >= SimdLevel::kAvx2 && f.avx2) {
+    return f.avx_vnni && head_dim % 32 == 0 && head_dim <= internal::kMaxVnniHeadDim
+               ? internal::AvxVnniKvAttention()
+               : internal::Avx2KvAttention();
+  }
   return internal::ScalarKvAttention();
 }
 

@@ -71,9 +71,12 @@ namespace internal {
 KvAttentionFn ScalarKvAttention();
 KvAttentionFn Avx2KvAttention();
 KvAttentionFn Avx512KvAttention();
-// int8 KV with q . K on AVX-512 VNNI (kv_attention_avx512vnni.cc): its
-// packed K tile is kAttnKeyTile x head_dim bytes on the stack.
+// int8 KV with q . K and P V in integers on AVX-512 VNNI
+// (kv_attention_avx512vnni.cc) and on AVX2 with AVX-VNNI
+// (kv_attention_avxvnni.cc; head_dim a multiple of 32): their packed tile
+// is kAttnKeyTile x head_dim bytes on the stack.
 KvAttentionFn Avx512VnniKvAttention();
+KvAttentionFn AvxVnniKvAttention();
 inline constexpr int64_t kMaxVnniHeadDim = 256;
 }  // namespace internal
 

@@ -62,6 +62,7 @@ std::vector<std::pair<const char*, KvAttentionFn>> Kernels() {
   std::vector<std::pair<const char*, KvAttentionFn>> out = {
       {"scalar", internal::ScalarKvAttention()}};
   if (f.avx2) out.push_back({"avx2", internal::Avx2KvAttention()});
+  if (f.avx2 && f.avx_vnni) out.push_back({"avxvnni", internal::AvxVnniKvAttention()});
   if (f.avx512) out.push_back({"avx512", internal::Avx512KvAttention()});
   if (f.avx512_vnni) out.push_back({"avx512vnni", internal::Avx512VnniKvAttention()});
   return out;
