@@ -81,10 +81,10 @@ inline void GroupRows(const EncodingTraits& tr, const GroupGeometry& geo,
   }
 }
 
-// y[t, r .. r + R) for token t.
+// y[t, r + i * stride] for i < R, token t.
 template <class Ops, int R>
 inline void RowTile(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r,
-                    int64_t t, float* y) {
+                    int64_t stride, int64_t t, float* y) {
   const EncodingTraits& tr = *geo.traits;
   const int8_t* aq = a.q.data() + t * a.padded;
   const float* as = a.scale.data() + t * a.n_blocks;
@@ -99,7 +99,8 @@ inline void RowTile(const WeightView& w, const GroupGeometry& geo, const ActQ& a
   for (int64_t gi = 0; gi < geo.n_groups; ++gi) {
     __m256 gacc[R];
     for (int i = 0; i < R; ++i) {
-      vals[i] = w.data + (r + i) * geo.row_bytes + gi * geo.group_bytes + tr.group_header_bytes;
+      vals[i] =
+          w.data + (r + i * stride) * geo.row_bytes + gi * geo.group_bytes + tr.group_header_bytes;
       gacc[i] = _mm256_setzero_ps();
     }
     GroupRows<Ops, R>(tr, geo, vals, gi * geo.g, aq, as, gacc);
@@ -112,20 +113,24 @@ inline void RowTile(const WeightView& w, const GroupGeometry& geo, const ActQ& a
       off_acc[i] += offset * gsum[gi];
     }
   }
-  for (int i = 0; i < R; ++i) y[t * w.rows + r + i] = HSum(acc[i]) + off_acc[i];
+  for (int i = 0; i < R; ++i) y[t * w.rows + r + i * stride] = HSum(acc[i]) + off_acc[i];
 }
 
+// Rows [r0, r1) of every token, kRows at a time: 16 weight streams and
+// accumulator chains in flight (glm-4-9b-chat-1m int4-g128 decode at
+// GLMQ_SIMD=avx2 with 1, 2, 4, 8, 16, 32 consecutive rows: 1.9, 2.1, 2.6,
+// 2.9, 3.2, 2.3 tok/s). As in the AVX-512 GEMV (qmatmul_avx512.cc
+// GemvRows), the range is cut into kRows blocks and a tile takes one row of
+// each, so every stream walks its own block front to back (q4 g128 from
+// memory: 20-21 -> 23-24 GB/s against consecutive rows).
 template <class Ops>
 void Rows(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0, int64_t r1,
           float* y) {
-  // 16 rows at a time: 16 weight streams and accumulator chains in flight
-  // (glm-4-9b-chat-1m int4-g128 decode at GLMQ_SIMD=avx2: 1, 2, 4, 8, 16, 32 rows
-  // 1.9, 2.1, 2.6, 2.9, 3.2, 2.3 tok/s; 16 is also qmatmul.cc's row chunk).
   constexpr int kRows = 16;
+  const int64_t n = (r1 - r0) / kRows;
   for (int64_t t = 0; t < a.n_tokens; ++t) {
-    int64_t r = r0;
-    for (; r + kRows <= r1; r += kRows) RowTile<Ops, kRows>(w, geo, a, r, t, y);
-    for (; r < r1; ++r) RowTile<Ops, 1>(w, geo, a, r, t, y);
+    for (int64_t p = 0; p < n; ++p) RowTile<Ops, kRows>(w, geo, a, r0 + p, n, t, y);
+    for (int64_t r = r0 + n * kRows; r < r1; ++r) RowTile<Ops, 1>(w, geo, a, r, 1, t, y);
   }
 }
 
