@@ -35,8 +35,8 @@ float HSum512(__m512 v) {
 
 // ---- GEMV (one token) ------------------------------------------------------
 
-constexpr int kGemvRows = 8;            // row streams per pass (BM_QuantGemvDram: 8 > 6, 4)
-constexpr int64_t kGemvPrefetch = 1024; // bytes ahead in each row stream
+constexpr int kGemvRows = 8;             // row streams per pass (BM_QuantGemvDram: 8 > 6, 4)
+constexpr int64_t kGemvPrefetch = 1024;  // bytes ahead in each row stream
 
 enum class Kind { kQ4Sym, kQ4Asym, kQ8 };
 
@@ -105,10 +105,10 @@ void Gemv(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int
       const LaneChunk<kShift> a(ta, begin);
       for (int k = 0; k < R; ++k) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(vals[k]));
-        gacc[k] = a.Fma(_mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v),
-                                                            _mm256_srli_epi16(v, 4), 1),
-                                         mask),
-                        gacc[k]);
+        gacc[k] = a.Fma(
+            _mm512_and_si512(
+                _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), mask),
+            gacc[k]);
       }
     } else {  // byte chunk j: low nibbles = values 64j.., high = g/2 + 64j..
       const int64_t half = g / 2;
@@ -150,7 +150,8 @@ void GemvQ8G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta
       const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + 2));
       const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + gb + 2))
                               : _mm256_set1_epi8(static_cast<char>(0x80));  // ^ 0x80 = 0
-      const __m512i wv = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
+      const __m512i wv =
+          _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
       uint16_t h[2] = {0, 0};
       std::memcpy(&h[0], g0, 2);
       if (pair) std::memcpy(&h[1], g0 + gb, 2);
@@ -165,13 +166,69 @@ void GemvQ8G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta
   for (int k = 0; k < R; ++k) y[r + k * stride] = HSum512(acc[k]);
 }
 
+// q4 / q4a g32 (18- / 20-byte groups: 16 bytes of nibbles, low = values
+// 0..15, high = 16..31) the same way: two groups per 512-bit product, their
+// nibbles in value order, lanes 0-7 / 8-15 scaled by group 2p / 2p + 1. q4
+// enters biased by 8 (as in Gemv), q4a adds min x group sum per group.
+template <int R, Kind K>
+void GemvQ4G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
+               int64_t stride, float* y) {
+  constexpr int kShift = K == Kind::kQ4Sym ? 3 : 0;
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const int64_t gb = geo.group_bytes, hdr = geo.traits->group_header_bytes;
+  __m512 acc[R];
+  float off[R];
+  const uint8_t* row[R];
+  for (int k = 0; k < R; ++k) {
+    acc[k] = _mm512_setzero_ps();
+    off[k] = 0.f;
+    row[k] = w.data + (r + k * stride) * geo.row_bytes;
+  }
+  for (int64_t gi = 0; gi < geo.n_groups; gi += 2) {
+    const bool pair = gi + 1 < geo.n_groups;
+    const LaneChunk<kShift> a(ta, gi * 32);
+    for (int k = 0; k < R; ++k) {
+      const uint8_t* g0 = row[k] + gi * gb;
+      _mm_prefetch(reinterpret_cast<const char*>(g0) + kGemvPrefetch, _MM_HINT_T0);
+      const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(g0 + hdr));
+      const __m128i v1 = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(g0 + gb + hdr))
+                              : _mm_setzero_si128();
+      const __m256i x = _mm256_set_m128i(v1, v0);
+      const __m256i lo = _mm256_and_si256(x, mask),
+                    hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), mask);
+      // [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1]: values 0..63 of the pair.
+      const __m512i lh = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+      const __m512i wv = _mm512_shuffle_i64x2(lh, lh, _MM_SHUFFLE(3, 1, 2, 0));
+      uint16_t h[2] = {0, 0};
+      std::memcpy(&h[0], g0, 2);
+      if (pair) std::memcpy(&h[1], g0 + gb, 2);
+      if constexpr (K == Kind::kQ4Asym) {
+        off[k] += simd::LoadF16(g0 + 2) * ta.group_sum[gi];
+        if (pair) off[k] += simd::LoadF16(g0 + gb + 2) * ta.group_sum[gi + 1];
+      }
+      uint32_t hh;
+      std::memcpy(&hh, h, 4);
+      const __m512 d = _mm512_permutexvar_ps(
+          pair_idx, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hh)))));
+      const __m512i dot = _mm512_dpbusd_epi32(a.c0, wv, a.av);
+      acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(a.sc, d), acc[k]);
+    }
+  }
+  for (int k = 0; k < R; ++k) y[r + k * stride] = HSum512(acc[k]) + off[k];
+}
+
 template <int R>
-void GemvDispatch(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta,
-                  int64_t r, int64_t stride, float* y) {
+void GemvDispatch(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
+                  int64_t stride, float* y) {
   const EncodingTraits& tr = *geo.traits;
   if (tr.value_bits == 8) {
     if (geo.g == 32) return GemvQ8G32<R>(w, geo, ta, r, stride, y);
     return Gemv<R, Kind::kQ8>(w, geo, ta, r, stride, y);
+  }
+  if (geo.g == 32) {
+    if (tr.has_min) return GemvQ4G32<R, Kind::kQ4Asym>(w, geo, ta, r, stride, y);
+    return GemvQ4G32<R, Kind::kQ4Sym>(w, geo, ta, r, stride, y);
   }
   if (tr.has_min) return Gemv<R, Kind::kQ4Asym>(w, geo, ta, r, stride, y);
   Gemv<R, Kind::kQ4Sym>(w, geo, ta, r, stride, y);
@@ -184,8 +241,8 @@ void GemvDispatch(const WeightView& w, const GroupGeometry& geo, const TokenAct&
 // several streams in one 4 KiB page, in no order; 4096-column int4 rows,
 // 2,112 B, then ran ~30 % slower per byte: docs/benchmarks.md.) The rows
 // left over run one at a time.
-void GemvRows(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t t,
-              int64_t r0, int64_t r1, float* y) {
+void GemvRows(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t t, int64_t r0,
+              int64_t r1, float* y) {
   const int64_t lanes = a.padded / 4;
   const TokenAct ta{a.q.data() + t * a.padded, a.lane_scale.data() + t * lanes,
                     a.lane_neg_sum.data() + t * lanes, a.group_sum.data() + t * a.n_groups};
@@ -199,7 +256,7 @@ void GemvRows(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int6
 
 void RowsAvx512(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                 int64_t r1, float* y) {
-  if (Wide(*geo.traits, geo.g) || (geo.traits->value_bits == 8 && geo.g == 32)) {
+  if (Wide(*geo.traits, geo.g) || geo.g == 32) {
     for (int64_t t = 0; t < a.n_tokens; ++t) GemvRows(w, geo, a, t, r0, r1, y);
     return;
   }
