@@ -1,8 +1,9 @@
 // AVX-512 VNNI QuantMatMul of one token at a time (decode; two or more
 // tokens run the GEMM, qgemm_avx512.cc). Groups made of whole 64-value
-// chunks (q8: g % 64 == 0 or q8 g32 paired; q4/q4a: g == 64 or g % 128 ==
-// 0, e.g. every int4-g128 and int8 weight) run the GEMV kernels below; other
-// groups (q4 g32) the shared 256-bit body (qmatmul_simd_impl.h).
+// chunks (q8: g % 64 == 0; q4/q4a: g == 64 or g % 128 == 0) and g32 groups
+// paired into 64 values (every preset: int8, int8-g128, int4-g128, int4-g32,
+// int4a-...) run the GEMV kernels below; other group sizes the shared
+// 256-bit body (qmatmul_simd_impl.h).
 //
 // The GEMV: kGemvRows weight rows stream
 // at once, each from its own block of the thread's rows (GemvRows), the stored
