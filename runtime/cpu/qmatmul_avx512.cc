@@ -127,6 +127,19 @@ void Gemv(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int
   for (int k = 0; k < R; ++k) y[r + k * stride] = HSum512(acc[k]) + off[k];
 }
 
+// The f16 scales at g0 and (pair) g0 + gb as 16 lanes: 0-7 the first,
+// 8-15 the second (0 without a pair).
+inline __m512 PairScales(const uint8_t* g0, int64_t gb, bool pair) {
+  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  uint16_t h[2] = {0, 0};
+  std::memcpy(&h[0], g0, 2);
+  if (pair) std::memcpy(&h[1], g0 + gb, 2);
+  uint32_t hh;
+  std::memcpy(&hh, h, 4);
+  return _mm512_permutexvar_ps(
+      pair_idx, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hh)))));
+}
+
 // q8 g32 (34-byte groups): two groups per 512-bit product, lanes 0-7 / 8-15
 // scaled by group 2p / 2p + 1 (an odd last group pairs with zeros; ActQ is
 // padded to 64 values, so the activations read past it are zero).
@@ -134,7 +147,6 @@ template <int R>
 void GemvQ8G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
                int64_t stride, float* y) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   const int64_t gb = geo.group_bytes;
   __m512 acc[R];
   const uint8_t* row[R];
@@ -153,13 +165,7 @@ void GemvQ8G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta
                               : _mm256_set1_epi8(static_cast<char>(0x80));  // ^ 0x80 = 0
       const __m512i wv =
           _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
-      uint16_t h[2] = {0, 0};
-      std::memcpy(&h[0], g0, 2);
-      if (pair) std::memcpy(&h[1], g0 + gb, 2);
-      uint32_t hh;
-      std::memcpy(&hh, h, 4);
-      const __m512 d = _mm512_permutexvar_ps(
-          pair_idx, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hh)))));
+      const __m512 d = PairScales(g0, gb, pair);
       const __m512i dot = _mm512_dpbusd_epi32(a.c0, wv, a.av);
       acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(a.sc, d), acc[k]);
     }
@@ -176,7 +182,6 @@ void GemvQ4G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta
                int64_t stride, float* y) {
   constexpr int kShift = K == Kind::kQ4Sym ? 3 : 0;
   const __m256i mask = _mm256_set1_epi8(0x0f);
-  const __m512i pair_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   const int64_t gb = geo.group_bytes, hdr = geo.traits->group_header_bytes;
   __m512 acc[R];
   float off[R];
@@ -201,17 +206,11 @@ void GemvQ4G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta
       // [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1]: values 0..63 of the pair.
       const __m512i lh = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
       const __m512i wv = _mm512_shuffle_i64x2(lh, lh, _MM_SHUFFLE(3, 1, 2, 0));
-      uint16_t h[2] = {0, 0};
-      std::memcpy(&h[0], g0, 2);
-      if (pair) std::memcpy(&h[1], g0 + gb, 2);
       if constexpr (K == Kind::kQ4Asym) {
         off[k] += simd::LoadF16(g0 + 2) * ta.group_sum[gi];
         if (pair) off[k] += simd::LoadF16(g0 + gb + 2) * ta.group_sum[gi + 1];
       }
-      uint32_t hh;
-      std::memcpy(&hh, h, 4);
-      const __m512 d = _mm512_permutexvar_ps(
-          pair_idx, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hh)))));
+      const __m512 d = PairScales(g0, gb, pair);
       const __m512i dot = _mm512_dpbusd_epi32(a.c0, wv, a.av);
       acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(a.sc, d), acc[k]);
     }
