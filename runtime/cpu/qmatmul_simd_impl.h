@@ -32,7 +32,7 @@ inline float HSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// One group of R rows (weights at vals[i] + the group's offset) for one
+// One group of R rows (the group's values of row i at vals[i]) for one
 // token: gacc[i] += ascale_b * I_b (8 lanes). The rows share the
 // activation loads and, with their own accumulators, keep R multiply-add
 // chains in flight (one row alone waits on its chain's latency).
