@@ -27,13 +27,15 @@ SimdLevel Usable(SimdLevel want) {
 // n_tokens >= 2 with whole 32-value groups: the GEMM (qgemm_impl.h). The
 // threads quantize disjoint token ranges, meet, then each takes one
 // contiguous range of whole weight panels.
-SimdLevel RunGemm(SimdLevel level, const WeightView& w, const GroupGeometry& geo,
-                  const float* x, int64_t n_tokens, float* y, int n_threads) {
+SimdLevel RunGemm(SimdLevel level, const WeightView& w, const GroupGeometry& geo, const float* x,
+                  int64_t n_tokens, float* y, int n_threads) {
   thread_local qk::ActQ act;
   qk::PrepareActivations(geo, w.cols, n_tokens, qk::kQGemmKc, &act);
   const qk::QuantizeTokensFn quantize =
       level == SimdLevel::kAvx512 ? qk::QuantizeTokensAvx512 : qk::QuantizeTokensAvx2;
-  const qk::RowsKernel gemm = level == SimdLevel::kAvx512 ? qk::QGemmAvx512 : qk::QGemmAvx2;
+  const qk::RowsKernel gemm = level == SimdLevel::kAvx512 ? qk::QGemmAvx512
+                              : GetCpuFeatures().avx_vnni ? qk::QGemmAvxVnni
+                                                          : qk::QGemmAvx2;
   const int64_t panel = qk::QGemmPanelRows(level);
   const int64_t n_panels = (w.rows + panel - 1) / panel;
   qk::ActQ* a = &act;

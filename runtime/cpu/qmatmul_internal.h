@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "schema/encodings.h"
 #include "runtime/cpu/qmatmul.h"
+#include "schema/encodings.h"
 
 namespace glmq::qk {
 
@@ -38,18 +38,18 @@ constexpr int64_t kActBlock = 32;
 // tokens reads kc-byte-apart rows of one K block (QIndex, BIndex).
 struct ActQ {
   int64_t n_tokens = 0;
-  int64_t padded = 0;            // per token, multiple of 64, >= n_groups * g
-  int64_t n_blocks = 0;          // padded / 32
+  int64_t padded = 0;    // per token, multiple of 64, >= n_groups * g
+  int64_t n_blocks = 0;  // padded / 32
   int64_t n_groups = 0;
-  int64_t kc = 0;                // values per K block: padded, or the GEMM's (a multiple of 64)
-  bool lanes = false;            // lane_scale / lane_neg_sum filled (GEMV, kc == padded)
-  std::vector<int8_t> q;         // zero beyond cols
-  std::vector<float> scale;      // per block
-  std::vector<int32_t> block_bias;   // per block: -b * sum of the block's q
-  std::vector<float> block_fsum;     // per block: scale * float(sum of its q)
-  std::vector<float> group_sum;  // [n_tokens, n_groups] F_g
-  std::vector<float> lane_scale;     // [n_tokens, padded / 4]: scale of the lane's block
-  std::vector<int32_t> lane_neg_sum; // [n_tokens, padded / 4]: -(q[4j] + ... + q[4j + 3])
+  int64_t kc = 0;                   // values per K block: padded, or the GEMM's (a multiple of 64)
+  bool lanes = false;               // lane_scale / lane_neg_sum filled (GEMV, kc == padded)
+  std::vector<int8_t> q;            // zero beyond cols
+  std::vector<float> scale;         // per block
+  std::vector<int32_t> block_bias;  // per block: -b * sum of the block's q
+  std::vector<float> block_fsum;    // per block: scale * float(sum of its q)
+  std::vector<float> group_sum;     // [n_tokens, n_groups] F_g
+  std::vector<float> lane_scale;    // [n_tokens, padded / 4]: scale of the lane's block
+  std::vector<int32_t> lane_neg_sum;  // [n_tokens, padded / 4]: -(q[4j] + ... + q[4j + 3])
 
   // Index of value k of token t in q, and of block b of token t.
   int64_t QIndex(int64_t t, int64_t k) const { return (k / kc * n_tokens + t) * kc + k % kc; }
@@ -77,8 +77,8 @@ void QuantizeTokensAvx2(const GroupGeometry& geo, const float* x, int64_t cols, 
 void QuantizeTokensAvx512(const GroupGeometry& geo, const float* x, int64_t cols, int64_t t0,
                           int64_t t1, ActQ* a);
 // PrepareActivations + QuantizeTokensScalar of every token, with lanes.
-void QuantizeActivations(const GroupGeometry& geo, const float* x, int64_t cols,
-                         int64_t n_tokens, ActQ* a);
+void QuantizeActivations(const GroupGeometry& geo, const float* x, int64_t cols, int64_t n_tokens,
+                         ActQ* a);
 // b of block_bias: the bias of the stored values that enter the dot products.
 inline int32_t StoredBias(const EncodingTraits& t) {
   return t.value_bits == 8 ? 128 : t.has_min ? 0 : 8;
@@ -93,8 +93,8 @@ void RowsScalar(const WeightView& w, const GroupGeometry& geo, const ActQ& a, in
 // SIMD kernels need groups made of whole 32-value blocks: q8 g % 32 == 0,
 // q4/q4a g == 32 or g % 64 == 0 (SimdGeometryOk); otherwise scalar runs.
 bool SimdGeometryOk(const GroupGeometry& geo);
-void RowsAvx2(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
-              int64_t r1, float* y);
+void RowsAvx2(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0, int64_t r1,
+              float* y);
 void RowsAvx512(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                 int64_t r1, float* y);
 
@@ -113,8 +113,11 @@ inline bool QGemmGeometryOk(const GroupGeometry& geo) {
 inline int64_t QGemmPanelRows(SimdLevel level) {
   return level == SimdLevel::kAvx512 ? kQGemmRowsAvx512 : kQGemmRowsAvx2;
 }
-void QGemmAvx2(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
-               int64_t r1, float* y);
+void QGemmAvx2(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0, int64_t r1,
+               float* y);
+// QGemmAvx2 with AVX-VNNI (qgemm_avxvnni.cc): the same results.
+void QGemmAvxVnni(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
+                  int64_t r1, float* y);
 void QGemmAvx512(const WeightView& w, const GroupGeometry& geo, const ActQ& a, int64_t r0,
                  int64_t r1, float* y);
 

@@ -5,6 +5,8 @@
 // same bits): |dy| <= 2e-6 * sum|w x| + 1e-7.
 // Scalar vs exact: activation rounding, |dy| <= sum_c |w_c| amax_b(c)/254
 // plus f32 slack.
+#include "runtime/cpu/qmatmul.h"
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -13,7 +15,6 @@
 #include "gtest/gtest.h"
 #include "quant/dequantize.h"
 #include "quant/quantize.h"
-#include "runtime/cpu/qmatmul.h"
 #include "runtime/cpu/qmatmul_internal.h"
 
 namespace glmq {
@@ -173,8 +174,8 @@ void CheckLevels(const Problem& p, int64_t n_tokens, uint32_t seed, int n_thread
 // threads.
 TEST(QuantMatMul, GemmEveryEncodingTokensRowsAndThreads) {
   const std::pair<pb::Encoding, int> cases[] = {
-      {pb::ENCODING_Q8_SYM, 32},  {pb::ENCODING_Q8_SYM, 128}, {pb::ENCODING_Q4_SYM, 32},
-      {pb::ENCODING_Q4_SYM, 64},  {pb::ENCODING_Q4_SYM, 128}, {pb::ENCODING_Q4_ASYM, 32},
+      {pb::ENCODING_Q8_SYM, 32},  {pb::ENCODING_Q8_SYM, 128},  {pb::ENCODING_Q4_SYM, 32},
+      {pb::ENCODING_Q4_SYM, 64},  {pb::ENCODING_Q4_SYM, 128},  {pb::ENCODING_Q4_ASYM, 32},
       {pb::ENCODING_Q4_ASYM, 64}, {pb::ENCODING_Q4_ASYM, 128}, {pb::ENCODING_Q8_SYM, 256},
       {pb::ENCODING_Q4_SYM, 0}};
   uint32_t seed = 900;
@@ -227,6 +228,36 @@ TEST(QuantMatMul, SimdActivationQuantizersMatchReference) {
         }
       }
     }
+}
+
+// On an AVX2 CPU with AVX-VNNI the prefill GEMM takes vpdpbusd: the same
+// integer sums as vpmaddubsw + vpmaddwd, so the same bits as QGemmAvx2
+// (which GemmEveryEncodingTokensRowsAndThreads checks where AVX-VNNI is
+// absent; here the AVX2 level runs the AVX-VNNI one).
+TEST(QuantMatMul, AvxVnniGemmIsAvx2sBits) {
+  const CpuFeatures& f = GetCpuFeatures();
+  if (!f.avx2 || !f.avx_vnni) GTEST_SKIP() << "no AVX-VNNI on this CPU";
+  uint32_t seed = 1400;
+  for (const auto& [e, g] : {std::pair{pb::ENCODING_Q8_SYM, 32},
+                             {pb::ENCODING_Q8_SYM, 128},
+                             {pb::ENCODING_Q4_SYM, 32},
+                             {pb::ENCODING_Q4_SYM, 128},
+                             {pb::ENCODING_Q4_ASYM, 32},
+                             {pb::ENCODING_Q4_ASYM, 128}}) {
+    for (int64_t n : {2, 5, 17}) {
+      SCOPED_TRACE(testing::Message() << "enc " << e << " g" << g << " tokens " << n);
+      const Problem p = Make(e, g, 21, 1120, ++seed);
+      const std::vector<float> x = Activations(n, p.cols, ++seed);
+      const GroupGeometry geo = *GetGroupGeometry(e, g, p.cols);
+      qk::ActQ a;
+      qk::PrepareActivations(geo, p.cols, n, qk::kQGemmKc, &a);
+      qk::QuantizeTokensAvx2(geo, x.data(), p.cols, 0, n, &a);
+      std::vector<float> y2(n * p.rows, NAN), yv(n * p.rows, NAN);
+      qk::QGemmAvx2(p.view(), geo, a, 0, p.rows, y2.data());
+      qk::QGemmAvxVnni(p.view(), geo, a, 0, p.rows, yv.data());
+      for (size_t i = 0; i < y2.size(); ++i) ASSERT_EQ(yv[i], y2[i]) << "at " << i;
+    }
+  }
 }
 
 TEST(QuantMatMul, SimdLevelsRunWhenAvailable) {
