@@ -11,6 +11,7 @@ namespace {
 
 // vpmaddubsw; q4 sums stay int16 through a block (see the top).
 struct MaddubsDot {
+  static constexpr int kTile = 4;
   template <Kind K>
   static __m256i Add(__m256i ia, __m256i wa, __m256i wv, __m256i av) {
     if constexpr (K == Kind::kQ8) {

@@ -74,13 +74,13 @@ struct Avx2Panel {
   }
 };
 
-// The GEMM (qgemm_impl.h's L) on these panels, tiles of 4 tokens. Dot
-// supplies the 4-byte products of 8 lanes: Add<K>(ia, wa, wv, av) adds
+// The GEMM (qgemm_impl.h's L) on these panels, tiles of Dot::kTile tokens.
+// Dot supplies the 4-byte products of 8 lanes: Add<K>(ia, wa, wv, av) adds
 // wa x (av, or sign(av, wv) for q8) to the block's sums ia, Widen<K>(ia)
 // turns them into int32 at the end of a 32-value block.
 template <class Dot>
 struct Avx2Gemm : Avx2Panel {
-  static constexpr int kTile = 4;
+  static constexpr int kTile = Dot::kTile;
 
   // Tokens [t0, t0 + T) x the panel's 8 rows over values [k0, k0 + kb); c:
   // [T][8] sums (stored on the first K block, added after).
