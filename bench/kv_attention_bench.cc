@@ -99,7 +99,6 @@ void BM_KvDecode(benchmark::State& state) { Run(state, 1); }
 // Copies of one layer's cache making 2 GiB.
 std::vector<Cache> ColdLayers(KvType type, int64_t ctx) {
   std::vector<Cache> layers;
-  layers.reserve(2048);
   layers.push_back(MakeCache(type, ctx));
   const auto layer_bytes = static_cast<int64_t>(layers[0].layout.BytesFor(ctx));
   while (static_cast<int64_t>(layers.size()) * layer_bytes < (int64_t{2} << 30))

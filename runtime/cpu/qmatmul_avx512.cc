@@ -140,48 +140,42 @@ inline __m512 PairScales(const uint8_t* g0, int64_t gb, bool pair) {
       pair_idx, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hh)))));
 }
 
-// q8 g32 (34-byte groups): two groups per 512-bit product, lanes 0-7 / 8-15
-// scaled by group 2p / 2p + 1 (an odd last group pairs with zeros; ActQ is
-// padded to 64 values, so the activations read past it are zero).
-template <int R>
-void GemvQ8G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
-               int64_t stride, float* y) {
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  const int64_t gb = geo.group_bytes;
-  __m512 acc[R];
-  const uint8_t* row[R];
-  for (int k = 0; k < R; ++k) {
-    acc[k] = _mm512_setzero_ps();
-    row[k] = w.data + (r + k * stride) * geo.row_bytes;
+// The 64 stored values of a g32 pair (groups at g0 and, if `pair`, g0 +
+// gb; values hdr bytes into each) in value order as vpdpbusd's u8: q8 as
+// w ^ 0x80, q4/q4a nibbles (low = values 0..15, high = 16..31 of a group).
+// Without a pair the second group's lanes hold zero bytes (their
+// activations and scales are zero).
+template <Kind K>
+inline __m512i PairValues(const uint8_t* g0, int64_t gb, int64_t hdr, bool pair) {
+  if constexpr (K == Kind::kQ8) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + hdr));
+    const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + gb + hdr))
+                            : _mm256_setzero_si256();
+    return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
+                            _mm512_set1_epi8(static_cast<char>(0x80)));
+  } else {
+    const __m256i mask = _mm256_set1_epi8(0x0f);
+    const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(g0 + hdr));
+    const __m128i v1 = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(g0 + gb + hdr))
+                            : _mm_setzero_si128();
+    const __m256i x = _mm256_set_m128i(v1, v0);
+    const __m256i lo = _mm256_and_si256(x, mask);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), mask);
+    // [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1]
+    const __m512i lh = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    return _mm512_shuffle_i64x2(lh, lh, _MM_SHUFFLE(3, 1, 2, 0));
   }
-  for (int64_t gi = 0; gi < geo.n_groups; gi += 2) {
-    const bool pair = gi + 1 < geo.n_groups;
-    const LaneChunk<7> a(ta, gi * 32);
-    for (int k = 0; k < R; ++k) {
-      const uint8_t* g0 = row[k] + gi * gb;
-      _mm_prefetch(reinterpret_cast<const char*>(g0) + kGemvPrefetch, _MM_HINT_T0);
-      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + 2));
-      const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g0 + gb + 2))
-                              : _mm256_set1_epi8(static_cast<char>(0x80));  // ^ 0x80 = 0
-      const __m512i wv =
-          _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
-      const __m512 d = PairScales(g0, gb, pair);
-      const __m512i dot = _mm512_dpbusd_epi32(a.c0, wv, a.av);
-      acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(a.sc, d), acc[k]);
-    }
-  }
-  for (int k = 0; k < R; ++k) y[r + k * stride] = HSum512(acc[k]);
 }
 
-// q4 / q4a g32 (18- / 20-byte groups: 16 bytes of nibbles, low = values
-// 0..15, high = 16..31) the same way: two groups per 512-bit product, their
-// nibbles in value order, lanes 0-7 / 8-15 scaled by group 2p / 2p + 1. q4
-// enters biased by 8 (as in Gemv), q4a adds min x group sum per group.
+// g32 groups (q8: 34 bytes, q4: 18, q4a: 20): two groups per 512-bit
+// product, lanes 0-7 / 8-15 scaled by group 2p / 2p + 1 (an odd last group
+// pairs with zeros; ActQ is padded to 64 values, so the activations read
+// past it are zero). The stored values enter biased as in Gemv; q4a adds
+// min x group sum per group.
 template <int R, Kind K>
-void GemvQ4G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
-               int64_t stride, float* y) {
-  constexpr int kShift = K == Kind::kQ4Sym ? 3 : 0;
-  const __m256i mask = _mm256_set1_epi8(0x0f);
+void GemvG32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta, int64_t r,
+             int64_t stride, float* y) {
+  constexpr int kShift = K == Kind::kQ8 ? 7 : K == Kind::kQ4Sym ? 3 : 0;
   const int64_t gb = geo.group_bytes, hdr = geo.traits->group_header_bytes;
   __m512 acc[R];
   float off[R];
@@ -197,22 +191,13 @@ void GemvQ4G32(const WeightView& w, const GroupGeometry& geo, const TokenAct& ta
     for (int k = 0; k < R; ++k) {
       const uint8_t* g0 = row[k] + gi * gb;
       _mm_prefetch(reinterpret_cast<const char*>(g0) + kGemvPrefetch, _MM_HINT_T0);
-      const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(g0 + hdr));
-      const __m128i v1 = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(g0 + gb + hdr))
-                              : _mm_setzero_si128();
-      const __m256i x = _mm256_set_m128i(v1, v0);
-      const __m256i lo = _mm256_and_si256(x, mask),
-                    hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), mask);
-      // [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1]: values 0..63 of the pair.
-      const __m512i lh = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-      const __m512i wv = _mm512_shuffle_i64x2(lh, lh, _MM_SHUFFLE(3, 1, 2, 0));
       if constexpr (K == Kind::kQ4Asym) {
         off[k] += simd::LoadF16(g0 + 2) * ta.group_sum[gi];
         if (pair) off[k] += simd::LoadF16(g0 + gb + 2) * ta.group_sum[gi + 1];
       }
-      const __m512 d = PairScales(g0, gb, pair);
-      const __m512i dot = _mm512_dpbusd_epi32(a.c0, wv, a.av);
-      acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(a.sc, d), acc[k]);
+      const __m512i dot = _mm512_dpbusd_epi32(a.c0, PairValues<K>(g0, gb, hdr, pair), a.av);
+      acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                               _mm512_mul_ps(a.sc, PairScales(g0, gb, pair)), acc[k]);
     }
   }
   for (int k = 0; k < R; ++k) y[r + k * stride] = HSum512(acc[k]) + off[k];
@@ -223,12 +208,12 @@ void GemvDispatch(const WeightView& w, const GroupGeometry& geo, const TokenAct&
                   int64_t stride, float* y) {
   const EncodingTraits& tr = *geo.traits;
   if (tr.value_bits == 8) {
-    if (geo.g == 32) return GemvQ8G32<R>(w, geo, ta, r, stride, y);
+    if (geo.g == 32) return GemvG32<R, Kind::kQ8>(w, geo, ta, r, stride, y);
     return Gemv<R, Kind::kQ8>(w, geo, ta, r, stride, y);
   }
   if (geo.g == 32) {
-    if (tr.has_min) return GemvQ4G32<R, Kind::kQ4Asym>(w, geo, ta, r, stride, y);
-    return GemvQ4G32<R, Kind::kQ4Sym>(w, geo, ta, r, stride, y);
+    if (tr.has_min) return GemvG32<R, Kind::kQ4Asym>(w, geo, ta, r, stride, y);
+    return GemvG32<R, Kind::kQ4Sym>(w, geo, ta, r, stride, y);
   }
   if (tr.has_min) return Gemv<R, Kind::kQ4Asym>(w, geo, ta, r, stride, y);
   Gemv<R, Kind::kQ4Sym>(w, geo, ta, r, stride, y);
